@@ -1,0 +1,42 @@
+# make setup: a .venv with everything (uv is bootstrapped with pip when missing)
+# make demo:  set up, then run the whole system on its default synthetic data
+# make test:  set up, then run the test suite
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+UV := python3 -m uv
+# Debian packages the tests need (installed only when missing).
+APT_PACKAGES :=
+DEMO_CLIENTS ?= 20000
+export MLFLOW_DISABLE_TELEMETRY := true
+export UV_LINK_MODE := copy
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen --extra dev
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq $$missing; fi
+	@touch $@
+
+demo: setup
+	$(BIN)/scoring generate --applications $(DEMO_CLIENTS) --out data/raw
+	$(BIN)/scoring validate --data-dir data/raw
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python benchmarks/bench_generate.py
+
+clean:
+	rm -rf $(VENV) data/raw data/features

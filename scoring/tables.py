@@ -1,0 +1,216 @@
+"""Every read and write of a Kaggle-format table file.
+
+A data folder holds one file per table, named after it, in any of the formats Kaggle users
+have: ``application_train.csv``, ``.csv.gz``, ``.csv.zip`` / ``.zip`` (one CSV inside) or
+``.parquet``. Reading returns polars frames typed by :mod:`scoring.schema`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+import polars as pl
+
+from scoring.schema import TABLES, Table
+
+#: Accepted file endings, in the order they are looked for.
+EXTENSIONS = (".parquet", ".csv", ".csv.gz", ".csv.zip", ".zip")
+
+POLARS_TYPES: dict[str, pl.DataType] = {"int": pl.Int64(), "float": pl.Float64(),
+                                        "category": pl.String()}
+
+
+class DataError(Exception):
+    """A data file that cannot be used; the message names the file and, if known, the column."""
+
+
+def find_file(data_dir: Path | str, table: str) -> Path | None:
+    """The file holding ``table`` in ``data_dir``, or None if there is none."""
+    for ext in EXTENSIONS:
+        path = Path(data_dir) / f"{table}{ext}"
+        if path.is_file():
+            return path
+    return None
+
+
+def _source(path: Path) -> bytes | Path:
+    """Something polars can read a CSV from: the path, or the decompressed bytes."""
+    name = path.name.lower()
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(path) as zf:
+            members = [m for m in zf.namelist() if m.lower().endswith(".csv")]
+            if len(members) != 1:
+                raise DataError(f"{path}: a .zip must hold exactly one .csv file, "
+                                f"found {len(members)}")
+            return zf.read(members[0])
+    if name.endswith(".gz"):
+        try:
+            with gzip.open(path) as fh:
+                return fh.read()
+        except (OSError, EOFError) as err:
+            raise DataError(f"{path}: not a readable gzip file ({err})") from err
+    return path
+
+
+def _check_utf8(path: Path, data: bytes | Path) -> None:
+    raw = data if isinstance(data, bytes) else data.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}: not UTF-8 text (byte 0x{raw[err.start]:02x} on line {line}); "
+            "re-save the file as UTF-8") from err
+
+
+def read_text(path: Path | str) -> pl.DataFrame:
+    """Read a table file with every CSV column as text, for validation.
+
+    Parquet files keep their stored types. Raises DataError for an empty, undecodable or
+    unreadable file.
+    """
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty")
+    if path.suffix == ".parquet":
+        try:
+            return pl.read_parquet(path)
+        except Exception as err:  # polars raises several error types for bad parquet
+            raise DataError(f"{path}: not a readable parquet file ({err})") from err
+    data = _source(path)
+    try:
+        frame = pl.read_csv(data, infer_schema=False, encoding="utf8")
+    except pl.exceptions.NoDataError as err:
+        raise DataError(f"{path}: the file is empty") from err
+    except pl.exceptions.ComputeError as err:
+        _check_utf8(path, data)
+        raise DataError(f"{path}: not a readable CSV file ({err})") from err
+    if frame.width == 0:
+        raise DataError(f"{path}: the file is empty")
+    return frame
+
+
+def cast(frame: pl.DataFrame, spec: Table, path: Path | str) -> pl.DataFrame:
+    """Cast the schema's columns of ``frame`` to their types; extra columns are dropped.
+
+    Raises DataError naming the file, the column and sample values that do not parse.
+    """
+    missing = [c for c in spec.names if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+    out = []
+    for col in spec.columns:
+        target = POLARS_TYPES[col.kind]
+        src = frame[col.name]
+        if src.dtype == target:
+            out.append(src)
+            continue
+        # Floats written as "3.0" are valid in an int column (pandas writes them so).
+        via = pl.Float64() if col.kind == "int" and src.dtype == pl.String else target
+        converted = src.cast(via, strict=False)
+        bad = src.is_not_null() & converted.is_null()
+        if col.kind == "int":
+            bad = bad | (converted.is_not_null() & (converted != converted.round(0)))
+        if bad.any():
+            samples = src.filter(bad).unique(maintain_order=True).head(5).to_list()
+            raise DataError(f"{path}: column {col.name} expects {col.kind} values; "
+                            f"{int(bad.sum())} row(s) do not parse, e.g. {samples}")
+        out.append(converted.cast(target))
+    return pl.DataFrame(out)
+
+
+def read_table(data_dir: Path | str, table: str) -> pl.DataFrame:
+    """Read one table from a data folder, typed by the schema.
+
+    Raises DataError when the file is missing, unreadable or has a bad column.
+    """
+    spec = TABLES[table]
+    path = find_file(data_dir, table)
+    if path is None:
+        raise DataError(f"{data_dir}: no file for table {table} "
+                        f"(looked for {', '.join(table + e for e in EXTENSIONS)})")
+    if path.suffix != ".parquet":
+        # Fast path: let the CSV reader parse the types; fall back on a text read for a
+        # message that names the bad column.
+        try:
+            dtypes = {c.name: POLARS_TYPES[c.kind] for c in spec.columns}
+            frame = pl.read_csv(_source(path), schema_overrides=dtypes)
+            if set(spec.names) <= set(frame.columns):
+                return frame.select(spec.names)
+        except (pl.exceptions.PolarsError, UnicodeDecodeError):
+            pass
+    return cast(read_text(path), spec, path)
+
+
+def read_tables(data_dir: Path | str, tables: Iterable[str] | None = None,
+                ) -> dict[str, pl.DataFrame]:
+    """Read the tables of a data folder that are present; a missing optional table is skipped.
+
+    Raises DataError if ``application_train`` is missing.
+    """
+    out = {}
+    for name in tables or TABLES:
+        if find_file(data_dir, name) is None and not TABLES[name].required:
+            continue
+        out[name] = read_table(data_dir, name)
+    return out
+
+
+class TableWriter:
+    """Write a table in chunks to ``out_dir/<table>.<fmt>`` (``csv``, ``csv.gz`` or ``parquet``).
+
+    Columns are written in the schema's order; memory stays bounded by one chunk.
+    """
+
+    def __init__(self, out_dir: Path | str, table: str, fmt: str = "csv") -> None:
+        if fmt not in ("csv", "csv.gz", "parquet"):
+            raise ValueError(f"unknown format {fmt!r} (csv, csv.gz or parquet)")
+        self.spec = TABLES[table]
+        self.path = Path(out_dir) / f"{table}.{fmt}"
+        self.fmt = fmt
+        self.rows = 0
+        self._fh: io.IOBase | None = None
+        self._parquet = None
+        self._started = False
+
+    def __enter__(self) -> TableWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.fmt == "csv":
+            self._fh = open(self.path, "wb")  # noqa: SIM115 - closed in __exit__
+        elif self.fmt == "csv.gz":
+            self._fh = gzip.open(self.path, "wb", compresslevel=3)
+        return self
+
+    def write(self, chunk: pl.DataFrame) -> None:
+        """Append a chunk (a polars frame holding at least the schema's columns)."""
+        chunk = chunk.select(self.spec.names).cast(
+            {c.name: POLARS_TYPES[c.kind] for c in self.spec.columns})
+        if self.fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            arrow = chunk.to_arrow()
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.path, arrow.schema)
+            self._parquet.write_table(arrow)
+        else:
+            chunk.write_csv(self._fh, include_header=not self._started)
+        self._started = True
+        self.rows += chunk.height
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.fmt == "parquet":
+            if self._parquet is None:  # nothing written: still leave a valid empty file
+                pl.DataFrame(schema={c.name: POLARS_TYPES[c.kind]
+                                     for c in self.spec.columns}).write_parquet(self.path)
+            else:
+                self._parquet.close()
+        else:
+            if not self._started:
+                self._fh.write((",".join(self.spec.names) + "\n").encode())
+            self._fh.close()
