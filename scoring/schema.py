@@ -30,6 +30,8 @@ class Column:
     kind: Kind
     label: str
     levels: tuple[str, ...] = ()
+    #: False where the Kaggle files never leave the value empty (ints, most categories).
+    nullable: bool = True
 
 
 @dataclass(frozen=True)
@@ -212,23 +214,34 @@ _APP_KINDS = (
 )
 
 
+#: Application fields that may be empty in the Kaggle files besides the optional floats.
+_APP_OPTIONAL_CATEGORIES = {"NAME_TYPE_SUITE", "OCCUPATION_TYPE", "FONDKAPREMONT_MODE",
+                            "HOUSETYPE_MODE", "WALLSMATERIAL_MODE", "EMERGENCYSTATE_MODE"}
+#: Float fields that are never empty: a credit application states income and amount.
+_APP_REQUIRED_FLOATS = {"AMT_INCOME_TOTAL", "AMT_CREDIT"}
+
+
 def _application_columns(with_target: bool) -> tuple[Column, ...]:
     cols = []
     for spec in _APP_KINDS.split():
         name, _, kind = spec.partition(":")
         if name == TARGET and not with_target:
             continue
+        label_ = _application_label(name)
         if name in _APP_CATEGORIES:
-            col = Column(name, "category", _application_label(name), _APP_CATEGORIES[name])
+            col = Column(name, "category", label_, _APP_CATEGORIES[name],
+                         nullable=name in _APP_OPTIONAL_CATEGORIES)
+        elif kind == "int":
+            col = Column(name, "int", label_, nullable=False)
         else:
-            col = Column(name, kind or "float", _application_label(name))  # type: ignore[arg-type]
+            col = Column(name, "float", label_, nullable=name not in _APP_REQUIRED_FLOATS)
         cols.append(col)
     return tuple(cols)
 
 
 def _cols(*specs: tuple) -> tuple[Column, ...]:
-    """Build columns from (name, kind, label[, levels]) tuples."""
-    return tuple(Column(*s) for s in specs)
+    """Build columns from (name, kind, label[, levels]) tuples; int columns are never empty."""
+    return tuple(Column(*s, nullable=s[1] != "int") for s in specs)
 
 
 _CONTRACT_STATUS_MONTHLY = ("Active", "Completed", "Signed", "Demand", "Returned to the store",
