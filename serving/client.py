@@ -1,0 +1,122 @@
+"""Client of the model server's ``/invocations`` endpoint.
+
+``to_payload`` and ``from_response`` are pure; ``ScoringClient`` only does the HTTP POST.
+This module imports neither mlflow nor lightgbm, so callers such as the dashboard stay light.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import requests
+
+DEFAULT_URL = "http://127.0.0.1:5001"
+
+
+class ScoringError(Exception):
+    """The model server refused a request or could not be reached; the message says why."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Score:
+    """One scored application: what the model server returned for a row."""
+
+    client_id: int | None
+    probability: float
+    decision: str
+    threshold: float
+    distance: float
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    model_version: str | None = None
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON-safe cell: NaN, NA and None become null (missing)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalar
+        return _json_value(value.item())
+    return value
+
+
+def to_payload(rows: pd.DataFrame, params: dict[str, Any] | None = None) -> str:
+    """The JSON body of an ``/invocations`` request for these application rows."""
+    body: dict[str, Any] = {"dataframe_split": {
+        "columns": [str(c) for c in rows.columns],
+        "data": [[_json_value(v) for v in row] for row in rows.itertuples(index=False)],
+    }}
+    if params:
+        body["params"] = params
+    return json.dumps(body, allow_nan=False)
+
+
+def from_response(body: str | bytes, client_ids: list[int | None] | None = None) -> list[Score]:
+    """Parse an ``/invocations`` answer into one Score per row."""
+    predictions = json.loads(body)["predictions"]
+    ids = client_ids or [None] * len(predictions)
+    return [Score(client_id=cid,
+                  probability=float(p["probability"]),
+                  decision=str(p["decision"]),
+                  threshold=float(p["threshold"]),
+                  distance=float(p["distance"]),
+                  reasons=list(p.get("reasons") or []),
+                  model_version=p.get("model_version"))
+            for cid, p in zip(ids, predictions, strict=True)]
+
+
+def error_message(body: str | bytes) -> str:
+    """The human part of an MLflow error body (its ``message``), or the body itself."""
+    try:
+        message = json.loads(body)["message"]
+    except (ValueError, KeyError, TypeError):
+        return body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+    # MLflow prefixes model errors with a dump of the input frame; keep our own sentence.
+    return message.rsplit("Error: ", 1)[-1].strip()
+
+
+class ScoringClient:
+    """Score application rows through a running model server."""
+
+    def __init__(self, base_url: str = DEFAULT_URL, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def healthy(self) -> bool:
+        """True when the server answers ``/ping``."""
+        try:
+            return self._session.get(f"{self.base_url}/ping", timeout=self.timeout).ok
+        except requests.RequestException:
+            return False
+
+    def score(self, rows: pd.DataFrame, explain: str = "top-k", top_k: int = 10,
+              threshold: float | None = None) -> list[Score]:
+        """Score rows (raw application fields plus stored history features).
+
+        Raises ScoringError with the server's message on a refused request, or when the
+        server cannot be reached.
+        """
+        params: dict[str, Any] = {"explain": explain, "top_k": top_k}
+        if threshold is not None:
+            params["threshold"] = threshold
+        try:
+            resp = self._session.post(f"{self.base_url}/invocations",
+                                      data=to_payload(rows, params),
+                                      headers={"Content-Type": "application/json"},
+                                      timeout=self.timeout)
+        except requests.RequestException as err:
+            raise ScoringError(f"model server at {self.base_url} is unreachable: {err}") from err
+        if not resp.ok:
+            raise ScoringError(error_message(resp.content), status=resp.status_code)
+        ids = rows["SK_ID_CURR"].tolist() if "SK_ID_CURR" in rows else None
+        return from_response(resp.content, ids)

@@ -1,0 +1,91 @@
+"""Promotion: move ``champion`` to the challenger only when it is at least as good.
+
+Both models score the same test clients (the challenger run's test part, read from the current
+feature store) through their served code; the gate compares ROC AUC and business cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scoring.schema import TARGET
+from scoring.store import read_clients, store_path
+from training import track
+from training.evaluate import CostModel, evaluate
+
+
+@dataclass
+class Decision:
+    """The outcome of a promotion request."""
+
+    promoted: bool
+    challenger: str
+    champion: str | None
+    reason: str
+    challenger_metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None
+
+
+class PromotionError(Exception):
+    """Promotion cannot be decided (no challenger, no test data...)."""
+
+
+def score_version(version: str, rows: pd.DataFrame, cost: CostModel) -> dict[str, float]:
+    """ROC AUC, business cost and friends of a registered version on labelled store rows."""
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(f"models:/{track.MODEL_NAME}/{version}")
+    out = model.predict(rows.drop(columns=[TARGET, "DATASET"], errors="ignore"),
+                        params={"explain": "none"})
+    return evaluate(rows[TARGET].to_numpy(dtype=np.int64), out["probability"].to_numpy(),
+                    float(out["threshold"].iloc[0]), cost)
+
+
+def gate(challenger: dict[str, float], champion: dict[str, float]) -> tuple[bool, str]:
+    """At least as good: AUC not lower and business cost not higher."""
+    better_auc = challenger["roc_auc"] >= champion["roc_auc"]
+    better_cost = challenger["business_cost"] <= champion["business_cost"]
+    verdict = (f"AUC {challenger['roc_auc']:.4f} vs {champion['roc_auc']:.4f}, "
+               f"cost {challenger['business_cost']:.4f} vs {champion['business_cost']:.4f}")
+    return better_auc and better_cost, verdict
+
+
+def promote(store: Path | str = Path("data/features"), force: bool = False,
+            reason: str | None = None, fn_cost: float = 10.0, fp_cost: float = 1.0,
+            ) -> Decision:
+    """Compare challenger and champion and move ``champion`` when the gate passes (or forced)."""
+    from mlflow import MlflowClient
+
+    if force and not reason:
+        raise PromotionError("--force needs a --reason, which is logged with the promotion")
+    track.configure()
+    challenger = track.alias_version(track.CHALLENGER)
+    if challenger is None:
+        raise PromotionError(f"no @{track.CHALLENGER} version of {track.MODEL_NAME}: "
+                             "run `scoring train` first")
+    champion = track.alias_version(track.CHAMPION)
+    client = MlflowClient()
+    run_id = client.get_model_version(track.MODEL_NAME, challenger).run_id
+    ids_path = client.download_artifacts(run_id, "test_ids.csv")
+    ids = pd.read_csv(ids_path)["SK_ID_CURR"].tolist()
+    rows = read_clients(ids, store_path(store))
+    rows = rows[rows[TARGET].notna()]
+    if rows.empty:
+        raise PromotionError(f"{store}: none of the challenger's test clients are in the store")
+    cost = CostModel(fn_cost, fp_cost)
+    new = score_version(challenger, rows, cost)
+    old = score_version(champion, rows, cost) if champion and champion != challenger else None
+    if old is None:
+        ok, verdict = True, "no champion yet" if champion is None else "already champion"
+    else:
+        ok, verdict = gate(new, old)
+    promoted = ok or force
+    why = verdict if ok or not force else f"forced: {reason} ({verdict})"
+    if promoted:
+        track.set_alias(track.CHAMPION, challenger)
+    track.log_promotion(challenger, champion, promoted, why, new, old)
+    return Decision(promoted, challenger, champion, why, new, old)
