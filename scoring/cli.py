@@ -54,8 +54,11 @@ def generate(
 def validate(data_dir: DataDir = Path("data/raw")) -> None:
     """Check a data folder against the Kaggle schema and report problems per table.
 
-    Fatal problems (missing required file or column, unparseable values, duplicate keys,
-    TARGET outside {0, 1}, empty or non-UTF-8 file) exit with code 1; the rest are warnings.
+    Fatal problems (bad file, missing column, bad values or keys, TARGET not 0/1) exit with 1.
+
+    Warnings (optional table absent, extra column, unknown level, orphan rows) do not.
+
+    README.md, section "Validating data", lists every message.
     """
     from scoring.validation import validate_folder
 

@@ -16,7 +16,7 @@ from types import TracebackType
 
 import polars as pl
 
-from scoring.schema import TABLES, Table
+from scoring.schema import TABLES, Kind, Table
 
 #: Accepted file endings, in the order they are looked for.
 EXTENSIONS = (".parquet", ".csv", ".csv.gz", ".csv.zip", ".zip")
@@ -42,12 +42,15 @@ def _source(path: Path) -> bytes | Path:
     """Something polars can read a CSV from: the path, or the decompressed bytes."""
     name = path.name.lower()
     if name.endswith(".zip"):
-        with zipfile.ZipFile(path) as zf:
-            members = [m for m in zf.namelist() if m.lower().endswith(".csv")]
-            if len(members) != 1:
-                raise DataError(f"{path}: a .zip must hold exactly one .csv file, "
-                                f"found {len(members)}")
-            return zf.read(members[0])
+        try:
+            with zipfile.ZipFile(path) as zf:
+                members = [m for m in zf.namelist() if m.lower().endswith(".csv")]
+                if len(members) != 1:
+                    raise DataError(f"{path}: a .zip must hold exactly one .csv file, "
+                                    f"found {len(members)}")
+                return zf.read(members[0])
+        except (zipfile.BadZipFile, OSError, EOFError) as err:
+            raise DataError(f"{path}: not a readable zip file ({err})") from err
     if name.endswith(".gz"):
         try:
             with gzip.open(path) as fh:
@@ -95,6 +98,28 @@ def read_text(path: Path | str) -> pl.DataFrame:
     return frame
 
 
+def parse(text: pl.Expr, kind: Kind) -> pl.Expr:
+    """``text`` (a String expression) parsed as a schema kind; null where it does not parse.
+
+    Int columns accept whole floats such as ``3.0`` (pandas writes int columns holding NaN
+    that way); ``3.5``, ``abc``, ``inf`` or values beyond Int64 do not parse.
+    """
+    if kind == "category":
+        return text
+    as_float = text.cast(pl.Float64, strict=False)
+    if kind == "float":
+        return as_float
+    whole = pl.when(as_float == as_float.round(0)).then(as_float)
+    return pl.coalesce(text.cast(pl.Int64, strict=False), whole.cast(pl.Int64, strict=False))
+
+
+def _typed(frame: pl.DataFrame, column: str, kind: Kind) -> pl.Expr:
+    """The expression that turns ``frame[column]`` into the schema's type for ``kind``."""
+    if frame.schema[column] == POLARS_TYPES[kind]:
+        return pl.col(column)
+    return parse(pl.col(column).cast(pl.String), kind).cast(POLARS_TYPES[kind]).alias(column)
+
+
 def cast(frame: pl.DataFrame, spec: Table, path: Path | str) -> pl.DataFrame:
     """Cast the schema's columns of ``frame`` to their types; extra columns are dropped.
 
@@ -103,25 +128,14 @@ def cast(frame: pl.DataFrame, spec: Table, path: Path | str) -> pl.DataFrame:
     missing = [c for c in spec.names if c not in frame.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
-    out = []
+    out = frame.select(_typed(frame, c.name, c.kind) for c in spec.columns)
     for col in spec.columns:
-        target = POLARS_TYPES[col.kind]
-        src = frame[col.name]
-        if src.dtype == target:
-            out.append(src)
-            continue
-        # Floats written as "3.0" are valid in an int column (pandas writes them so).
-        via = pl.Float64() if col.kind == "int" and src.dtype == pl.String else target
-        converted = src.cast(via, strict=False)
-        bad = src.is_not_null() & converted.is_null()
-        if col.kind == "int":
-            bad = bad | (converted.is_not_null() & (converted != converted.round(0)))
+        bad = frame[col.name].is_not_null() & out[col.name].is_null()
         if bad.any():
-            samples = src.filter(bad).unique(maintain_order=True).head(5).to_list()
+            samples = frame[col.name].filter(bad).unique(maintain_order=True).head(5).to_list()
             raise DataError(f"{path}: column {col.name} expects {col.kind} values; "
                             f"{int(bad.sum())} row(s) do not parse, e.g. {samples}")
-        out.append(converted.cast(target))
-    return pl.DataFrame(out)
+    return out
 
 
 def read_table(data_dir: Path | str, table: str) -> pl.DataFrame:
