@@ -68,5 +68,30 @@ def validate(data_dir: DataDir = Path("data/raw")) -> None:
         raise typer.Exit(code=1)
 
 
+@app.command()
+def features(
+    data_dir: DataDir = Path("data/raw"),
+    out: Annotated[Path, typer.Option(help="Folder of the feature store (clients.parquet).")
+                   ] = Path("data/features"),
+) -> None:
+    """Build the feature store: one row per client (train and test) with its history features.
+
+    A missing side-table file leaves its features out, with a warning.
+    """
+    from scoring.store import build_store
+    from scoring.tables import DataError
+
+    try:
+        summary = build_store(data_dir, out, progress=typer.echo)
+    except DataError as err:
+        _fail(str(err))
+    for table in summary.missing_tables:
+        typer.secho(f"warning: {table} not found, its features are left out",
+                    fg=typer.colors.YELLOW, err=True)
+    typer.echo(f"wrote {summary.train:,} train + {summary.test:,} test clients, "
+               f"{summary.features} model features, to {summary.path} "
+               f"in {summary.seconds:.1f} s")
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,144 @@
+"""The feature store: one Parquet file, one row per client, sorted by ``SK_ID_CURR``.
+
+A row holds the raw application fields as in the Kaggle files (``TARGET`` is missing for test
+clients, ``DATASET`` says "train" or "test") followed by the history features of
+:mod:`scoring.features`. Application features are not stored: ``to_model_frame`` computes them
+from the raw fields, in training and in the served model alike.
+
+Parquet was chosen over DuckDB by ``benchmarks/bench_store.py``: with small row groups sorted by
+id, a lookup of a few clients reads one row group through the footer statistics and is as fast
+as a DuckDB point query, while training, the dashboard and any tool read it without a database
+engine or a file lock. This module holds every read and write of the store file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pyarrow.parquet as pq
+
+from scoring import features as F
+from scoring.tables import find_file, read_table
+
+#: File name of the store inside its folder.
+STORE_FILE = "clients.parquet"
+#: Rows per Parquet row group: small enough that a lookup decodes little, large enough that
+#: the footer stays small (about 70 groups at Kaggle scale).
+ROW_GROUP_SIZE = 5_000
+
+
+@dataclass
+class StoreSummary:
+    """What ``build_store`` wrote."""
+
+    path: Path
+    train: int
+    test: int
+    columns: int
+    features: int
+    seconds: float
+    missing_tables: list[str] = field(default_factory=list)
+
+
+def store_path(path: Path | str) -> Path:
+    """The store file: ``path`` itself if it is a file name, else ``path/clients.parquet``."""
+    path = Path(path)
+    return path if path.suffix == ".parquet" else path / STORE_FILE
+
+
+def build_store(data_dir: Path | str, out: Path | str = Path("data/features"),
+                progress: Callable[[str], None] | None = None) -> StoreSummary:
+    """Compute the store rows of every application in ``data_dir`` and write the store.
+
+    Reads one family's tables at a time to bound memory; ``progress`` receives one line per
+    table. A missing side-table file drops its features with a ``MissingTableWarning``.
+    Returns a summary of what was written.
+    """
+    say = progress or (lambda _: None)
+    start = time.perf_counter()
+    train = read_table(data_dir, "application_train")
+    test = read_table(data_dir, "application_test") \
+        if find_file(data_dir, "application_test") else None
+    applications = F.application_rows(train, test)
+    say(f"applications: {train.height:,} train + {0 if test is None else test.height:,} test")
+    del train, test
+    aggregates, missing = {}, []
+    for table, family in F.FAMILIES.items():
+        t0 = time.perf_counter()
+        tables = {name: read_table(data_dir, name) for name in family.tables
+                  if find_file(data_dir, name)}
+        missing += [name for name in family.tables if name not in tables]
+        aggregates[table] = F.family_aggregates(table, tables)
+        say(_progress_line(table, tables, aggregates[table], time.perf_counter() - t0))
+        del tables
+    frame = F.client_features(applications, aggregates)
+    path = write_store(frame, out)
+    n_train = int((frame[F.DATASET] == "train").sum())
+    return StoreSummary(path=path, train=n_train, test=frame.height - n_train,
+                        columns=frame.width,
+                        features=len(F.model_features(frame.columns)),
+                        seconds=time.perf_counter() - start, missing_tables=missing)
+
+
+def _progress_line(table: str, tables: dict[str, pl.DataFrame], agg: pl.DataFrame | None,
+                   seconds: float) -> str:
+    if agg is None:
+        return f"{table}: file not found, features left out"
+    rows = sum(frame.height for frame in tables.values())
+    return (f"{' + '.join(tables)}: {rows:,} rows -> {agg.height:,} clients, "
+            f"{agg.width - 1} features ({seconds:.1f} s)")
+
+
+def write_store(frame: pl.DataFrame, path: Path | str) -> Path:
+    """Write store rows (sorted by id) to the store file; returns its path."""
+    target = store_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".parquet.tmp")
+    frame.sort(F.KEY).write_parquet(tmp, row_group_size=ROW_GROUP_SIZE, statistics=True,
+                                    compression="zstd")
+    tmp.replace(target)  # readers never see a half-written store
+    return target
+
+
+def read_store(path: Path | str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every client of the store (optionally only ``columns``), for training or analysis."""
+    return pl.read_parquet(store_path(path), columns=list(columns) if columns else None
+                           ).to_pandas()
+
+
+def read_clients(ids: Iterable[int], path: Path | str,
+                 columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The store rows of the clients ``ids``, in the order asked; unknown ids are left out.
+
+    Only the row groups whose id range holds an asked id are read, so one client takes a few
+    milliseconds at Kaggle scale.
+    """
+    wanted = [int(i) for i in ids]
+    if not wanted:
+        return read_store_schema(path, columns)
+    table = pq.read_table(store_path(path), columns=list(columns) if columns else None,
+                          filters=[(F.KEY, "in", wanted)])
+    frame = table.to_pandas()
+    if F.KEY in frame.columns:
+        order = {cid: i for i, cid in enumerate(dict.fromkeys(wanted))}
+        frame = frame.iloc[frame[F.KEY].map(order).argsort(kind="stable")]
+    return frame.reset_index(drop=True)
+
+
+def read_store_schema(path: Path | str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """An empty frame with the store's columns and dtypes."""
+    empty = pq.read_schema(store_path(path)).empty_table()
+    return (empty.select(list(columns)) if columns else empty).to_pandas()
+
+
+def client_ids(path: Path | str, dataset: str | None = None) -> list[int]:
+    """The client ids of the store, sorted; only "train" or "test" ones with ``dataset``."""
+    frame = pl.scan_parquet(store_path(path)).select(F.KEY, F.DATASET)
+    if dataset is not None:
+        frame = frame.filter(pl.col(F.DATASET) == dataset)
+    return frame.collect()[F.KEY].to_list()

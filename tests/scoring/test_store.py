@@ -1,0 +1,101 @@
+"""Tests of scoring/store.py: building, looking up and reading the feature store."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from scoring import features as F
+from scoring import store
+from scoring.cli import app
+
+
+@pytest.fixture
+def built(tiny_data_dir, tmp_path):
+    """A store built from the tiny tables; returns (summary, store folder)."""
+    out = tmp_path / "features"
+    return store.build_store(tiny_data_dir, out), out
+
+
+def test_build_store_writes_one_row_per_client(built):
+    summary, out = built
+    assert summary.path == out / store.STORE_FILE and summary.path.is_file()
+    assert (summary.train, summary.test) == (2, 1)
+    assert summary.missing_tables == []
+    assert summary.features == len(F.FEATURES)
+    frame = store.read_store(out)
+    assert frame[F.KEY].tolist() == [1, 2, 3]
+    assert frame[F.DATASET].tolist() == ["train", "train", "test"]
+    assert frame["TARGET"].iloc[:2].tolist() == [0, 1] and pd.isna(frame["TARGET"].iloc[2])
+
+
+def test_store_matches_the_in_memory_features(built, tiny_tables):
+    _, out = built
+    expected = F.build_features(tiny_tables).to_pandas()
+    got = store.read_store(out)
+    assert list(got.columns) == list(expected.columns)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def test_read_clients_in_the_order_asked(built):
+    _, out = built
+    got = store.read_clients([3, 1], out)
+    assert got[F.KEY].tolist() == [3, 1]
+    assert got.columns.tolist() == store.read_store(out).columns.tolist()
+    assert store.read_clients([2, 999], out)[F.KEY].tolist() == [2]
+    assert store.read_clients([999], out).empty
+    empty = store.read_clients([], out)
+    assert empty.empty and F.KEY in empty.columns
+
+
+def test_read_clients_some_columns(built):
+    _, out = built
+    got = store.read_clients([2], out, columns=[F.KEY, "CC_COUNT"])
+    assert got.to_dict("records") == [{F.KEY: 2, "CC_COUNT": 2}]
+
+
+def test_a_looked_up_row_gives_the_same_model_frame(built):
+    _, out = built
+    full = F.to_model_frame(store.read_store(out))
+    one = F.to_model_frame(store.read_clients([2], out))
+    pd.testing.assert_frame_equal(one, full.iloc[[1]].reset_index(drop=True))
+
+
+def test_client_ids(built):
+    _, out = built
+    assert store.client_ids(out) == [1, 2, 3]
+    assert store.client_ids(out, dataset="test") == [3]
+    assert store.client_ids(out / store.STORE_FILE, dataset="train") == [1, 2]
+
+
+def test_missing_side_table_file(tiny_data_dir, tmp_path):
+    (tiny_data_dir / "bureau_balance.csv").unlink()
+    (tiny_data_dir / "credit_card_balance.csv").unlink()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = store.build_store(tiny_data_dir, tmp_path / "f")
+    assert {str(w.message).split()[0] for w in caught
+            if issubclass(w.category, F.MissingTableWarning)} == {"bureau_balance",
+                                                                  "credit_card_balance"}
+    assert summary.missing_tables == ["bureau_balance", "credit_card_balance"]
+    columns = store.read_store(summary.path).columns
+    assert "BURO_COUNT" in columns and not [c for c in columns if c.startswith("CC_")]
+    assert summary.features == len(F.model_features(columns))
+
+
+def test_cli_features(tiny_data_dir, tmp_path):
+    result = CliRunner().invoke(app, ["features", "--data-dir", str(tiny_data_dir),
+                                      "--out", str(tmp_path / "f")])
+    assert result.exit_code == 0, result.output
+    assert "bureau + bureau_balance: 8 rows -> 1 clients" in result.output
+    assert "wrote 2 train + 1 test clients" in result.output
+    assert (tmp_path / "f" / store.STORE_FILE).is_file()
+
+
+def test_cli_features_without_applications(tmp_path):
+    result = CliRunner().invoke(app, ["features", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "application_train" in result.output
