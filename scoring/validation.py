@@ -91,9 +91,14 @@ class TableReport:
         return ", ".join(parts) or "ok"
 
     def render(self) -> str:
-        rows = f"{self.rows:,} rows" if self.rows is not None else "no data"
+        """The table's line (file, rows, status), then its problems, errors first."""
+        if self.rows is not None:
+            rows = f"{self.rows:,} rows"
+        else:
+            rows = "unreadable" if self.path else "absent"
         lines = [f"{self.file:<32}{rows:>16}  {self.status()}"]
-        lines += [f"    {p.render()}" for p in self.problems]
+        problems = sorted(self.problems, key=lambda p: p.severity != "error")
+        lines += [f"    {p.render()}" for p in problems]
         return "\n".join(lines)
 
 
@@ -208,8 +213,9 @@ def _where(rows: pl.Series, path: Path) -> str:
         return ""
     csv = path.suffix != ".parquet"
     numbers = (rows.head(SAMPLES) + (2 if csv else 1)).to_list()
+    word = ("line" if csv else "row") + ("s" if rows.len() > 1 else "")
     more = ", ..." if rows.len() > SAMPLES else ""
-    return f" ({'line' if csv else 'row'}s {', '.join(f'{n:,}' for n in numbers)}{more})"
+    return f" ({word} {', '.join(f'{n:,}' for n in numbers)}{more})"
 
 
 def _sample(group: pl.DataFrame) -> str:

@@ -112,10 +112,10 @@ CASES = {
         "missing column(s): AMT_CREDIT", 1),
     "wrong type": Case(
         set_cell("application_train", "AMT_CREDIT", 2, "abc"), "application_train", "error",
-        "AMT_CREDIT", "1 value(s) are not float numbers, e.g. 'abc' (lines 4)", 1),
+        "AMT_CREDIT", "1 value(s) are not float numbers, e.g. 'abc' (line 4)", 1),
     "int that is not whole": Case(
         set_cell("bureau", "DAYS_CREDIT", 0, "-12.5"), "bureau", "error",
-        "DAYS_CREDIT", "1 value(s) are not int numbers, e.g. '-12.5' (lines 2)", 1),
+        "DAYS_CREDIT", "1 value(s) are not int numbers, e.g. '-12.5' (line 2)", 1),
     "duplicate key": Case(
         copy_row("application_test", ["SK_ID_CURR"], 0, 3), "application_test", "error",
         "SK_ID_CURR", "2 row(s) share a key value with another row, e.g. 200000 "
@@ -126,24 +126,24 @@ CASES = {
         "row, e.g. (300000, 400000) (lines 2, 3)", 1),
     "null key": Case(
         set_cell("bureau", "SK_ID_BUREAU", 3, None), "bureau", "error", "SK_ID_BUREAU",
-        "1 empty value(s) in a key column (lines 5)", 1),
+        "1 empty value(s) in a key column (line 5)", 1),
     "null parent key": Case(
         set_cell("installments_payments", "SK_ID_CURR", 0, None), "installments_payments",
-        "error", "SK_ID_CURR", "1 empty value(s) in a key column (lines 2)", 1),
+        "error", "SK_ID_CURR", "1 empty value(s) in a key column (line 2)", 1),
     "bad TARGET": Case(
         set_cell("application_train", "TARGET", 0, "2"), "application_train", "error",
-        "TARGET", "1 value(s) are not 0 or 1, e.g. '2' (lines 2)", 1),
+        "TARGET", "1 value(s) are not 0 or 1, e.g. '2' (line 2)", 1),
     "empty TARGET": Case(
         set_cell("application_train", "TARGET", 1, None), "application_train", "error",
-        "TARGET", "1 empty value(s) in the target column (lines 3)", 1),
+        "TARGET", "1 empty value(s) in the target column (line 3)", 1),
     "orphan application id": Case(
         set_cell("bureau", "SK_ID_CURR", 0, "999999"), "bureau", "warning", "SK_ID_CURR",
         "1 row(s) (1 distinct ids) refer to no row of application_train or application_test, "
-        "e.g. 999999 (lines 2)", 0),
+        "e.g. 999999 (line 2)", 0),
     "orphan bureau id": Case(
         set_cell("bureau_balance", "SK_ID_BUREAU", 4, "7"), "bureau_balance", "warning",
         "SK_ID_BUREAU", "1 row(s) (1 distinct ids) refer to no row of bureau, e.g. 7 "
-        "(lines 6)", 0),
+        "(line 6)", 0),
     "orphan check without parent": Case(
         remove("bureau"), "bureau_balance", "warning", "SK_ID_BUREAU",
         "orphan check skipped: no usable bureau SK_ID_BUREAU", 0),
@@ -161,14 +161,14 @@ CASES = {
         None, "not UTF-8 text (byte 0xe9 on line 3)", 1),
     "unknown category level": Case(
         set_cell("application_train", "CODE_GENDER", 0, "Q"), "application_train", "warning",
-        "CODE_GENDER", "1 value(s) are not a Kaggle level of this column, e.g. 'Q' (lines 2)",
+        "CODE_GENDER", "1 value(s) are not a Kaggle level of this column, e.g. 'Q' (line 2)",
         0),
     "unexpected column": Case(
         add_column("previous_application", "MY_NOTE"), "previous_application", "warning",
         None, "unexpected column(s), ignored: MY_NOTE", 0),
     "empty value the Kaggle files always fill": Case(
         set_cell("POS_CASH_balance", "SK_DPD", 2, None), "POS_CASH_balance", "warning",
-        "SK_DPD", "1 empty value(s) in a column that the Kaggle files always fill (lines 4)", 0),
+        "SK_DPD", "1 empty value(s) in a column that the Kaggle files always fill (line 4)", 0),
     "two files for one table": Case(
         also_parquet("bureau"), "bureau", "warning", None,
         "also found bureau.csv; using bureau.parquet", 0),
@@ -252,7 +252,7 @@ def test_only_the_broken_table_is_flagged(valid_dir: Path) -> None:
 def test_unparseable_key_skips_orphan_checks(valid_dir: Path) -> None:
     set_cell("application_train", "SK_ID_CURR", 0, "x1")(valid_dir)
     report = validate_folder(valid_dir)
-    assert ("error", "SK_ID_CURR", "1 value(s) are not int numbers, e.g. 'x1' (lines 2)"
+    assert ("error", "SK_ID_CURR", "1 value(s) are not int numbers, e.g. 'x1' (line 2)"
             ) in messages(report, "application_train")
     skipped = messages(report, "bureau")
     assert [s for s, _, m in skipped if "orphan check skipped" in m] == ["warning"]
@@ -302,3 +302,21 @@ def test_real_samples_validate(real_data_dir: Path) -> None:
     code, output = run_cli(real_data_dir)
     assert code == 0
     assert output.splitlines()[-1].startswith("OK: 0 error(s), 1 warning(s)")
+
+
+def test_report_layout(valid_dir: Path) -> None:
+    """One line per table (file, rows, status), its problems indented, errors first."""
+    add_column("application_train", "MY_NOTE")(valid_dir)  # found first: a warning
+    drop_column("application_train", "AMT_ANNUITY")(valid_dir)  # then an error
+    remove("credit_card_balance")(valid_dir)
+    code, output = run_cli(valid_dir)
+    lines = output.splitlines()
+    assert code == 1
+    assert lines[0] == f"Validating {valid_dir}"
+    assert lines[1].split() == ["application_train.csv", "6", "rows", "1", "error,", "1",
+                                "warning"]
+    assert lines[2] == "    ERROR: missing column(s): AMT_ANNUITY"
+    assert lines[3] == "    warning: unexpected column(s), ignored: MY_NOTE"
+    assert lines[4].split() == ["application_test.csv", "6", "rows", "ok"]
+    assert lines[-3].split() == ["credit_card_balance.*", "absent", "1", "warning"]
+    assert lines[-1] == "FAILED: 1 error(s), 2 warning(s); 42 rows in 7 table(s)"
