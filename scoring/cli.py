@@ -23,6 +23,16 @@ DataDir = Annotated[Path, typer.Option("--data-dir", "-d", help="Folder of Kaggl
                                        "table files (.csv, .csv.gz, .zip or .parquet).")]
 
 
+def _number(text: str) -> int | float | str:
+    """A parameter value: an int or a float when it reads as one, else the text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _fail(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=1)
@@ -91,6 +101,144 @@ def features(
     typer.echo(f"wrote {summary.train:,} train + {summary.test:,} test clients, "
                f"{summary.features} model features, to {summary.path} "
                f"in {summary.seconds:.1f} s")
+
+
+@app.command()
+def train(
+    store: Annotated[Path, typer.Option(help="Feature store folder (from `scoring features`).")
+                     ] = Path("data/features"),
+    trials: Annotated[int, typer.Option(min=0, help="LightGBM search trials (0: defaults).")
+                      ] = 10,
+    timeout: Annotated[float, typer.Option(help="Time budget of the search, seconds.")] = 600.0,
+    seed: Annotated[int, typer.Option(help="Seed of the split and the search.")] = 0,
+    fn_cost: Annotated[float, typer.Option(help="Cost of granting a loan that defaults.")
+                       ] = 10.0,
+    fp_cost: Annotated[float, typer.Option(help="Cost of refusing a client who would repay.")
+                       ] = 1.0,
+    class_weight: Annotated[str, typer.Option(
+        help="Class imbalance: 'none' (the cost-based threshold handles it) or 'balanced'.")
+    ] = "none",
+    calibrate: Annotated[bool, typer.Option(
+        help="Platt-calibrate probabilities when it lowers the validation Brier score.")
+    ] = True,
+    threads: Annotated[int, typer.Option(help="LightGBM threads (0: all cores).")] = 0,
+    register: Annotated[bool, typer.Option(
+        help="Register the model as a new version with alias challenger.")] = True,
+    param: Annotated[list[str] | None, typer.Option(
+        help="Fixed LightGBM parameter NAME=VALUE, applied after the search (repeatable).")
+    ] = None,
+) -> None:
+    """Train and compare candidates in MLflow; register LightGBM as @challenger.
+
+    Candidates: a prior-rate baseline, a logistic regression and LightGBM (early stopping,
+    optional Optuna search). The threshold minimises fn_cost x FN + fp_cost x FP on the
+    validation part; test metrics are reported. Tracking store: mlruns/mlflow.db unless
+    MLFLOW_TRACKING_URI is set. A failed run never changes @champion.
+    """
+    from training.run import TrainConfig
+    from training.run import train as run
+
+    if class_weight not in ("none", "balanced"):
+        _fail(f"--class-weight must be 'none' or 'balanced', got {class_weight!r}")
+    overrides = {}
+    for item in param or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            _fail(f"--param expects NAME=VALUE, got {item!r}")
+        overrides[name] = _number(value)
+    config = TrainConfig(store=store, seed=seed, trials=trials, timeout=timeout,
+                         fn_cost=fn_cost, fp_cost=fp_cost, class_weight=class_weight,
+                         calibrate=calibrate, num_threads=threads, register=register,
+                         lgbm_params=overrides)
+    from scoring.tables import DataError
+
+    try:
+        result = run(config, say=typer.echo)
+    except (FileNotFoundError, DataError) as err:
+        _fail(str(err))
+    m = result.metrics
+    typer.echo(f"test ROC AUC {m['roc_auc']:.4f}, business cost {m['business_cost']:.4f} per "
+               f"application at threshold {m['threshold']:.3f} (run {result.run_id})")
+
+
+@app.command()
+def promote(
+    store: Annotated[Path, typer.Option(help="Feature store folder holding the test clients.")
+                     ] = Path("data/features"),
+    force: Annotated[bool, typer.Option(help="Promote even if the challenger is worse.")
+                     ] = False,
+    reason: Annotated[str | None, typer.Option(help="Why (required with --force; logged).")
+                      ] = None,
+) -> None:
+    """Move @champion to @challenger if it is at least as good on the same test clients.
+
+    Compares ROC AUC (not lower) and business cost (not higher). Exit code 2 when refused.
+    """
+    from training.promote import PromotionError
+    from training.promote import promote as run
+
+    try:
+        decision = run(store, force=force, reason=reason)
+    except PromotionError as err:
+        _fail(str(err))
+    verb = "promoted" if decision.promoted else "refused"
+    typer.echo(f"{verb}: version {decision.challenger} "
+               f"(champion was {decision.champion or 'none'}): {decision.reason}")
+    if not decision.promoted:
+        raise typer.Exit(code=2)
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port of the model server.")] = 5001,
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")
+                    ] = "127.0.0.1",
+    model: Annotated[str, typer.Option(help="Model URI to serve.")
+                     ] = "models:/credit-scoring@champion",
+) -> None:
+    """Serve a registered model on /invocations with the stock `mlflow models serve`.
+
+    Also answers /ping, /health and /version. Runs in the foreground; Ctrl-C stops it.
+    """
+    import os
+    import shutil
+    import sys
+
+    from training import track
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": track.configure()}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    mlflow_bin = shutil.which("mlflow", path=env["PATH"]) or "mlflow"
+    command = [mlflow_bin, "models", "serve", "-m", model, "--env-manager", "local",
+               "-h", host, "-p", str(port)]
+    typer.echo(" ".join(command))
+    os.execve(mlflow_bin, command, env)
+
+
+@app.command()
+def score(
+    data_dir: DataDir = Path("data/raw"),
+    out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("data/scores.csv"),
+    model: Annotated[str, typer.Option(help="Model URI to score with.")
+                     ] = "models:/credit-scoring@champion",
+) -> None:
+    """Score every application_test row of a folder in batch: SK_ID_CURR, probability,
+    decision."""
+    from mlflow.exceptions import MlflowException
+
+    from scoring.tables import DataError
+    from serving.batch import score_folder
+    from training import track
+
+    track.configure()
+    try:
+        scores = score_folder(data_dir, model, say=typer.echo)
+    except (DataError, MlflowException) as err:
+        _fail(str(err).rsplit("Error: ", 1)[-1])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(out, index=False)
+    refused = (scores["decision"] == "refused").mean()
+    typer.echo(f"wrote {len(scores):,} scores to {out} ({refused:.1%} refused)")
 
 
 if __name__ == "__main__":

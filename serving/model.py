@@ -35,42 +35,77 @@ def _bad(message: str) -> MlflowException:
     return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
 
 
-def check_applications(rows: pd.DataFrame, ranges: dict[str, tuple[float, float]]) -> None:
-    """Raise a 400-class error naming the first bad field of any row.
+_CATEGORIES = [c for c in APPLICATION_TEST.columns if c.kind == "category"]
+_NUMBERS = [c for c in APPLICATION_TEST.columns if c.kind != "category"]
+_NUMBER_NAMES = [c.name for c in _NUMBERS]
+_REQUIRED = np.array([not c.nullable for c in _NUMBERS])
+_INTEGER = np.array([c.kind == "int" for c in _NUMBERS])
 
-    Checks: no rows, missing or empty required fields, infinite numbers, non-integers in
-    integer fields, unknown category levels, numbers outside the plausible range.
+
+def check_applications(rows: pd.DataFrame, ranges: dict[str, tuple[float, float]]) -> None:
+    """Raise a 400-class error naming the first bad field.
+
+    Checks: no rows, missing or empty required fields, non-numbers, infinite numbers,
+    non-integers in integer fields, unknown category levels, numbers outside the plausible
+    range. Vectorised over the numeric block, so one row costs well under a millisecond.
     """
     if len(rows) == 0:
         raise _bad("the request holds no application rows")
-    for col in APPLICATION_TEST.columns:
-        if col.name not in rows:
-            raise _bad(f"{col.name}: required field is missing ({col.label})")
+    absent = [c for c in APPLICATION_TEST.columns if c.name not in rows]
+    if absent:
+        raise _bad(f"{absent[0].name}: required field is missing ({absent[0].label})"
+                   + (f"; {len(absent) - 1} more missing" if len(absent) > 1 else ""))
+    for col in _CATEGORIES:
         values = rows[col.name]
-        empty = values.isna()
-        if not col.nullable and empty.any():
-            raise _bad(f"{col.name}: value is missing in row {int(np.argmax(empty))} "
-                       f"({col.label})")
-        present = values[~empty]
-        if col.kind == "category":
-            unknown = sorted(set(present.astype(str)) - set(col.levels))
-            if unknown:
-                raise _bad(f"{col.name}: unknown value {unknown[0]!r}; expected one of "
-                           f"{', '.join(map(repr, col.levels))}")
-            continue
-        numbers = pd.to_numeric(present, errors="coerce")
-        if numbers.isna().any():
-            raise _bad(f"{col.name}: expects a number, got {present[numbers.isna()].iloc[0]!r}")
-        if np.isinf(numbers).any():
-            raise _bad(f"{col.name}: infinite value")
-        if col.kind == "int" and (numbers != np.round(numbers)).any():
-            raise _bad(f"{col.name}: expects a whole number, got "
-                       f"{numbers[numbers != np.round(numbers)].iloc[0]}")
-        low, high = ranges.get(col.name, (-math.inf, math.inf))
-        outside = (numbers < low) | (numbers > high)
-        if outside.any():
-            raise _bad(f"{col.name}: value {numbers[outside].iloc[0]:g} is outside the "
-                       f"plausible range [{low:g}, {high:g}]")
+        present = values[values.notna()]
+        if not col.nullable and len(present) < len(values):
+            raise _bad(f"{col.name}: value is missing ({col.label})")
+        unknown = set(present.astype(str)) - set(col.levels)
+        if unknown:
+            raise _bad(f"{col.name}: unknown value {sorted(unknown)[0]!r}; expected one of "
+                       f"{', '.join(map(repr, col.levels))}")
+    try:
+        block = rows[_NUMBER_NAMES].to_numpy(dtype="float64", na_value=np.nan)
+    except (TypeError, ValueError):
+        for name in _NUMBER_NAMES:
+            bad = pd.to_numeric(rows[name], errors="coerce").isna() & rows[name].notna()
+            if bad.any():
+                raise _bad(f"{name}: expects a number, got {rows[name][bad].iloc[0]!r}"
+                           ) from None
+        raise
+    _first_bad(np.isnan(block) & _REQUIRED, "value is missing")
+    _first_bad(np.isinf(block), "infinite value")
+    _first_bad(_INTEGER & np.isfinite(block) & (block != np.round(block)),
+               "expects a whole number", block)
+    low = np.array([ranges.get(n, (-np.inf, np.inf))[0] for n in _NUMBER_NAMES])
+    high = np.array([ranges.get(n, (-np.inf, np.inf))[1] for n in _NUMBER_NAMES])
+    outside = (block < low) | (block > high)
+    if outside.any():
+        row, j = np.argwhere(outside)[0]
+        raise _bad(f"{_NUMBER_NAMES[j]}: value {block[row, j]:g} is outside the plausible "
+                   f"range [{low[j]:g}, {high[j]:g}] ({_NUMBERS[j].label})")
+
+
+def _first_bad(mask: np.ndarray, problem: str, block: np.ndarray | None = None) -> None:
+    if mask.any():
+        row, j = np.argwhere(mask)[0]
+        got = f", got {block[row, j]:g}" if block is not None else ""
+        raise _bad(f"{_NUMBER_NAMES[j]}: {problem}{got} ({_NUMBERS[j].label})")
+
+
+def as_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """The model frame as floats, categories as their codes: what LightGBM does with a pandas
+    frame, without its per-call cost (a Series per column costs milliseconds on 400 columns).
+    """
+    is_cat = np.array([isinstance(t, pd.CategoricalDtype) for t in frame.dtypes])
+    out = np.empty(frame.shape, dtype="float64")
+    out[:, ~is_cat] = frame.iloc[:, np.flatnonzero(~is_cat)].to_numpy(
+        dtype="float64", na_value=np.nan)
+    for j in np.flatnonzero(is_cat):
+        codes = frame.iloc[:, j].cat.codes.to_numpy(dtype="float64")
+        codes[codes < 0] = np.nan
+        out[:, j] = codes
+    return out
 
 
 def _params(params: dict[str, Any] | None, default_threshold: float) -> tuple[str, int, float]:
@@ -118,13 +153,16 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
         self.calibration: tuple[float, float] | None = config.get("calibration")
         self.ranges = {k: tuple(v) for k, v in config.get("ranges", {}).items()}
         self.features: list[str] = self.booster.feature_name()
+        # Raw fields plus the history columns the model uses; absent history becomes missing.
+        self.inputs: list[str] = config["inputs"]
 
     def predict(self, context: Any, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> pd.DataFrame:
         explain, top_k, threshold = _params(params, self.threshold)
         check_applications(model_input, self.ranges)
-        frame = to_model_frame(model_input)[self.features]
-        margin = self.booster.predict(frame, raw_score=True)
+        frame = to_model_frame(model_input.reindex(columns=self.inputs), self.features)
+        matrix = as_matrix(frame)
+        margin = self.booster.predict(matrix, raw_score=True)
         if self.calibration:
             a, b = self.calibration
             margin = a * margin + b
@@ -136,7 +174,7 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
             "distance": proba - threshold,
         })
         if explain != "none":
-            contrib = self.booster.predict(frame, pred_contrib=True)[:, :-1]
+            contrib = self.booster.predict(matrix, pred_contrib=True)[:, :-1]
             if self.calibration:  # keep contributions additive on the calibrated log-odds
                 contrib = contrib * self.calibration[0]
             out["reasons"] = reasons(contrib, frame, None if explain == "all" else top_k)

@@ -19,15 +19,12 @@ import pandas as pd
 from sklearn.metrics import brier_score_loss
 
 from scoring import features as F
-from scoring.schema import APPLICATION_TEST
+from scoring.schema import APPLICATION_TEST, DAYS_EMPLOYED_PLACEHOLDER
 from scoring.store import store_path
 from training import dataset, plots, track
 from training import train as fit
 from training.evaluate import CostModel, evaluate
 
-#: Fraction added on each side of the training range of a raw field before a request value is
-#: refused as implausible.
-RANGE_MARGIN = 0.5
 SHAP_SAMPLE = 2_000
 
 
@@ -45,6 +42,7 @@ class TrainConfig:
     calibrate: bool = True
     num_threads: int = 0
     register: bool = True
+    lgbm_params: dict[str, Any] = field(default_factory=dict)  # fixed LightGBM overrides
 
 
 @dataclass
@@ -56,20 +54,28 @@ class TrainResult:
 
 
 def _ranges(rows: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """Plausible range of each raw numeric field: the training range widened by a margin."""
+    """Plausible range of each raw numeric field, from its training range [low, high].
+
+    A field never negative in training may not be negative; one never positive (days before
+    the application) may not be positive. Otherwise the range extends the training range by
+    its width below and ten widths above: wide enough for any real client, narrow enough to
+    catch a typo of a few orders of magnitude.
+    """
     out = {}
     for col in APPLICATION_TEST.columns:
         if col.kind == "category" or col.name == "SK_ID_CURR":
             continue
         values = pd.to_numeric(rows[col.name], errors="coerce").dropna()
         if col.name == "DAYS_EMPLOYED":
-            values = values[values != 365243]
+            values = values[values != DAYS_EMPLOYED_PLACEHOLDER]
         if values.empty:
             continue
         low, high = float(values.min()), float(values.max())
-        pad = RANGE_MARGIN * max(high - low, abs(high), abs(low), 1.0)
-        out[col.name] = (low - pad, high + pad)
-    out["DAYS_EMPLOYED"] = (out["DAYS_EMPLOYED"][0], 365243.0)
+        width = max(high - low, abs(high), abs(low), 1.0)
+        out[col.name] = (0.0 if low >= 0 else low - width,
+                         0.0 if high <= 0 else high + 10 * width)
+    if "DAYS_EMPLOYED" in out:
+        out["DAYS_EMPLOYED"] = (out["DAYS_EMPLOYED"][0], float(DAYS_EMPLOYED_PLACEHOLDER))
     return out
 
 
@@ -121,7 +127,8 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
                 train_, valid, config.trials, config.timeout, config.num_threads, config.seed,
                 on_trial=lambda n, p, auc: (track.log_trial(n, p, auc),
                                             say(f"  trial {n:>3}: valid AUC {auc:.4f}")))
-        lgbm = fit.fit_lightgbm(train_, valid, params, config.num_threads,
+        lgbm = fit.fit_lightgbm(train_, valid, {**params, **config.lgbm_params},
+                                config.num_threads,
                                 scale_pos_weight=pos_weight)
         booster = lgbm.model
         valid_margin = booster.predict(valid.X, raw_score=True)
@@ -165,10 +172,11 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
             booster.save_model(booster_file)
             config_file.write_text(json.dumps({
                 "threshold": threshold, "calibration": calibration,
-                "ranges": _ranges(parts.train), "fn_cost": cost.fn_cost,
+                "ranges": _ranges(parts.train), "inputs": APPLICATION_TEST.names + history,
+                "fn_cost": cost.fn_cost,
                 "fp_cost": cost.fp_cost}))
             example = parts.test[APPLICATION_TEST.names + history].head(1)
-            info = track.log_model(booster_file, config_file, example, history)
+            info = track.log_model(booster_file, config_file, example, parts.train[history])
         version = track.register(info.model_uri, run_id) if config.register else None
         if version:
             say(f"registered {track.MODEL_NAME} version {version} as @{track.CHALLENGER}")

@@ -66,6 +66,9 @@ EARLY_REPAYMENT_SHARE = 0.45
 #: Share of instalments paid in two parts. Kept low: the real sample has only 9.6% of rows
 #: paying less than the instalment, split parts included.
 SPLIT_PAYMENT_SHARE = 0.03
+#: Share of closed bureau credits whose monthly rows stop at closure (no trailing "C"
+#: months): brings the "C" share of bureau_balance to the real 47%.
+BUREAU_STOP_AT_CLOSE_SHARE = 0.4
 #: Share of cards closed before the application.
 CARD_CLOSED_SHARE = 0.1
 #: Pilot sample (fixed stream) on which the intercept is solved.
@@ -442,8 +445,9 @@ def generate_bureau(s: Sampler, cal: dict[str, Any], n_clients: int, b: np.ndarr
                                            np.round(debt, 2))
     active = status == status_levels.index("Active")
     w = LOADINGS["bureau_overdue"]
-    for c in ("CREDIT_DAY_OVERDUE", "AMT_CREDIT_SUM_OVERDUE"):
-        cols[c] = np.where(active, risky_amount(s, tcal["columns"][c], latent, w), 0)
+    for c in ("CREDIT_DAY_OVERDUE", "AMT_CREDIT_SUM_OVERDUE"):  # only active credits are late
+        m = stratum_marginal(tcal, "Active", c)
+        cols[c] = np.where(active, risky_amount(s, m, latent, w), 0)
     max_overdue = risky_amount(s, tcal["columns"]["AMT_CREDIT_MAX_OVERDUE"], latent, w)
     cols["AMT_CREDIT_MAX_OVERDUE"] = np.where(np.isnan(cols["AMT_CREDIT_MAX_OVERDUE"]), np.nan,
                                               np.maximum(max_overdue,
@@ -459,14 +463,17 @@ def generate_bureau_balance(s: Sampler, cal: dict[str, Any], bureau: dict[str, n
     levels = levels_of("bureau_balance", "STATUS")
     freq = dict(zip(status_m["levels"], status_m["freq"], strict=True))
     span = np.minimum(np.floor(-bureau["DAYS_CREDIT"] / DAYS_PER_MONTH) + 1, MAX_MONTHS + 1)
+    first = 1 - span  # first month (the credit's), the last being month 0
+    # Months after a credit closed read "C"; some closed credits stop reporting at closure.
+    closed_at = np.floor(bureau["DAYS_ENDDATE_FACT"] / DAYS_PER_MONTH)
+    stops = ~np.isnan(closed_at) & (s.uniform(len(span)) < BUREAU_STOP_AT_CLOSE_SHARE)
+    length = np.where(stops, np.clip(np.nan_to_num(closed_at) - first + 1, 1, span), span)
     # Not every bureau credit has monthly rows: keep the real rows per credit on average.
-    has_rows = s.uniform(len(span)) < info["mean"] / info["mean_span_months"]
-    record, pos = explode(np.where(has_rows, span, 0))
-    month = pos - span[record] + 1
+    has_rows = s.uniform(len(span)) < info["mean"] / max(length.mean(), 1.0) if len(span) else []
+    record, pos = explode(np.where(has_rows, length, 0))
+    month = first[record] + pos
     n = len(record)
-    # Months after the credit closed read "C"; a share of credits is reported as unknown "X".
-    closed_at = np.floor(bureau["DAYS_ENDDATE_FACT"] / DAYS_PER_MONTH)[record]
-    after_close = ~np.isnan(closed_at) & (month >= closed_at)
+    after_close = ~np.isnan(closed_at[record]) & (month >= closed_at[record])
     open_share = 1.0 - freq.get("C", 0.0)
     unknown = (s.uniform(len(span)) < freq.get("X", 0.0) / open_share)[record]
     late_levels = ["1", "2", "3", "4", "5"]
@@ -517,10 +524,12 @@ def generate_previous(s: Sampler, cal: dict[str, Any], n_clients: int, b: np.nda
     owner = np.repeat(np.arange(n_clients), s.counts(hist["freq"], n_clients))
     ctype, status, keys = contract_strata(s, tcal, b[owner])
     # Approved card applications standing for the Kaggle card histories that have no
-    # previous application: every history row here keeps a parent application.
+    # previous application (cards older than the 96-month window, with ~95 monthly rows):
+    # here every history row keeps a parent application, dated at the window's start.
     lam = cal["history"]["cc_per_card"]["unlisted_cards_per_client"]
     extra = np.repeat(np.arange(n_clients), s.rng.poisson(lam, n_clients))
     order = np.argsort(np.r_[owner, extra], kind="stable")
+    old_card = np.r_[np.zeros(len(owner), dtype=bool), np.ones(len(extra), dtype=bool)][order]
     owner = np.r_[owner, extra][order]
     ctype = np.r_[ctype, np.full(len(extra), levels_of(
         "previous_application", "NAME_CONTRACT_TYPE").index("Revolving loans"))][order]
@@ -540,7 +549,10 @@ def generate_previous(s: Sampler, cal: dict[str, Any], n_clients: int, b: np.nda
     annuity = np.round(credit * factor / np.where(term > 0, term, 1), 3)
     cols["AMT_ANNUITY"] = np.where(np.isnan(cols["AMT_ANNUITY"]) | ~(term > 0),
                                    cols["AMT_ANNUITY"], annuity)
-    cols["DAYS_DECISION"] = np.clip(cols["DAYS_DECISION"], -MAX_MONTHS * DAYS_PER_MONTH, -1)
+    window_start = -MAX_MONTHS * DAYS_PER_MONTH
+    cols["DAYS_DECISION"] = np.where(
+        old_card, np.ceil(window_start) + s.rng.integers(0, 30, m),
+        np.clip(cols["DAYS_DECISION"], window_start, -1))
     set_due_dates(s, tcal, cols, stratum, keys)
     return cols, owner
 

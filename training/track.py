@@ -88,9 +88,14 @@ def log_figures(figures: dict[str, Any]) -> None:
         plt.close(fig)
 
 
-def signature(history: list[str]):
-    """The served model's signature: raw application fields (required) and history features
-    (optional), typed from the schema rather than guessed from a few rows; and its params."""
+def signature(history: Any):
+    """The served model's signature and params.
+
+    Raw application fields are required and typed from the schema; history features
+    (``history``: store rows of those columns, the whole training part) are optional, typed
+    from the store: a client without history simply leaves them out.
+    """
+    import pandas as pd
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
@@ -98,14 +103,15 @@ def signature(history: list[str]):
 
     kinds = {"int": "long", "float": "double", "category": "string"}
     inputs = [ColSpec(kinds[c.kind], c.name) for c in APPLICATION_TEST.columns]
-    inputs += [ColSpec("double", name, required=False) for name in history]
+    inputs += [ColSpec("long" if pd.api.types.is_integer_dtype(dtype) else "double", name,
+                       required=False) for name, dtype in history.dtypes.items()]
     params = ParamSchema([ParamSpec("explain", "string", "top-k"),
                           ParamSpec("top_k", "long", 10),
                           ParamSpec("threshold", "double", None)])
     return ModelSignature(inputs=Schema(inputs), params=params)
 
 
-def log_model(booster_file: Path, config_file: Path, input_example: Any, history: list[str]):
+def log_model(booster_file: Path, config_file: Path, input_example: Any, history: Any):
     """Log the pyfunc model (code in ``serving/model.py``) with its artifacts; returns its info."""
     import mlflow
 
