@@ -120,3 +120,79 @@ class ScoringClient:
             raise ScoringError(error_message(resp.content), status=resp.status_code)
         ids = rows["SK_ID_CURR"].tolist() if "SK_ID_CURR" in rows else None
         return from_response(resp.content, ids)
+
+
+# --- scoring by client id -----------------------------------------------------------------
+
+#: The application fields shown to an advisor, in order.
+PROFILE_FIELDS = (
+    "CODE_GENDER", "DAYS_BIRTH", "NAME_FAMILY_STATUS", "CNT_CHILDREN", "NAME_EDUCATION_TYPE",
+    "NAME_INCOME_TYPE", "OCCUPATION_TYPE", "DAYS_EMPLOYED", "AMT_INCOME_TOTAL",
+    "NAME_CONTRACT_TYPE", "AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE", "NAME_HOUSING_TYPE",
+    "FLAG_OWN_REALTY", "FLAG_OWN_CAR", "REGION_RATING_CLIENT",
+)
+_YEARS = {"DAYS_BIRTH": "Age", "DAYS_EMPLOYED": "Employed for"}
+_GENDER = {"F": "Female", "M": "Male", "XNA": "Not stated"}
+
+
+def format_field(name: str, value: Any) -> str:
+    """A raw application value as an advisor reads it: years, amounts, yes/no."""
+    from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER
+
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "not given"
+    if name == "DAYS_EMPLOYED" and value == DAYS_EMPLOYED_PLACEHOLDER:
+        return "not employed"
+    if name in _YEARS:
+        return f"{abs(float(value)) / 365.25:.1f} years"
+    if name.startswith("AMT_"):
+        return f"{float(value):,.0f}"
+    if name.startswith("FLAG_OWN_"):
+        return {"Y": "yes", "N": "no"}.get(str(value), str(value))
+    if name == "CODE_GENDER":
+        return _GENDER.get(str(value), str(value))
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value)}"
+    return str(value)
+
+
+def client_profile(row: pd.Series) -> dict[str, str]:
+    """Readable label -> formatted value of a client's main application fields."""
+    from scoring.schema import label
+
+    labels = {name: _YEARS.get(name) or label(name) for name in PROFILE_FIELDS}
+    return {labels[n]: format_field(n, row.get(n)) for n in PROFILE_FIELDS if n in row}
+
+
+class UnknownClient(KeyError):
+    """No application with this SK_ID_CURR in the feature store."""
+
+    def __str__(self) -> str:
+        return f"no client with SK_ID_CURR {self.args[0]} in the feature store"
+
+
+class ClientScorer:
+    """Score stored clients by id: the original system's ``get_score/<id>`` and
+    ``get_info_client/<id>``."""
+
+    def __init__(self, store: str | Any, client: ScoringClient | None = None) -> None:
+        self.store = store
+        self.client = client or ScoringClient()
+
+    def row(self, client_id: int) -> pd.DataFrame:
+        """The client's stored row (raw application fields and history features)."""
+        from scoring.store import read_clients
+
+        rows = read_clients([int(client_id)], self.store)
+        if rows.empty:
+            raise UnknownClient(client_id)
+        return rows
+
+    def get_score(self, client_id: int, explain: str = "top-k", top_k: int = 10) -> Score:
+        """Score, decision and reasons of a stored client, from the model server."""
+        request = self.row(client_id).drop(columns=["TARGET", "DATASET"], errors="ignore")
+        return self.client.score(request, explain=explain, top_k=top_k)[0]
+
+    def get_info_client(self, client_id: int) -> dict[str, str]:
+        """The client's descriptive information, with readable labels."""
+        return client_profile(self.row(client_id).iloc[0])

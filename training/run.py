@@ -56,10 +56,10 @@ class TrainResult:
 def _ranges(rows: pd.DataFrame) -> dict[str, tuple[float, float]]:
     """Plausible range of each raw numeric field, from its training range [low, high].
 
-    A field never negative in training may not be negative; one never positive (days before
-    the application) may not be positive. Otherwise the range extends the training range by
-    its width below and ten widths above: wide enough for any real client, narrow enough to
-    catch a typo of a few orders of magnitude.
+    A field never negative in training may not be negative; a negative one never positive
+    (days before the application) may not be positive. Otherwise the range extends the
+    training range by its width below and ten widths above: wide enough for any real client,
+    narrow enough to catch a typo of a few orders of magnitude.
     """
     out = {}
     for col in APPLICATION_TEST.columns:
@@ -73,7 +73,7 @@ def _ranges(rows: pd.DataFrame) -> dict[str, tuple[float, float]]:
         low, high = float(values.min()), float(values.max())
         width = max(high - low, abs(high), abs(low), 1.0)
         out[col.name] = (0.0 if low >= 0 else low - width,
-                         0.0 if high <= 0 else high + 10 * width)
+                         0.0 if high <= 0 < -low else high + 10 * width)
     if "DAYS_EMPLOYED" in out:
         out["DAYS_EMPLOYED"] = (out["DAYS_EMPLOYED"][0], float(DAYS_EMPLOYED_PLACEHOLDER))
     return out

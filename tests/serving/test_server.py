@@ -148,3 +148,47 @@ def test_client_reports_an_unreachable_server():
 def test_version_and_health(model_server):
     assert requests.get(f"{model_server}/health", timeout=5).ok
     assert requests.get(f"{model_server}/version", timeout=5).text.startswith("3.")
+
+
+def test_client_scores_a_stored_client_by_id(model_server, system, rows, local_model):
+    from serving.client import ClientScorer
+
+    scorer = ClientScorer(system.store, ScoringClient(model_server))
+    client_id = int(rows["SK_ID_CURR"].iloc[0])
+    score = scorer.get_score(client_id)
+    expected = local_model.predict(rows.head(1), params={"explain": "none"})
+    assert score.client_id == client_id
+    assert score.probability == pytest.approx(expected["probability"].iloc[0], rel=1e-9)
+    info = scorer.get_info_client(client_id)
+    assert info["Age"].endswith("years")
+    assert float(info["Age"].split()[0]) == pytest.approx(
+        abs(rows["DAYS_BIRTH"].iloc[0]) / 365.25, abs=0.05)
+    assert info["Credit amount"] == f"{rows['AMT_CREDIT'].iloc[0]:,.0f}"
+
+
+def test_client_rejects_an_unknown_id(model_server, system):
+    from serving.client import ClientScorer, UnknownClient
+
+    with pytest.raises(UnknownClient, match="999"):
+        ClientScorer(system.store, ScoringClient(model_server)).get_score(999)
+
+
+def test_batch_scoring_writes_every_test_application(system, tmp_path, local_model):
+    from typer.testing import CliRunner
+
+    from scoring.cli import app
+    from scoring.tables import read_table
+
+    out = tmp_path / "scores.csv"
+    result = CliRunner().invoke(app, ["score", "--data-dir", str(system.raw), "--out",
+                                      str(out)])
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(out)
+    assert list(scores.columns) == ["SK_ID_CURR", "probability", "decision"]
+    test_ids = read_table(system.raw, "application_test")["SK_ID_CURR"].to_list()
+    assert sorted(scores["SK_ID_CURR"]) == sorted(test_ids)
+    assert scores["probability"].between(0, 1).all()
+    first = read_clients([int(scores["SK_ID_CURR"].iloc[0])], system.store)
+    expected = local_model.predict(first.drop(columns=["TARGET", "DATASET"]),
+                                   params={"explain": "none"})["probability"].iloc[0]
+    assert scores["probability"].iloc[0] == pytest.approx(expected, rel=1e-9)

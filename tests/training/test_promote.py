@@ -1,0 +1,75 @@
+"""Registry rules: a new version is @challenger; @champion moves only through the gate."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from training import track
+from training.promote import PromotionError, gate, promote
+from training.run import TrainConfig, train
+
+WORSE = {"num_leaves": 2, "num_iterations": 2, "learning_rate": 0.01}
+
+
+@pytest.fixture
+def registry(system, tmp_path, monkeypatch) -> str:
+    """A fresh tracking store holding one champion trained on the shared feature store."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    train(TrainConfig(store=system.store, trials=0, num_threads=1), say=lambda _: None)
+    assert promote(system.store).promoted
+    yield uri
+    mlflow.set_tracking_uri(system.tracking_uri)
+    mlflow.set_registry_uri(system.tracking_uri)
+
+
+def aliases() -> tuple[str | None, str | None]:
+    return track.alias_version(track.CHAMPION), track.alias_version(track.CHALLENGER)
+
+
+def test_gate_needs_auc_and_cost_at_least_as_good():
+    old = {"roc_auc": 0.75, "business_cost": 0.50}
+    assert gate({"roc_auc": 0.75, "business_cost": 0.50}, old)[0]
+    assert not gate({"roc_auc": 0.76, "business_cost": 0.51}, old)[0]
+    assert not gate({"roc_auc": 0.74, "business_cost": 0.40}, old)[0]
+
+
+def test_worse_challenger_is_refused(system, registry):
+    champion, _ = aliases()
+    train(TrainConfig(store=system.store, trials=0, num_threads=1, lgbm_params=WORSE),
+          say=lambda _: None)
+    _, challenger = aliases()
+    assert challenger != champion
+    decision = promote(system.store)
+    assert not decision.promoted
+    assert decision.challenger_metrics["roc_auc"] < decision.champion_metrics["roc_auc"]
+    assert aliases() == (champion, challenger)
+    tags = MlflowClient().get_model_version(track.MODEL_NAME, challenger).tags
+    assert tags["promotion"].startswith("refused")
+
+
+def test_forcing_needs_a_reason_which_is_logged(system, registry):
+    train(TrainConfig(store=system.store, trials=0, num_threads=1, lgbm_params=WORSE),
+          say=lambda _: None)
+    champion, challenger = aliases()
+    with pytest.raises(PromotionError, match="reason"):
+        promote(system.store, force=True)
+    assert aliases() == (champion, challenger)
+    decision = promote(system.store, force=True, reason="audit asked for the simpler model")
+    assert decision.promoted
+    assert aliases() == (challenger, challenger)
+    tags = MlflowClient().get_model_version(track.MODEL_NAME, challenger).tags
+    assert "audit asked for the simpler model" in tags["promotion"]
+
+
+def test_failed_run_changes_no_alias(system, registry):
+    before = aliases()
+    with pytest.raises(Exception, match="num_leaves"):
+        train(TrainConfig(store=system.store, trials=0, num_threads=1,
+                          lgbm_params={"num_leaves": -3}), say=lambda _: None)
+    assert aliases() == before
+    runs = mlflow.search_runs(experiment_names=[track.EXPERIMENT],
+                              filter_string="attributes.status = 'FAILED'")
+    assert len(runs) == 1
