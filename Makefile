@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := python3 -m uv
 # Debian packages the tests need (installed only when missing).
-APT_PACKAGES :=
+APT_PACKAGES := chromium
 DEMO_CLIENTS ?= 20000
 export MLFLOW_DISABLE_TELEMETRY := true
 export UV_LINK_MODE := copy
