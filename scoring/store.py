@@ -99,8 +99,11 @@ def write_store(frame: pl.DataFrame, path: Path | str) -> Path:
     target = store_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".parquet.tmp")
-    frame.sort(F.KEY).write_parquet(tmp, row_group_size=ROW_GROUP_SIZE, statistics=True,
-                                    compression="zstd")
+    if not frame[F.KEY].is_sorted():
+        frame = frame.sort(F.KEY)
+    # lz4 writes and reads about twice as fast as zstd for a fifth more bytes.
+    frame.write_parquet(tmp, row_group_size=ROW_GROUP_SIZE, statistics=True,
+                        compression="lz4")
     tmp.replace(target)  # readers never see a half-written store
     return target
 
