@@ -8,6 +8,7 @@ UV := python3 -m uv
 # Debian packages the tests need (installed only when missing).
 APT_PACKAGES := chromium
 DEMO_CLIENTS ?= 20000
+DEMO_TRIALS ?= 10
 export MLFLOW_DISABLE_TELEMETRY := true
 export UV_LINK_MODE := copy
 
@@ -28,6 +29,11 @@ $(VENV)/.installed: pyproject.toml uv.lock
 demo: setup
 	$(BIN)/scoring generate --applications $(DEMO_CLIENTS) --out data/raw
 	$(BIN)/scoring validate --data-dir data/raw
+	$(BIN)/scoring features --data-dir data/raw --out data/features
+	$(BIN)/scoring train --store data/features --trials $(DEMO_TRIALS)
+	$(BIN)/scoring promote --store data/features || true
+	$(BIN)/scoring score --data-dir data/raw --out data/scores.csv
+	@echo "serve the champion: $(BIN)/scoring serve   (http://127.0.0.1:5001/invocations)"
 
 test: setup
 	$(BIN)/python -m pytest -q

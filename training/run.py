@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,7 +177,11 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
                 "fn_cost": cost.fn_cost,
                 "fp_cost": cost.fp_cost}))
             example = parts.test[APPLICATION_TEST.names + history].head(1)
+            start = time.perf_counter()
             info = track.log_model(booster_file, config_file, example, parts.train[history])
+            seconds = time.perf_counter() - start
+        track.log_metrics({"log_model_seconds": seconds})
+        say(f"  logged in {seconds:.1f} s")
         version = track.register(info.model_uri, run_id) if config.register else None
         if version:
             say(f"registered {track.MODEL_NAME} version {version} as @{track.CHALLENGER}")
