@@ -67,14 +67,16 @@ DERIVED: dict[str, dict[str, pl.Expr]] = {
     },
 }
 
-#: Main application fields sampled jointly through a Gaussian copula. Building statistics
+#: Main application fields sampled jointly through a Gaussian copula (the goods price rather
+#: than the credit: prices sit on round values, the credit follows as price / ratio). Building
+#: statistics
 #: enter once (``*_AVG``); their ``_MODE``/``_MEDI`` twins reuse the same latent value.
 BUILDING_STATS = ("APARTMENTS", "BASEMENTAREA", "YEARS_BEGINEXPLUATATION", "YEARS_BUILD",
                   "COMMONAREA", "ELEVATORS", "ENTRANCES", "FLOORSMAX", "FLOORSMIN", "LANDAREA",
                   "LIVINGAPARTMENTS", "LIVINGAREA", "NONLIVINGAPARTMENTS", "NONLIVINGAREA")
 COPULA_COLUMNS = (
     "NAME_CONTRACT_TYPE", "CODE_GENDER", "FLAG_OWN_CAR", "FLAG_OWN_REALTY", "CNT_CHILDREN",
-    "AMT_INCOME_TOTAL", "AMT_CREDIT", "_CREDIT_TERM", "_GOODS_RATIO", "NAME_INCOME_TYPE",
+    "AMT_INCOME_TOTAL", "AMT_GOODS_PRICE", "_CREDIT_TERM", "_GOODS_RATIO", "NAME_INCOME_TYPE",
     "NAME_EDUCATION_TYPE", "NAME_FAMILY_STATUS", "NAME_HOUSING_TYPE",
     "REGION_POPULATION_RELATIVE", "DAYS_BIRTH", "DAYS_EMPLOYED", "DAYS_REGISTRATION",
     "DAYS_ID_PUBLISH", "OWN_CAR_AGE", "FLAG_PHONE", "CNT_FAM_MEMBERS", "REGION_RATING_CLIENT",

@@ -298,15 +298,16 @@ def apply_employment(s: Sampler, app: dict[str, Any], cols: dict[str, np.ndarray
 
 def apply_consistency(s: Sampler, app: dict[str, Any], cols: dict[str, np.ndarray],
                       u: dict[str, np.ndarray]) -> None:
-    """Rules the real rows obey: annuity and goods price from the credit, car age, family."""
+    """Rules the real rows obey: credit and annuity from the goods price, car age, family."""
     marg, n = app["columns"], len(cols["AMT_CREDIT"])
     term = inverse_cdf(marg["_CREDIT_TERM"], u["_CREDIT_TERM"])
-    goods = inverse_cdf(marg["_GOODS_RATIO"], u["_GOODS_RATIO"])
-    credit = cols["AMT_CREDIT"]
+    ratio = inverse_cdf(marg["_GOODS_RATIO"], u["_GOODS_RATIO"])
+    # Goods prices are round sums (multiples of 4,500 in 99.8% of the Kaggle rows).
+    price = np.maximum(np.round(inverse_cdf(marg["AMT_GOODS_PRICE"], u["AMT_GOODS_PRICE"])
+                                / 4500) * 4500, 4500)
+    credit = cols["AMT_CREDIT"] = np.round(price / np.clip(ratio, 0.2, None) * 2) / 2
     cols["AMT_ANNUITY"] = np.where(s.missing(marg["AMT_ANNUITY"]["missing"], n), np.nan,
                                    np.round(credit / term * 2) / 2)
-    # Goods prices are round sums (multiples of 4,500 in the Kaggle data).
-    price = np.maximum(np.round(credit * goods / 4500) * 4500, 4500)
     cols["AMT_GOODS_PRICE"] = np.where(s.missing(marg["AMT_GOODS_PRICE"]["missing"], n),
                                        np.nan, price)
     car = levels_of("application_train", "FLAG_OWN_CAR").index("Y")
@@ -449,7 +450,9 @@ def generate_bureau(s: Sampler, cal: dict[str, Any], n_clients: int, b: np.ndarr
     cols["DAYS_ENDDATE_FACT"] = np.where(np.isnan(cols["DAYS_ENDDATE_FACT"]), np.nan,
                                          np.clip(np.round(closed), start, -1))
     cols["DAYS_CREDIT_UPDATE"] = np.clip(cols["DAYS_CREDIT_UPDATE"], start, 0)
-    debt = cols["AMT_CREDIT_SUM"] * derived(s, tcal, "_DEBT_RATIO", m, status, keys)
+    # Clipped: a few real ratios are huge, and times a huge credit they would rule the mean.
+    debt = cols["AMT_CREDIT_SUM"] * np.clip(derived(s, tcal, "_DEBT_RATIO", m, status, keys),
+                                            -1.0, 1.5)
     cols["AMT_CREDIT_SUM_DEBT"] = np.where(np.isnan(cols["AMT_CREDIT_SUM_DEBT"]), np.nan,
                                            np.round(debt, 2))
     active = status == status_levels.index("Active")

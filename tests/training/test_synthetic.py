@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from scoring.cli import app
 from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER, DAYS_PLACEHOLDER, TABLES, TARGET
 from scoring.tables import read_table
-from training.calibration import CALIBRATION_PATH, load
+from training.calibration import CALIBRATION_PATH, calibrate, load
 from training.synthetic import FIRST_CLIENT_ID, generate
 
 CLIENTS = 4000
@@ -250,6 +250,22 @@ def test_calibration_file_is_small_and_holds_summaries(calibration: dict) -> Non
 
     # quantile grids and frequency lists only: nothing row-sized
     assert longest_list(calibration) < 120
+
+
+def test_calibration_is_reproduced_from_the_real_samples(real_data_dir: Path,
+                                                         calibration: dict) -> None:
+    fresh = calibrate(real_data_dir)
+    app_cal, hist = fresh["application"], fresh["history"]
+    assert app_cal["default_rate"] == pytest.approx(calibration["application"]["default_rate"])
+    assert hist["rows_per_client"] == pytest.approx(calibration["history"]["rows_per_client"])
+    # the README's facts about the samples, and full Kaggle's per-client figures
+    assert 0.07 < app_cal["default_rate"] < 0.09
+    assert 0.16 < app_cal["employment"]["placeholder_share"] < 0.20
+    assert 0.4 < app_cal["columns"]["EXT_SOURCE_1"]["missing"] < 0.6  # train and test
+    assert 4.2 < hist["rows_per_client_train_only"]["bureau"] < 5.2
+    assert 4.2 < hist["rows_per_client_train_only"]["previous_application"] < 5.2
+    building = app_cal["comissing"]["building"]
+    assert len(building["columns"]) == 47 and 0.4 < building["all_missing"] < 0.55
 
 
 # --- command line ----------------------------------------------------------------------------
