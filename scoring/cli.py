@@ -216,6 +216,48 @@ def serve(
 
 
 @app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 5006,
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")
+                    ] = "127.0.0.1",
+    model_url: Annotated[str, typer.Option(help="URL of the model server (`scoring serve`).")
+                         ] = "http://127.0.0.1:5001",
+    store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("data/features"),
+    sample: Annotated[int, typer.Option(help="Clients scored once for the bivariate plot.")
+                      ] = 20_000,
+    password: Annotated[str | None, typer.Option(
+        envvar="DASHBOARD_PASSWORD", help="Ask for this password (basic auth, any user name); "
+        "or a JSON file of user: password.")] = None,
+    cookie_secret: Annotated[str | None, typer.Option(
+        envvar="DASHBOARD_COOKIE_SECRET", help="Secret signing the login cookie (random when "
+        "not given: logins then end with the server).")] = None,
+) -> None:
+    """Serve the advisor dashboard (Panel) on http://HOST:PORT/app.
+
+    Scores come from the model server; the champion's card from the MLflow registry.
+    """
+    import os
+    import secrets
+    import shutil
+    import sys
+
+    from training import track
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": track.configure()}
+    panel = shutil.which("panel", path=str(Path(sys.executable).parent)) or "panel"
+    app_file = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    command = [panel, "serve", str(app_file), "--port", str(port), "--address", host,
+               "--allow-websocket-origin", f"{host}:{port}", "--warm"]
+    if password:
+        command += ["--basic-auth", password,
+                    "--cookie-secret", cookie_secret or secrets.token_hex(32)]
+    command += ["--args", "--model-url", model_url, "--store", str(store), "--sample",
+                str(sample)]
+    typer.echo(f"dashboard on http://{host}:{port}/app (model server {model_url})")
+    os.execve(panel, command, env)
+
+
+@app.command()
 def score(
     data_dir: DataDir = Path("data/raw"),
     out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("data/scores.csv"),

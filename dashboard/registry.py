@@ -1,0 +1,130 @@
+"""What the dashboard reads from the MLflow registry: the champion's card and artifacts.
+
+The only dashboard module that imports mlflow, and only its client for registry and artifact
+reads: the dashboard never loads the model itself, scores come from the model server.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+MODEL_NAME = "credit-scoring"
+CHAMPION = "champion"
+PLOTS = ("confusion_matrix", "roc_curve", "shap_summary")
+
+
+@dataclass
+class ModelCard:
+    """The champion model as an advisor's page shows it."""
+
+    version: str
+    run_id: str
+    trained_at: datetime
+    data_source: str
+    data_rows: int | None
+    data_digest: str
+    metrics: dict[str, float]
+    params: dict[str, str]
+    importance: pd.DataFrame
+    plots: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def threshold(self) -> float:
+        return self.metrics.get("test_threshold", float("nan"))
+
+    def confusion(self) -> dict[str, int] | None:
+        """Test-set confusion counts at the threshold (TP, FP, FN, TN), or None.
+
+        Recovered exactly from the logged precision, recall, accuracy and test size.
+        """
+        return confusion_counts(self.metrics.get("test_precision"),
+                                self.metrics.get("test_recall"),
+                                self.metrics.get("test_accuracy"),
+                                _int(self.params.get("test_rows")))
+
+
+def confusion_counts(precision: float | None, recall: float | None, accuracy: float | None,
+                     n: int | None) -> dict[str, int] | None:
+    """TP, FP, FN, TN from precision, recall, accuracy and the number of rows, or None.
+
+    With TP + FP + FN + TN = n: FP = TP (1 - p) / p, FN = TP (1 - r) / r and
+    TP + TN = accuracy n give TP = n (1 - accuracy) / ((1 - p) / p + (1 - r) / r).
+    """
+    if None in (precision, recall, accuracy, n) or not precision or not recall:
+        return None
+    tp = n * (1 - accuracy) / ((1 - precision) / precision + (1 - recall) / recall)
+    fp, fn = tp * (1 - precision) / precision, tp * (1 - recall) / recall
+    tn = accuracy * n - tp
+    return {k: round(v) for k, v in {"TP": tp, "FP": fp, "FN": fn, "TN": tn}.items()}
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI``, else the project's embedded store ``mlruns/mlflow.db``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or \
+        f"sqlite:///{Path('mlruns').resolve() / 'mlflow.db'}"
+
+
+def champion_card(name: str = MODEL_NAME, alias: str = CHAMPION,
+                  uri: str | None = None) -> ModelCard:
+    """The card of the model version carrying ``alias``: metrics, data, importance, plots.
+
+    Raises mlflow's MlflowException when there is no such version.
+    """
+    from mlflow import MlflowClient
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    client = MlflowClient(tracking_uri=uri or tracking_uri(),
+                          registry_uri=uri or tracking_uri())
+    version = client.get_model_version_by_alias(name, alias)
+    run = client.get_run(version.run_id)
+    source, rows, digest = "unknown", None, ""
+    for item in run.inputs.dataset_inputs:
+        source, digest = item.dataset.source, item.dataset.digest
+        rows = _rows(item.dataset.profile)
+    with tempfile.TemporaryDirectory() as tmp:
+        importance = pd.read_csv(client.download_artifacts(run.info.run_id, "importance.csv",
+                                                           tmp))
+        plots = {}
+        for plot in PLOTS:
+            try:
+                path = client.download_artifacts(run.info.run_id, f"plots/{plot}.png", tmp)
+            except Exception:  # an older run may lack a plot; the page says so
+                continue
+            plots[plot] = Path(path).read_bytes()
+    return ModelCard(
+        version=version.version, run_id=run.info.run_id,
+        trained_at=datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC),
+        data_source=_source_path(source), data_rows=rows, data_digest=digest,
+        metrics=dict(run.data.metrics), params=dict(run.data.params),
+        importance=importance, plots=plots)
+
+
+def _rows(profile: str | None) -> int | None:
+    import json
+
+    try:
+        return int(json.loads(profile or "{}")["num_rows"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _source_path(source: str) -> str:
+    import json
+
+    try:
+        return str(json.loads(source)["uri"])
+    except (ValueError, KeyError, TypeError):
+        return source

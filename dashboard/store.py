@@ -1,0 +1,277 @@
+"""The dashboard's state: the chosen client, its score, and what-if applications.
+
+Panel's DataStore pattern: ``ClientScore`` and ``Application`` own the data and talk to their
+collaborators (a scoring client with ``score`` and ``healthy``, a row-lookup function); the
+views in ``views.py`` only watch them. No Panel widget lives here, so the tests drive a store
+with a stand-in scoring client and no browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import param
+
+from scoring.schema import APPLICATION_TEST, DAYS_EMPLOYED_PLACEHOLDER
+from serving.client import Score, ScoringError, UnknownClient
+
+DAYS_PER_YEAR = 365.25
+#: Stored columns that are not model inputs.
+NOT_INPUTS = ("TARGET", "DATASET")
+
+
+class Scorer(Protocol):
+    """What the store needs of ``serving.client.ScoringClient``."""
+
+    base_url: str
+
+    def score(self, rows: pd.DataFrame, explain: str = "top-k", top_k: int = 10,
+              threshold: float | None = None) -> list[Score]: ...
+
+    def healthy(self) -> bool: ...
+
+
+Lookup = Callable[[int], pd.DataFrame]
+
+
+class ServerStatus(param.Parameterized):
+    """Whether the model server answers; shared by every store of a session."""
+
+    ok = param.Boolean(default=True, doc="False while the model server does not answer.")
+    detail = param.String(default="", doc="Why the last request failed.")
+
+    def __init__(self, scorer: Scorer, **params: Any) -> None:
+        super().__init__(**params)
+        self.scorer = scorer
+
+    def failed(self, error: ScoringError) -> None:
+        """Record an unreachable server (a refused request is not a server fault)."""
+        self.detail = str(error)
+        self.ok = False
+
+    def check(self) -> bool:
+        """Ping the server; returns True when it just came back."""
+        ok = self.scorer.healthy()
+        came_back = ok and not self.ok
+        if ok:
+            self.detail = ""
+        self.ok = ok
+        return came_back
+
+
+def _is_refusal(error: ScoringError) -> bool:
+    """A 4xx answer: the server is up but refused the request."""
+    return error.status is not None and 400 <= error.status < 500
+
+
+class ClientScore(param.Parameterized):
+    """The client chosen by SK_ID_CURR, its stored row and its score from the model server."""
+
+    client_id = param.Integer(default=None, allow_None=True, doc="SK_ID_CURR of the client.")
+    row = param.DataFrame(default=None, allow_None=True, doc="The client's stored row.")
+    result = param.ClassSelector(class_=Score, default=None, allow_None=True,
+                                 doc="Score, decision and reasons from the model server.")
+    message = param.String(default="", doc="What the advisor should know, e.g. unknown id.")
+    top_k = param.Integer(default=10, bounds=(1, 50), doc="Reasons asked for.")
+
+    def __init__(self, scorer: Scorer, lookup: Lookup, status: ServerStatus | None = None,
+                 **params: Any) -> None:
+        super().__init__(**params)
+        self.scorer = scorer
+        self.lookup = lookup
+        self.status = status or ServerStatus(scorer)
+
+    @param.depends("client_id", watch=True)
+    def _load(self) -> None:
+        self.result = None
+        if self.client_id is None:
+            self.row, self.message = None, ""
+            return
+        try:
+            row = self.lookup(self.client_id)
+        except UnknownClient as err:
+            self.row, self.message = None, f"{str(err).capitalize()}. Check the number."
+            return
+        self.message = ""
+        self.row = row
+        self.rescore()
+
+    def select(self, text: str) -> None:
+        """Choose a client from what the advisor typed."""
+        text = (text or "").strip().replace(" ", "")
+        if not text.isdigit():
+            self.client_id = None
+            self.message = (f"'{text}' is not a client number: SK_ID_CURR is made of digits."
+                            if text else "")
+            return
+        if int(text) == self.client_id:  # same client again: retry a failed score
+            if self.result is None:
+                self.rescore()
+            return
+        self.client_id = int(text)
+
+    def rescore(self) -> None:
+        """Ask the model server for the client's score and reasons."""
+        if self.row is None:
+            return
+        try:
+            self.result = self.scorer.score(model_inputs(self.row), explain="top-k",
+                                            top_k=self.top_k)[0]
+        except ScoringError as err:
+            self.result = None
+            if _is_refusal(err):
+                self.message = f"The model server refused this client: {err}"
+            else:
+                self.status.failed(err)
+
+    def heartbeat(self) -> None:
+        """Periodic health check: when the server comes back, score the client again."""
+        if self.status.check() or (self.status.ok and self.row is not None
+                                   and self.result is None and not self.message):
+            self.rescore()
+
+
+def model_inputs(rows: pd.DataFrame) -> pd.DataFrame:
+    """Stored rows without the columns the model server does not take."""
+    return rows.drop(columns=list(NOT_INPUTS), errors="ignore")
+
+
+# --- what-if and new applications -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Field:
+    """An application field the advisor may edit, in the advisor's units."""
+
+    name: str
+    label: str
+    kind: str = "amount"  # amount | years | count | choice
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return APPLICATION_TEST.column(self.name).levels if self.kind == "choice" else ()
+
+    def to_text(self, raw: Any) -> str:
+        """The stored value as the form shows it ('' when missing)."""
+        if raw is None or (isinstance(raw, float) and np.isnan(raw)) or raw is pd.NA:
+            return ""
+        if self.kind == "choice":
+            return str(raw)
+        if self.kind == "years":
+            if self.name == "DAYS_EMPLOYED" and raw == DAYS_EMPLOYED_PLACEHOLDER:
+                return ""
+            return f"{abs(float(raw)) / DAYS_PER_YEAR:.1f}"
+        return f"{float(raw):.0f}"
+
+    def to_raw(self, text: str) -> Any:
+        """The stored value of what the advisor entered; ValueError says what is wrong."""
+        text = (text or "").strip().replace(",", "").replace(" ", "")
+        if self.kind == "choice":
+            return text or None
+        if not text:
+            if self.name == "DAYS_EMPLOYED":
+                return DAYS_EMPLOYED_PLACEHOLDER  # not employed
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"'{text}' is not a number") from None
+        if self.kind == "years":
+            return -round(number * DAYS_PER_YEAR)
+        if self.kind == "count":
+            if not number.is_integer():
+                raise ValueError(f"{text} is not a whole number")
+            return int(number)
+        return number
+
+
+#: The fields of the what-if and new-client forms.
+FIELDS = (
+    Field("AMT_INCOME_TOTAL", "Annual income"),
+    Field("AMT_CREDIT", "Credit amount"),
+    Field("AMT_ANNUITY", "Loan annuity (yearly repayment)"),
+    Field("AMT_GOODS_PRICE", "Price of the goods"),
+    Field("DAYS_BIRTH", "Age (years)", "years"),
+    Field("DAYS_EMPLOYED", "Years employed (empty: not employed)", "years"),
+    Field("CNT_CHILDREN", "Number of children", "count"),
+    Field("NAME_CONTRACT_TYPE", "Contract type", "choice"),
+    Field("NAME_INCOME_TYPE", "Income type", "choice"),
+    Field("NAME_EDUCATION_TYPE", "Education", "choice"),
+    Field("NAME_FAMILY_STATUS", "Family status", "choice"),
+)
+_BY_NAME = {f.name: f for f in FIELDS}
+
+
+class Application(param.Parameterized):
+    """An application edited in a form and scored through ``/invocations``.
+
+    ``base`` is the row the edits apply to: the chosen client's stored row (what-if) or a new
+    client's template. ``errors`` maps a field name to its message (from parsing, or the
+    model server's 400 answer naming the field).
+    """
+
+    base = param.DataFrame(default=None, allow_None=True)
+    values = param.Dict(default={}, doc="Field name -> text as entered.")
+    result = param.ClassSelector(class_=Score, default=None, allow_None=True)
+    errors = param.Dict(default={})
+    message = param.String(default="")
+
+    def __init__(self, scorer: Scorer, status: ServerStatus | None = None,
+                 **params: Any) -> None:
+        super().__init__(**params)
+        self.scorer = scorer
+        self.status = status or ServerStatus(scorer)
+        self._reset()
+
+    @param.depends("base", watch=True)
+    def _reset(self) -> None:
+        row = None if self.base is None else self.base.iloc[0]
+        self.values = {f.name: f.to_text(None if row is None else row.get(f.name))
+                       for f in FIELDS}
+        self.result, self.errors, self.message = None, {}, ""
+
+    def edited_row(self) -> pd.DataFrame:
+        """The base row with the form's values; raises ValueError naming bad fields."""
+        row = model_inputs(self.base).copy()
+        errors = {}
+        for name, text in self.values.items():
+            try:
+                row[name] = pd.Series([_BY_NAME[name].to_raw(text)], dtype=object,
+                                      index=row.index)
+            except ValueError as err:
+                errors[name] = f"{_BY_NAME[name].label}: {err}."
+        if errors:
+            self.errors = errors
+            raise ValueError(", ".join(errors))
+        return row
+
+    def submit(self) -> None:
+        """Score the edited application; sets ``result`` or ``errors`` / ``message``."""
+        self.result, self.errors, self.message = None, {}, ""
+        if self.base is None:
+            self.message = "Choose a client first."
+            return
+        try:
+            row = self.edited_row()
+        except ValueError:
+            return
+        try:
+            self.result = self.scorer.score(row, explain="top-k", top_k=5)[0]
+        except ScoringError as err:
+            if not _is_refusal(err):
+                self.status.failed(err)
+                self.message = "The model server does not answer: try again shortly."
+                return
+            field = str(err).split(":", 1)[0].strip()
+            if field in _BY_NAME:
+                self.errors = {field: f"{_BY_NAME[field].label}: {_server_words(str(err))}"}
+            else:
+                self.message = f"The model server refused the application: {err}"
+
+
+def _server_words(message: str) -> str:
+    """The server's message without the leading field name, values in the form's units."""
+    return message.split(":", 1)[1].strip() if ":" in message else message
