@@ -94,7 +94,8 @@ class ClientScore(param.Parameterized):
         try:
             row = self.lookup(self.client_id)
         except UnknownClient as err:
-            self.row, self.message = None, f"{str(err).capitalize()}. Check the number."
+            text = str(err)
+            self.row, self.message = None, f"{text[0].upper()}{text[1:]}. Check the number."
             return
         self.message = ""
         self.row = row

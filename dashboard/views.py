@@ -85,7 +85,7 @@ class ClientPicker(Viewer):
         super().__init__(**params)
         self.index = index
         self.input = pn.widgets.AutocompleteInput(
-            name="Client number (SK_ID_CURR)", placeholder="type a client number, e.g. "
+            label="Client number (SK_ID_CURR)", placeholder="type a client number, e.g. "
             f"{index.matches('1', 1)[0] if len(index) else '100002'}", restrict=False,
             min_characters=2, case_sensitive=False, search_strategy="starts_with",
             options=[], sizing_mode="stretch_width")
@@ -409,9 +409,9 @@ class PopulationView(Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             _note("### The client among all clients"),
-            pn.Row(pn.widgets.Select.from_param(self.param.feature, name="Feature"),
+            pn.Row(pn.widgets.Select.from_param(self.param.feature, label="Feature"),
                    pn.widgets.CheckBoxGroup.from_param(self.param.criteria,
-                                                       name="Similar clients share",
+                                                       label="Similar clients share",
                                                        inline=True)),
             self._distribution, self._similar, sizing_mode="stretch_width")
 
@@ -443,8 +443,8 @@ class Bivariate(Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             _note("### Two features at once"),
-            pn.Row(pn.widgets.Select.from_param(self.param.x, name="Horizontal axis"),
-                   pn.widgets.Select.from_param(self.param.y, name="Vertical axis")),
+            pn.Row(pn.widgets.Select.from_param(self.param.x, label="Horizontal axis"),
+                   pn.widgets.Select.from_param(self.param.y, label="Vertical axis")),
             self._plot, sizing_mode="stretch_width")
 
     @param.depends("store.row", "x", "y", "refresh")
@@ -495,12 +495,12 @@ class ApplicationForm(Viewer):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self.widgets = {f.name: (pn.widgets.Select(name=f.label, options=list(f.choices))
-                                 if f.choices else pn.widgets.TextInput(name=f.label))
+        self.widgets = {f.name: (pn.widgets.Select(label=f.label, options=list(f.choices))
+                                 if f.choices else pn.widgets.TextInput(label=f.label))
                         for f in FIELDS}
         for name, widget in self.widgets.items():
             widget.param.watch(lambda e, n=name: self._edit(n, e.new), "value")
-        self.button = pn.widgets.Button(name="Score this application", button_type="primary")
+        self.button = pn.widgets.Button(label="Score this application", color="primary")
         self.button.on_click(lambda _: self.application.submit())
         self._fill()
 
