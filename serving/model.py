@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import warnings
 from typing import Any
 
 import lightgbm as lgb
@@ -155,6 +157,7 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
         self.features: list[str] = self.booster.feature_name()
         # Raw fields plus the history columns the model uses; absent history becomes missing.
         self.inputs: list[str] = config["inputs"]
+        self.prediction_log = _prediction_log()
 
     def predict(self, context: Any, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -178,7 +181,23 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
             if self.calibration:  # keep contributions additive on the calibrated log-odds
                 contrib = contrib * self.calibration[0]
             out["reasons"] = reasons(contrib, frame, None if explain == "all" else top_k)
+        if self.prediction_log is not None:  # a queue put: the writing happens in a thread
+            self.prediction_log.append(model_input, out)
         return out
+
+
+def _prediction_log() -> Any:
+    """The prediction log (``serving/predlog.py``) when ``SCORING_PREDICTION_LOG`` names a
+    folder, else None. Set by ``scoring up`` for the served model only."""
+    if not os.environ.get("SCORING_PREDICTION_LOG"):
+        return None
+    try:
+        from serving.predlog import from_environment
+    except ImportError:  # the model runs outside this project: serve without the log
+        warnings.warn("SCORING_PREDICTION_LOG is set but serving.predlog cannot be imported; "
+                      "predictions are not logged", stacklevel=2)
+        return None
+    return from_environment()
 
 
 mlflow.models.set_model(CreditScoringModel())

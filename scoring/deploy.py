@@ -1,0 +1,124 @@
+"""Zero-downtime model switch: ``scoring reload`` after ``scoring promote``.
+
+The two replicas behind nginx are replaced one at a time, and nginx is told where to send new
+requests with a graceful reload (``HUP``: old nginx workers finish their requests):
+
+1. route to replica 2 only (replica 1 as backup), then restart replica 1 on the new version
+   and wait for its ``/ping``;
+2. route to replica 1 only: from here every new request gets the new version;
+3. restart replica 2 on the new version, wait for it, and route to both again.
+
+A replica is stopped with SIGTERM, which lets uvicorn finish the requests it holds, and nginx
+retries a request that fails on one replica on the other, so no request fails. When the new
+version does not start, replica 1 goes back to the old one and the error says why.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import requests
+
+from scoring import services
+from scoring.services import REPLICAS, ServiceError, Settings
+
+
+@dataclass
+class Switch:
+    """What a reload did."""
+
+    old: list[str | None]
+    new: str
+    seconds: float
+    switched: bool
+
+
+def reload(run_dir: str = "run", version: str | None = None, timeout: float = 240.0,
+           say: Callable[[str], None] = lambda _: None) -> Switch:
+    """Move both replicas to ``version`` (default: the current @champion), one at a time."""
+    s = Settings.load(run_dir)
+    server = services._require_running(run_dir)
+    version = version or services.champion_version(s.tracking_uri, s.model_name)
+    old = [services.replica_version(s, name) for name in REPLICAS]
+    start = time.monotonic()
+    if all(v == version for v in old):
+        return Switch(old, version, 0.0, switched=False)
+    (first, second), (p1, p2) = REPLICAS, s.replica_ports
+    with _lock(s):
+        route(s, server, primary=[p2], backup=[p1])
+        say(f"{first}: starting version {version}")
+        try:
+            replace(s, server, first, version, timeout)
+        except ServiceError:
+            replace(s, server, first, old[0] or version, timeout)
+            route(s, server, primary=[p1, p2], backup=[])
+            raise
+        route(s, server, primary=[p1], backup=[p2])
+        say(f"switched to version {version}; {second}: starting version {version}")
+        replace(s, server, second, version, timeout)
+        route(s, server, primary=[p1, p2], backup=[])
+    return Switch(old, version, time.monotonic() - start, switched=True)
+
+
+@contextmanager
+def _lock(s: Settings) -> Iterator[None]:
+    with open(s.run / "reload.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ServiceError("another `scoring reload` is running") from None
+        yield
+
+
+def route(s: Settings, server, primary: list[int], backup: list[int],
+          timeout: float = 30.0) -> None:
+    """Point nginx at ``primary`` (then ``backup``) and wait until new requests go there."""
+    path = s.run / "upstream.conf"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(services.upstream_conf(s, primary, backup))
+    tmp.replace(path)
+    server.supervisor.signalProcess("proxy", "HUP")
+    wanted = {f"{s.check_host}:{port}" for port in primary}
+    deadline, in_a_row = time.monotonic() + timeout, 0
+    while in_a_row < 3:
+        if time.monotonic() > deadline:
+            raise ServiceError(f"nginx did not switch to {sorted(wanted)} in {timeout:.0f} s; "
+                               f"see {s.run}/logs/nginx-error.log")
+        in_a_row = in_a_row + 1 if _answered_by(s) <= wanted else 0
+        time.sleep(0.1)
+
+
+def _answered_by(s: Settings) -> set[str]:
+    """The replicas that answered one ``/ping`` through nginx (a fresh connection)."""
+    try:
+        header = requests.get(s.url(s.model_port) + "/ping", timeout=5).headers.get(
+            "X-Upstream", "")
+    except requests.RequestException:
+        return {"none"}
+    # After a retry nginx lists every replica tried: "a:5011, b:5012".
+    return {part.strip() for part in header.split(",")} if header else {"none"}
+
+
+def replace(s: Settings, server, name: str, version: str, timeout: float) -> None:
+    """Restart replica ``name`` on ``version`` and wait until it answers ``/ping``."""
+    import xmlrpc.client
+
+    services.write_replica(s, name, version)
+    try:
+        if server.supervisor.getProcessInfo(name)["statename"] in ("RUNNING", "STARTING"):
+            server.supervisor.stopProcess(name, True)
+        server.supervisor.startProcess(name, True)
+    except xmlrpc.client.Fault as err:
+        raise ServiceError(f"{name} did not start version {version}: {err.faultString}; "
+                           f"see {s.run}/logs/{name}.log") from err
+    url = services.health_urls(s)[name]
+    deadline = time.monotonic() + timeout
+    while not services.healthy(url, timeout=2):
+        if time.monotonic() > deadline:
+            raise ServiceError(f"{name} did not answer {url} in {timeout:.0f} s with version "
+                               f"{version}; see {s.run}/logs/{name}.log")
+        time.sleep(0.5)
