@@ -222,8 +222,11 @@ def _aggregate(rows: pl.LazyFrame, blocks: Sequence[Block]) -> pl.LazyFrame:
 
 
 def _flag(condition: pl.Expr) -> pl.Expr:
-    """A 0/1 float column from a boolean condition (missing stays missing)."""
-    return condition.cast(pl.Float64)
+    """A flag column: its MEAN is a share and its SUM a count (missing stays missing).
+
+    Kept Boolean: bit-packed, it costs a 64th of the memory traffic of a 0/1 float column.
+    """
+    return condition
 
 
 def _safe_ratio(num: str, den: str) -> pl.Expr:
@@ -299,20 +302,20 @@ _LATE = ("1", "2", "3", "4", "5")
 def bureau_balance_per_credit(bureau_balance: pl.LazyFrame) -> pl.LazyFrame:
     """Monthly status counts and shares per bureau credit (``SK_ID_BUREAU``), up to month 0."""
     status, month = pl.col("STATUS"), pl.col("MONTHS_BALANCE")
-    late = status.is_in(_LATE).cast(pl.Float64)
-    worst = pl.when(status.is_in(_LATE)).then(status.cast(pl.Int64, strict=False)).otherwise(0)
-    # Per-row indicators first, so the group-by only takes plain means and maxima.
+    late = _flag(status.is_in(_LATE))
+    worst = pl.when(late).then(status.cast(pl.Int8, strict=False)).otherwise(0)
+    # Per-row flags first (Boolean, cheap), so the group-by only takes plain means and maxima.
     return (bureau_balance.filter(month <= 0).with_columns(
         late.alias("BB_SHARE_LATE"),
-        *[(status == s).cast(pl.Float64).alias(f"BB_SHARE_{s}") for s in ("0", "C", "X")],
+        *[_flag(status == s).alias(f"BB_SHARE_{s}") for s in ("0", "C", "X")],
         *[pl.when(month >= -m).then(late).alias(f"BB_SHARE_LATE_{m}M") for m in (6, 12)],
-        worst.cast(pl.Float64).alias("BB_WORST_STATUS"),
+        worst.alias("BB_WORST_STATUS"),
     ).group_by("SK_ID_BUREAU").agg(
         pl.len().cast(pl.Float64).alias("BB_MONTHS"),
         month.min().cast(pl.Float64).alias("BB_MONTHS_BALANCE_MIN"),
         *[pl.col(f"BB_SHARE_{s}").mean() for s in ("0", "C", "X", "LATE", "LATE_6M",
                                                     "LATE_12M")],
-        pl.col("BB_WORST_STATUS").max(),
+        pl.col("BB_WORST_STATUS").max().cast(pl.Float64),
     ))
 
 

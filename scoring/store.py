@@ -6,9 +6,10 @@ clients, ``DATASET`` says "train" or "test") followed by the history features of
 from the raw fields, in training and in the served model alike.
 
 Parquet was chosen over DuckDB by ``benchmarks/bench_store.py``: with small row groups sorted by
-id, a lookup of a few clients reads one row group through the footer statistics and is as fast
-as a DuckDB point query, while training, the dashboard and any tool read it without a database
-engine or a file lock. This module holds every read and write of the store file.
+id, a lookup of one client reads one row group through the footer statistics (35-45 ms warm,
+about 100 ms in a fresh process at 356,255 clients, against 76-166 ms and 250-650 ms for a
+DuckDB table with an index), and training, the dashboard and any tool read it without a
+database engine or a file lock. This module holds every read and write of the store file.
 """
 
 from __future__ import annotations

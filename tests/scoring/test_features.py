@@ -318,3 +318,13 @@ def test_real_samples(real_data_dir):
     model = F.to_model_frame(rows.head(1_000).to_pandas())
     assert not np.isinf(model.select_dtypes("number").to_numpy()).any()
     assert F.unknown_categories(rows.to_pandas()) == {}
+
+
+def test_to_model_frame_from_a_json_payload(tiny_tables):
+    """The served model gets rows through JSON: None for missing, plain ints and strings."""
+    import json
+
+    rows = F.build_features(tiny_tables).to_pandas()
+    payload = json.loads(rows.to_json(orient="split"))
+    received = pd.DataFrame(payload["data"], columns=payload["columns"])
+    pd.testing.assert_frame_equal(F.to_model_frame(received), F.to_model_frame(rows))
