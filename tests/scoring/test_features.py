@@ -328,3 +328,13 @@ def test_to_model_frame_from_a_json_payload(tiny_tables):
     payload = json.loads(rows.to_json(orient="split"))
     received = pd.DataFrame(payload["data"], columns=payload["columns"])
     pd.testing.assert_frame_equal(F.to_model_frame(received), F.to_model_frame(rows))
+
+
+def test_empty_side_tables_give_zero_counts(tiny_tables, table_maker):
+    """A provided but empty table (header only) is "no rows" for everyone, not "unknown"."""
+    tables = dict(tiny_tables, credit_card_balance=table_maker("credit_card_balance", []),
+                  bureau_balance=table_maker("bureau_balance", []))
+    rows = F.build_features(tables).to_pandas()
+    assert (rows["CC_COUNT"] == 0).all() and rows["CC_AMT_BALANCE_MEAN"].isna().all()
+    assert rows["BURO_BB_MONTHS_MEAN"].isna().all()
+    assert list(rows.columns) == list(F.build_features(tiny_tables).columns)
