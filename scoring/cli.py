@@ -6,6 +6,7 @@ imported inside the commands so that ``scoring --help`` stays instant.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -281,6 +282,169 @@ def score(
     scores.to_csv(out, index=False)
     refused = (scores["decision"] == "refused").mean()
     typer.echo(f"wrote {len(scores):,} scores to {out} ({refused:.1%} refused)")
+
+
+# --- operations: always-on services, model switch, monitoring -------------------------------
+
+RunDir = Annotated[Path, typer.Option("--run-dir", help="Folder of the services' configs, "
+                                      "sockets and logs.")]
+
+
+def _settings(run_dir: Path, host: str, tracking_port: int, model_port: int,
+              dashboard_port: int, store: Path, prediction_log: str, workers: int):
+    """Services settings from the command line; the tracking store as `scoring train` uses."""
+    from scoring.services import Settings
+    from training import track
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or track.default_store()
+    return Settings(tracking_uri=uri, run_dir=str(run_dir.resolve()), host=host,
+                    tracking_port=tracking_port, model_port=model_port,
+                    replica_ports=(model_port + 10, model_port + 11),
+                    dashboard_port=dashboard_port, store=str(store.resolve()),
+                    prediction_log=str(Path(prediction_log).resolve()) if prediction_log
+                    else None, workers=workers)
+
+
+def _print_status(states) -> None:
+    typer.echo(f"{'service':<12}{'state':<10}{'health':<9}{'pid':>8}{'uptime':>9}  url")
+    for st in states:
+        uptime = f"{st.uptime:.0f} s" if st.uptime is not None else "-"
+        typer.echo(f"{st.name:<12}{st.state:<10}{st.health:<9}{st.pid or '-':>8}{uptime:>9}  "
+                   f"{st.url} {st.detail}".rstrip())
+
+
+@app.command()
+def up(
+    run_dir: RunDir = Path("run"),
+    host: Annotated[str, typer.Option(help="Interface every service binds to.")
+                    ] = "127.0.0.1",
+    tracking_port: Annotated[int, typer.Option(help="MLflow tracking UI port.")] = 5000,
+    model_port: Annotated[int, typer.Option(
+        help="Model URL (nginx); the two replicas use this port + 10 and + 11.")] = 5001,
+    dashboard_port: Annotated[int, typer.Option(help="Dashboard port.")] = 5006,
+    store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("data/features"),
+    prediction_log: Annotated[str, typer.Option(
+        help="Folder of the prediction log ('' to turn it off).")] = "data/predictions",
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn workers per replica.")] = 1,
+    foreground: Annotated[bool, typer.Option(
+        help="Run supervisord in the foreground (for systemd).")] = False,
+) -> None:
+    """Start the tracking UI, the model server (nginx + two replicas of @champion) and the
+    dashboard under supervisord, and wait until each answers. Logs: RUN_DIR/logs/."""
+    from scoring.services import ServiceError
+    from scoring.services import up as start
+
+    settings = _settings(run_dir, host, tracking_port, model_port, dashboard_port, store,
+                         prediction_log, workers)
+    try:
+        states = start(settings, foreground=foreground)
+    except ServiceError as err:
+        _fail(str(err))
+    _print_status(states)
+    if any(st.health == "failing" or st.state not in ("RUNNING", "ABSENT") for st in states):
+        _fail(f"some services are not healthy yet; see {run_dir}/logs/")
+
+
+@app.command()
+def status(run_dir: RunDir = Path("run")) -> None:
+    """Each service: supervisor state, health check, pid, uptime, URL (and model version)."""
+    from scoring.services import ServiceError
+    from scoring.services import status as run
+
+    try:
+        states = run(run_dir)
+    except ServiceError as err:
+        _fail(str(err))
+    _print_status(states)
+    if any(st.health == "failing" or st.state not in ("RUNNING", "ABSENT") for st in states):
+        raise typer.Exit(code=3)
+
+
+@app.command()
+def down(run_dir: RunDir = Path("run")) -> None:
+    """Stop every service and supervisord."""
+    from scoring.services import down as stop
+
+    typer.echo("stopped" if stop(run_dir) else f"nothing running in {run_dir}/")
+
+
+@app.command()
+def reload(
+    run_dir: RunDir = Path("run"),
+    version: Annotated[str | None, typer.Option(
+        help="Version to serve (default: the current @champion).")] = None,
+) -> None:
+    """Switch the running model server to the new @champion without failing a request.
+
+    Run it after `scoring promote`: the replicas are replaced one at a time behind nginx.
+    """
+    from scoring.deploy import reload as run
+    from scoring.services import ServiceError
+
+    try:
+        switch = run(str(run_dir), version=version, say=typer.echo)
+    except ServiceError as err:
+        _fail(str(err))
+    if not switch.switched:
+        typer.echo(f"already serving version {switch.new}")
+    else:
+        typer.echo(f"now serving version {switch.new} (was {', '.join(map(str, switch.old))})"
+                   f" after {switch.seconds:.0f} s")
+
+
+@app.command()
+def drift(
+    reference: Annotated[str, typer.Option(
+        help="train, test, log, or a folder (prediction log, feature store, Kaggle tables).")
+    ] = "train",
+    current: Annotated[str, typer.Option(help="Same choices as --reference.")] = "test",
+    store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("data/features"),
+    prediction_log: Annotated[Path, typer.Option(help="Prediction log folder ('log').")
+                              ] = Path("data/predictions"),
+    top: Annotated[int, typer.Option(min=1, help="Champion's top features to compare.")] = 20,
+    feature: Annotated[list[str] | None, typer.Option(
+        help="Compare these features instead of the champion's top (repeatable).")] = None,
+    out: Annotated[Path | None, typer.Option(help="HTML report path.")] = None,
+) -> None:
+    """Evidently data-drift report of the model's main features (HTML, logged to MLflow).
+
+    Logged as a run of the experiment credit-scoring-monitoring, with the metric
+    share_drifted_features. Exit code 1 when a sample cannot be read.
+    """
+    from training.drift import DriftConfig, DriftError, run_drift
+
+    config = DriftConfig(reference=reference, current=current, store=store,
+                         prediction_log=prediction_log, top=top, features=feature or [],
+                         out=out)
+    try:
+        result = run_drift(config, say=typer.echo)
+    except DriftError as err:
+        _fail(str(err))
+    typer.echo(f"{len(result.drifted)} of {len(result.table)} features drifted "
+               f"({result.share:.0%}): {', '.join(result.drifted) or 'none'}")
+    typer.echo(f"report: {result.report} (MLflow run {result.run_id})")
+
+
+@app.command()
+def systemd(
+    out: Annotated[Path, typer.Option(help="Folder to write the unit files to.")
+                   ] = Path("deploy/systemd"),
+    run_dir: RunDir = Path("run"),
+    host: Annotated[str, typer.Option(help="Interface every service binds to.")
+                    ] = "127.0.0.1",
+    user: Annotated[str | None, typer.Option(help="User the services run as.")] = None,
+) -> None:
+    """Write systemd units: the services (`scoring up --foreground`) and a daily drift timer."""
+    from scoring.systemd import write_units
+
+    settings = _settings(run_dir, host, 5000, 5001, 5006, Path("data/features"),
+                         "data/predictions", 1)
+    for path in write_units(settings, out, user):
+        typer.echo(f"wrote {path}")
+    typer.echo(f"install: sudo cp {out}/* /etc/systemd/system/ && sudo systemctl "
+               "daemon-reload && sudo systemctl enable --now credit-scoring "
+               "credit-scoring-drift.timer")
+
 
 
 if __name__ == "__main__":

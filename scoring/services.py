@@ -59,7 +59,7 @@ class Settings:
     dashboard_app: str = str(ROOT / "dashboard" / "app.py")
     health_interval: float = 5.0
     health_failures: int = 3
-    health_grace: float = 90.0
+    health_grace: float = 300.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -128,7 +128,8 @@ def dashboard_enabled(s: Settings) -> bool:
 def _environment(s: Settings, **extra: str) -> str:
     env = {"MLFLOW_TRACKING_URI": s.tracking_uri, "MLFLOW_DISABLE_TELEMETRY": "true",
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-           "SCORING_MODEL_URL": s.url(s.model_port), "SCORING_STORE": str(Path(s.store).resolve()),
+           "DASHBOARD_MODEL_URL": s.url(s.model_port),
+           "DASHBOARD_STORE": str(Path(s.store).resolve()),
            **s.extra_env, **extra}
     # supervisord reads %(name)s expansions: a literal % is written %%.
     return ",".join(f'{k}="{v}"'.replace("%", "%%") for k, v in env.items())
@@ -168,7 +169,7 @@ def _dashboard_command(s: Settings) -> list[str]:
     origin = f"{s.check_host}:{s.dashboard_port}"
     return [str(BIN / "panel"), "serve", s.dashboard_app, "--address", s.host,
             "--port", str(s.dashboard_port), "--allow-websocket-origin", origin,
-            "--allow-websocket-origin", f"localhost:{s.dashboard_port}", "--liveness"]
+            "--allow-websocket-origin", f"localhost:{s.dashboard_port}", "--liveness", "--warm"]
 
 
 def supervisord_conf(s: Settings, nginx: str) -> str:

@@ -1,0 +1,93 @@
+"""Generated configuration (supervisord, nginx, systemd) and the CLI without services."""
+
+from __future__ import annotations
+
+import configparser
+
+from typer.testing import CliRunner
+
+from scoring import services
+from scoring.cli import app
+from scoring.systemd import units
+
+
+def _settings(tmp_path, **changes) -> services.Settings:
+    values = {"tracking_uri": f"sqlite:///{tmp_path}/mlruns/mlflow.db",
+              "run_dir": str(tmp_path / "run"), **changes}
+    return services.Settings(**values)
+
+
+def test_supervisord_conf_has_a_restarting_program_with_a_log_per_service(tmp_path):
+    s = _settings(tmp_path, dashboard_app=str(tmp_path / "app.py"))
+    (tmp_path / "app.py").write_text("")
+    parser = configparser.RawConfigParser()
+    parser.read_string(services.supervisord_conf(s, "/usr/sbin/nginx"))
+    programs = [p.removeprefix("program:") for p in parser.sections()
+                if p.startswith("program:")]
+    assert programs == ["tracking", "model-1", "model-2", "proxy", "dashboard", "healthcheck"]
+    for name in programs:
+        section = parser[f"program:{name}"]
+        assert section["autorestart"] == "true"
+        assert section["stdout_logfile"] == f"%(here)s/logs/{name}.log"
+    assert "--liveness" in parser["program:dashboard"]["command"]
+    assert "SCORING_PREDICTION_LOG" in parser["program:model-1"]["environment"]
+    assert "127.0.0.1" in parser["program:tracking"]["command"]
+
+
+def test_dashboard_is_left_out_while_its_file_is_absent(tmp_path):
+    s = _settings(tmp_path, dashboard_app=str(tmp_path / "missing.py"))
+    assert "[program:dashboard]" not in services.supervisord_conf(s, "nginx")
+    assert not services.dashboard_enabled(s)
+
+
+def test_percent_signs_are_escaped_for_supervisord(tmp_path):
+    s = _settings(tmp_path, extra_env={"A": "50%"})
+    assert 'A="50%%"' in services.supervisord_conf(s, "nginx")
+
+
+def test_nginx_retries_on_the_other_replica_and_binds_the_host(tmp_path):
+    s = _settings(tmp_path, host="0.0.0.0", model_port=6001, replica_ports=(6011, 6012))
+    conf = services.nginx_conf(s)
+    assert "listen 0.0.0.0:6001;" in conf
+    assert "proxy_next_upstream error timeout http_502 http_503 non_idempotent;" in conf
+    upstream = services.upstream_conf(s, [6012], [6011])
+    assert "server 127.0.0.1:6012 max_fails=0;" in upstream
+    assert "server 127.0.0.1:6011 max_fails=0 backup;" in upstream
+
+
+def test_systemd_units_run_supervisord_in_the_foreground(tmp_path):
+    s = _settings(tmp_path, host="0.0.0.0")
+    found = units(s, user="scoring")
+    service = found["credit-scoring.service"]
+    assert "up --foreground" in service and "--host 0.0.0.0" in service
+    assert "ExecReload=" in service and "User=scoring" in service
+    assert f"MLFLOW_TRACKING_URI={s.tracking_uri}" in service
+    assert "OnCalendar=daily" in found["credit-scoring-drift.timer"]
+    result = CliRunner().invoke(app, ["systemd", "--out", str(tmp_path / "units")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "units" / "credit-scoring.service").is_file()
+
+
+def test_up_without_a_tracking_store_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/nowhere/mlflow.db")
+    result = CliRunner().invoke(app, ["up", "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert "tracking store" in result.output and "not found" in result.output
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_up_with_a_corrupt_tracking_store_is_a_clear_error(tmp_path, monkeypatch):
+    db = tmp_path / "mlflow.db"
+    db.write_bytes(b"\x00garbage" * 500)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+    result = CliRunner().invoke(app, ["up", "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert "cannot read the tracking store" in result.output
+    assert db.read_bytes() == b"\x00garbage" * 500  # left as it was
+
+
+def test_status_and_down_when_nothing_runs(tmp_path):
+    result = CliRunner().invoke(app, ["status", "--run-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "scoring up" in result.output
+    result = CliRunner().invoke(app, ["down", "--run-dir", str(tmp_path)])
+    assert result.exit_code == 0 and "nothing running" in result.output

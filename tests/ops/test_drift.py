@@ -1,0 +1,60 @@
+"""Drift inputs and errors (the full report is tested on the running services)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from scoring.cli import app
+from scoring.store import read_store
+from training import drift
+
+
+def test_corrupt_feature_store_is_a_clear_error_and_left_alone(system, tmp_path):
+    store = tmp_path / "features"
+    shutil.copytree(system.store, store)
+    target = store / "clients.parquet"
+    target.write_bytes(target.read_bytes()[: 5000])
+    before = target.read_bytes()
+    result = CliRunner().invoke(app, ["drift", "--store", str(store), "--feature",
+                                      "EXT_SOURCE_2"])
+    assert result.exit_code == 1
+    assert f"cannot read {target}" in result.output
+    assert "Traceback" not in result.output
+    assert target.read_bytes() == before
+
+
+def test_missing_prediction_log_is_a_clear_error(system, tmp_path):
+    result = CliRunner().invoke(app, ["drift", "--store", str(system.store), "--current",
+                                      "log", "--prediction-log", str(tmp_path / "none"),
+                                      "--feature", "EXT_SOURCE_2"])
+    assert result.exit_code == 1
+    assert "no prediction log files" in result.output
+
+
+def test_samples_become_model_inputs_on_the_chosen_features(system):
+    test = drift.load_sample("test", system.store, system.store)
+    assert set(test["DATASET"]) == {"test"}
+    without_bureau = test.drop(columns=[c for c in test.columns if c.startswith("BURO_")])
+    frame = drift.model_inputs(without_bureau, ["AMT_CREDIT", "CREDIT_INCOME_RATIO",
+                                                "BURO_COUNT"])
+    assert list(frame.columns) == ["AMT_CREDIT", "CREDIT_INCOME_RATIO", "BURO_COUNT"]
+    assert len(frame) == len(test)
+    assert frame["BURO_COUNT"].isna().all()
+    assert frame["CREDIT_INCOME_RATIO"].notna().any()
+
+
+def test_compare_flags_a_shifted_feature():
+    rng = pd.Series(range(600), dtype="float64")
+    reference = pd.DataFrame({"a": rng % 37, "b": rng % 11})
+    current = pd.DataFrame({"a": rng % 37 + 30, "b": rng % 11})
+    _, table, share = drift.compare(reference, current)
+    assert table.set_index("feature")["drifted"].to_dict() == {"a": True, "b": False}
+    assert share == 0.5
+
+
+def test_feature_store_of_a_folder_is_read(system):
+    rows = drift.load_sample(str(system.store), system.store, system.store)
+    assert len(rows) == len(read_store(system.store))

@@ -1,0 +1,59 @@
+"""The prediction log writer and reader, without a server."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+
+from serving import predlog
+
+
+def _batch(n: int, start: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    inputs = pd.DataFrame({"SK_ID_CURR": range(start, start + n), "AMT_CREDIT": 1000.0})
+    outputs = pd.DataFrame({"probability": 0.1, "decision": "granted", "threshold": 0.5,
+                            "reasons": [[]] * n}, index=range(n))
+    return inputs, outputs
+
+
+def test_appended_batches_are_written_by_the_thread(tmp_path):
+    log = predlog.PredictionLog(tmp_path, model_version="7", interval=0.1)
+    log.append(*_batch(3))
+    log.append(*_batch(2, start=3))
+    deadline = time.monotonic() + 5
+    while log.written < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log.close()
+    frame = predlog.read_log(tmp_path)
+    assert sorted(frame["SK_ID_CURR"]) == [0, 1, 2, 3, 4]
+    assert set(frame["model_version"]) == {"7"}
+    assert "reasons" not in frame.columns
+    assert str(frame["scored_at"].dt.tz) == "UTC"
+
+
+def test_close_flushes_what_is_queued(tmp_path):
+    log = predlog.PredictionLog(tmp_path, interval=60)
+    log.append(*_batch(4))
+    log.close()
+    assert len(predlog.read_log(tmp_path)) == 4
+
+
+def test_a_full_queue_drops_instead_of_blocking(tmp_path):
+    log = predlog.PredictionLog(tmp_path, interval=60, max_pending=1)
+    log.append(*_batch(1))
+    start = time.perf_counter()
+    log.append(*_batch(2))
+    assert time.perf_counter() - start < 0.01
+    assert log.dropped == 2
+    log.close()
+
+
+def test_logging_is_off_without_the_variable(monkeypatch):
+    monkeypatch.delenv(predlog.LOG_ENV, raising=False)
+    assert predlog.from_environment() is None
+
+
+def test_reading_an_empty_folder_says_what_to_set(tmp_path):
+    with pytest.raises(FileNotFoundError, match=predlog.LOG_ENV):
+        predlog.read_log(tmp_path)

@@ -1,0 +1,180 @@
+"""The running services: status, load, prediction log, faults, zero-downtime reload, drift.
+
+One deployment (``scoring up`` on free ports) serves the whole module; tests run in file
+order, so the load test's predictions are in the log when the drift test reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+import requests
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from benchmarks.bench_load import run_load
+from scoring import deploy, services
+from scoring.cli import app
+from serving.predlog import read_log
+from tests.ops.conftest import traffic
+
+
+def _pid(settings, name: str) -> int:
+    return services.rpc(settings.run).supervisor.getProcessInfo(name)["pid"]
+
+
+def _wait(condition, timeout: float, step: float = 0.2) -> float:
+    """Seconds until ``condition()`` holds; fails the test after ``timeout``."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            pytest.fail(f"condition not met in {timeout:.0f} s")
+        time.sleep(step)
+    return time.monotonic() - start
+
+
+def test_status_shows_every_service_running_and_healthy(deployment):
+    result = CliRunner().invoke(app, ["status", "--run-dir", str(deployment.run)])
+    assert result.exit_code == 0, result.output
+    for name in ("tracking", "model-1", "model-2", "proxy", "healthcheck"):
+        line = next(line for line in result.output.splitlines() if line.startswith(name))
+        assert "RUNNING" in line
+    assert f":{deployment.model_port}/invocations" in result.output
+    assert requests.get(f"{deployment.url(deployment.tracking_port)}/health", timeout=5).ok
+    conf = (deployment.run / "supervisord.conf").read_text()
+    assert conf.count("autorestart=true") >= 5
+    assert (deployment.run / "logs" / "model-1.log").is_file()
+
+
+def test_short_load_has_no_errors(deployment, bodies):
+    dashboard = (deployment.url(deployment.dashboard_port) + "/app"
+                 if services.dashboard_enabled(deployment) else None)
+    results = run_load(deployment.url(deployment.model_port), bodies, seconds=8, clients=8,
+                       dashboard_url=dashboard, dashboard_clients=2 if dashboard else 0,
+                       think=0.5)
+    for r in results:
+        print(f"{r.name}: {r.requests} requests, {r.errors} errors, p50 {r.p50_ms:.0f} ms, "
+              f"p95 {r.p95_ms:.0f} ms, {r.per_second:.1f}/s")
+        assert r.requests > 0
+        assert r.errors == 0, r.error_samples
+
+
+def test_prediction_log_holds_each_scored_application(deployment, bodies):
+    before = len(read_log(deployment.prediction_log)) if any(
+        Path(deployment.prediction_log).glob("part-*.parquet")) else 0
+    response = requests.post(f"{deployment.url(deployment.model_port)}/invocations",
+                             data=bodies[0], headers={"Content-Type": "application/json"},
+                             timeout=30)
+    assert response.ok
+    _wait(lambda: len(read_log(deployment.prediction_log)) > before, timeout=15)
+    log = read_log(deployment.prediction_log)
+    last = log.sort_values("scored_at").iloc[-1]
+    expected = response.json()["predictions"][0]
+    assert last["probability"] == pytest.approx(expected["probability"])
+    assert last["decision"] == expected["decision"]
+    assert last["model_version"] == services.replica_version(deployment, "model-1")
+    assert {"SK_ID_CURR", "AMT_CREDIT", "threshold", "scored_at"} <= set(log.columns)
+
+
+def test_killed_model_server_costs_no_request_and_is_restarted(deployment, bodies):
+    old = _pid(deployment, "model-1")
+    with traffic(deployment.url(deployment.model_port), bodies) as seen:
+        time.sleep(2)
+        os.kill(old, signal.SIGKILL)
+        restarted = _wait(lambda: _pid(deployment, "model-1") not in (0, old), timeout=10)
+        time.sleep(3)
+    print(f"model-1 restarted by supervisord after {restarted:.1f} s; "
+          f"{seen.ok} requests served meanwhile")
+    assert seen.failures == []
+    assert seen.ok > 0
+    url = services.health_urls(deployment)["model-1"]
+    healthy = _wait(lambda: services.healthy(url), timeout=180, step=1)
+    print(f"model-1 answering again {restarted + healthy:.0f} s after the kill")
+
+
+def test_stopped_dashboard_is_restarted(deployment):
+    if not services.dashboard_enabled(deployment):
+        pytest.skip(f"{deployment.dashboard_app} does not exist yet")
+    old = _pid(deployment, "dashboard")
+    os.kill(old, signal.SIGKILL)
+    _wait(lambda: _pid(deployment, "dashboard") not in (0, old), timeout=10)
+    url = services.health_urls(deployment)["dashboard"]
+    back = _wait(lambda: services.healthy(url), timeout=120, step=1)
+    print(f"dashboard answering again after {back:.0f} s")
+
+
+def _new_champion(system) -> str:
+    """Register the champion's model again as a new version and make it champion."""
+    client = MlflowClient()
+    current = client.get_model_version_by_alias("credit-scoring", "champion")
+    version = str(mlflow.register_model(current.source, "credit-scoring").version)
+    client.set_registered_model_alias("credit-scoring", "champion", version)
+    return version
+
+
+def test_reload_switches_model_without_failing_a_request(deployment, bodies, system):
+    version = _new_champion(system)
+    with traffic(deployment.url(deployment.model_port), bodies) as seen:
+        switch = deploy.reload(str(deployment.run))
+        time.sleep(1)
+    print(f"switched to v{version} in {switch.seconds:.0f} s; {seen.ok} requests served")
+    assert switch.switched and switch.new == version
+    assert seen.failures == []
+    assert seen.ok > 0
+    assert [services.replica_version(deployment, n) for n in services.REPLICAS] == [
+        version, version]
+    result = CliRunner().invoke(app, ["reload", "--run-dir", str(deployment.run)])
+    assert result.exit_code == 0 and "already serving" in result.output
+
+
+def test_unreadable_tracking_store_is_a_clear_error_and_keeps_serving(deployment, bodies,
+                                                                      tmp_path):
+    broken = tmp_path / "mlflow.db"
+    broken.write_bytes(b"this is not an SQLite database" * 100)
+    saved = (deployment.run / services.SETTINGS_FILE).read_text()
+    settings = services.Settings.load(deployment.run)
+    settings.tracking_uri = f"sqlite:///{broken}"
+    settings.save()
+    try:
+        result = CliRunner().invoke(app, ["reload", "--run-dir", str(deployment.run)])
+    finally:
+        (deployment.run / services.SETTINGS_FILE).write_text(saved)
+    assert result.exit_code == 1
+    assert "cannot read the tracking store" in result.output
+    assert str(broken) in result.output
+    assert "Traceback" not in result.output
+    with traffic(deployment.url(deployment.model_port), bodies, clients=1) as seen:
+        time.sleep(1)
+    assert seen.failures == [] and seen.ok > 0
+
+
+def test_drift_of_the_prediction_log_is_logged_to_mlflow(deployment, system, tmp_path):
+    out = tmp_path / "drift.html"
+    result = CliRunner().invoke(app, [
+        "drift", "--reference", "train", "--current", "log", "--store", str(system.store),
+        "--prediction-log", deployment.prediction_log, "--top", "8", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 10_000
+    run_id = result.output.rsplit("MLflow run ", 1)[1].strip(" )\n")
+    run = MlflowClient().get_run(run_id)
+    assert 0.0 <= run.data.metrics["share_drifted_features"] <= 1.0
+    assert run.data.params["current"] == "log"
+    experiment = MlflowClient().get_experiment(run.info.experiment_id)
+    assert experiment.name == "credit-scoring-monitoring"
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run_id)}
+    assert {"drift.html", "drift.csv"} <= artifacts
+
+
+def test_down_stops_every_service(deployment):
+    result = CliRunner().invoke(app, ["down", "--run-dir", str(deployment.run)])
+    assert result.exit_code == 0 and "stopped" in result.output
+    assert not services.supervisor_running(deployment.run)
+    for url in services.health_urls(deployment).values():
+        assert not services.healthy(url, timeout=1)
+    result = CliRunner().invoke(app, ["status", "--run-dir", str(deployment.run)])
+    assert result.exit_code == 3 and "STOPPED" in result.output
