@@ -88,7 +88,8 @@ APPLICATION_FEATURES: dict[str, str] = {
     "EXT_SOURCE_PROD": "Product of the three external scores (missing if one is missing)",
     "EXT_SOURCE_MISSING": "Number of missing external scores (0 to 3)",
     "DOCUMENT_COUNT": "Number of documents provided (FLAG_DOCUMENT_2 to 21)",
-    "BUREAU_ENQUIRIES": "Credit bureau enquiries in the last year (hour to year, summed)",
+    "BUREAU_ENQUIRIES": "Credit bureau enquiries in the year before the application (sum of "
+                        "the hour to year counts)",
 }
 _EXT = ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3")
 _DOCUMENTS = tuple(f"FLAG_DOCUMENT_{i}" for i in range(2, 22))
