@@ -169,9 +169,10 @@ class Field:
 
     def to_raw(self, text: str) -> Any:
         """The stored value of what the advisor entered; ValueError says what is wrong."""
-        text = (text or "").strip().replace(",", "").replace(" ", "")
+        text = (text or "").strip()
         if self.kind == "choice":
             return text or None
+        text = text.replace(",", "").replace(" ", "")  # thousands separators
         if not text:
             if self.name == "DAYS_EMPLOYED":
                 return DAYS_EMPLOYED_PLACEHOLDER  # not employed

@@ -58,6 +58,7 @@ def test_what_if_rescoring_changes_the_score(chosen, scorer):
     whatif.submit()
     sent = scorer.calls[-1].iloc[0]
     assert sent["AMT_CREDIT"] == 1_500_000 and sent["DAYS_EMPLOYED"] == DAYS_EMPLOYED_PLACEHOLDER
+    assert sent["NAME_CONTRACT_TYPE"] == "Cash loans"
     assert whatif.result.probability > chosen.result.probability
 
 
