@@ -474,10 +474,12 @@ class Bivariate(Viewer):
             if not (math.isnan(cx) or math.isnan(cy)):
                 plot = plot * hv.Points([(cx, cy)], [xl, yl], label="this client").opts(
                     marker="star", size=22, color=ORANGE, line_color=BLACK, line_width=2)
-                text += (f" The client (orange star) has {format_value(self.x, row.get(self.x))}"
-                         f" and {format_value(self.y, row.get(self.y))}.")
+                text += (f" Client {self.store.client_id} (orange star) has "
+                         f"{format_value(self.x, row.get(self.x))} and "
+                         f"{format_value(self.y, row.get(self.y))}.")
             else:
-                text += " The client has no value for one of the two features."
+                text += (f" Client {self.store.client_id} has no value for one of the two "
+                         "features.")
         return pn.Column(pn.pane.HoloViews(plot, sizing_mode="stretch_width"),
                          _note(text), sizing_mode="stretch_width")
 

@@ -37,7 +37,7 @@ pytestmark = [
 
 
 @contextmanager
-def dashboard(system, model_url: str, log: Path, health_seconds: float = 1.0
+def dashboard(system, model_url: str, log: Path, health_seconds: float = 1.0, sample: int = 500
               ) -> Iterator[str]:
     """``panel serve`` of the app on a free loopback port; yields the app's URL."""
     port = free_port()
@@ -45,7 +45,7 @@ def dashboard(system, model_url: str, log: Path, health_seconds: float = 1.0
     command = [str(VENV_BIN / "panel"), "serve", str(ROOT / "dashboard" / "app.py"),
                "--port", str(port), "--address", "127.0.0.1",
                "--allow-websocket-origin", f"127.0.0.1:{port}", "--args",
-               "--model-url", model_url, "--store", str(system.store), "--sample", "1000",
+               "--model-url", model_url, "--store", str(system.store), "--sample", str(sample),
                "--health-seconds", str(health_seconds)]
     with running(command, url, server_env(system.tracking_uri), log):
         yield url
@@ -186,7 +186,7 @@ def test_server_down_banner_and_recovery(page, system, tmp_path, client_id):
     model_url = f"http://127.0.0.1:{port}"
     serve = serve_command("models:/credit-scoring@champion", port)
     env = server_env(system.tracking_uri)
-    with dashboard(system, model_url, tmp_path / "panel.log") as url:
+    with dashboard(system, model_url, tmp_path / "panel.log", sample=200) as url:
         with running(serve, f"{model_url}/ping", env, tmp_path / "model1.log"):
             open_app(page, url)
             choose(page, client_id)

@@ -1,0 +1,252 @@
+"""Advisor dashboard speed at full Kaggle size, measured in the browser (Debian's Chromium).
+
+```
+.venv/bin/python benchmarks/bench_dashboard.py             # 356,255 clients
+.venv/bin/python benchmarks/bench_dashboard.py --clients 20000 --pages 3 --switches 5
+```
+
+Needs a feature store of the full population: reuses ``benchmarks/.cache/full/features`` when
+present, else builds it from ``benchmarks/.cache/homecredit-356255`` (another benchmark's
+cache) or from ``scoring generate --applications 356255 --out benchmarks/.cache/full``. A
+model is trained once on a subsample (``--train-clients``; the dashboard's speed does not
+depend on the model's training size) into ``benchmarks/.cache/full/mlruns`` and promoted.
+
+Then it starts the stock model server and ``panel serve dashboard/app.py`` (as ``scoring
+dashboard`` does, with ``--warm``), waits until the scored sample of the bivariate plot is
+ready, and measures, each in a fresh browser page:
+
+- first render: from navigation until the client box and the tabs are drawn;
+- switching client: from pressing Enter on a new id until its score, reasons and profile
+  are drawn (on the first tab, then with the comparison tab open, which redraws the
+  population histogram and the rasterized bivariate plot);
+
+and two references measured in the same run: an empty Panel page served the same way, and a
+bare ``/invocations`` call for one client (the floor of any switch). Peak memory is the panel
+server's peak RSS (``VmHWM``). Goals: first render < 3 s, switching < 500 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import VENV_BIN, free_port, running, serve_command, server_env  # noqa: E402
+
+CACHE = ROOT / "benchmarks" / ".cache"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+EMPTY_APP = 'import panel as pn\npn.pane.Markdown("Empty page").servable(title="empty")\n'
+
+
+def _run(*args: str) -> None:
+    subprocess.run([str(VENV_BIN / "scoring"), *args], check=True, cwd=ROOT,
+                   env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+
+
+def full_store(clients: int) -> Path:
+    """The feature store of ``clients`` clients, built (and generated) when missing."""
+    folder = CACHE / ("full" if clients == 356_255 else f"dashboard-{clients}")
+    store = folder / "features"
+    if (store / "clients.parquet").is_file():
+        return store
+    raw = CACHE / f"homecredit-{clients}"
+    if not (raw / "application_train.parquet").is_file():
+        raw = folder
+        _run("generate", "--applications", str(clients), "--out", str(raw),
+             "--format", "parquet")
+    _run("features", "--data-dir", str(raw), "--out", str(store))
+    return store
+
+
+def trained_model(store: Path, train_clients: int) -> str:
+    """A tracking URI whose registry has a champion trained on a subsample of the store."""
+    import polars as pl
+
+    from scoring.store import write_store
+
+    root = store.parent / "mlruns"
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    if (root / "champion").is_file():
+        return uri
+    root.mkdir(parents=True, exist_ok=True)
+    sub = store.parent / f"train-{train_clients}"
+    frame = pl.read_parquet(store / "clients.parquet")
+    write_store(frame.sample(min(train_clients, frame.height), seed=0), sub)
+    del frame
+    for args in (["train", "--store", str(sub), "--trials", "0", "--threads", "2"],
+                 ["promote", "--store", str(sub)]):
+        subprocess.run([str(VENV_BIN / "scoring"), *args], check=True, cwd=ROOT, env=env)
+    (root / "champion").write_text("trained on a subsample of the full store\n")
+    return uri
+
+
+def _loopback_only(route) -> None:
+    if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
+        route.continue_()
+    else:
+        route.abort()
+
+
+def _page(browser):
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    page.route("**/*", _loopback_only)
+    return context, page
+
+
+def time_load(browser, url: str, ready_text: str) -> float:
+    """Seconds from navigation until ``ready_text`` is drawn, in a fresh page."""
+    context, page = _page(browser)
+    start = time.perf_counter()
+    page.goto(url)
+    page.get_by_text(ready_text).first.wait_for(timeout=60_000)
+    seconds = time.perf_counter() - start
+    context.close()
+    return seconds
+
+
+def time_switches(browser, url: str, ids: list[int], tab: str | None) -> list[float]:
+    """Seconds per client switch (Enter to score, reasons and profile drawn)."""
+    context, page = _page(browser)
+    page.goto(url)
+    page.get_by_text("clients in the feature store").wait_for(timeout=60_000)
+    if tab:
+        page.locator(".bk-tab", has_text=tab).first.click()
+    box = page.get_by_placeholder("type a client number")
+    out = []
+    for client_id in ids:
+        box.fill(str(client_id))
+        start = time.perf_counter()
+        box.press("Enter")
+        page.get_by_role("heading", name=f"Client {client_id}").wait_for(timeout=60_000)
+        page.locator(".decision p").first.wait_for(timeout=60_000)
+        page.get_by_text(f"Application of client {client_id}").wait_for(timeout=60_000)
+        if tab:
+            page.get_by_text(f"Client {client_id} (orange star)").or_(page.get_by_text(
+                f"Client {client_id} has no value")).first.wait_for(timeout=60_000)
+        out.append(time.perf_counter() - start)
+    context.close()
+    return out
+
+
+def bare_invocation(model_url: str, store: Path, ids: list[int]) -> list[float]:
+    """Seconds of one ``/invocations`` call per client (lookup excluded), as the app asks."""
+    from scoring.store import read_clients
+    from serving.client import ScoringClient
+
+    client = ScoringClient(model_url, timeout=30)
+    rows = read_clients(ids, store).drop(columns=["TARGET", "DATASET"])
+    out = []
+    for i in range(len(rows)):
+        start = time.perf_counter()
+        client.score(rows.iloc[[i]], explain="top-k", top_k=10)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=356_255)
+    parser.add_argument("--train-clients", type=int, default=30_000)
+    parser.add_argument("--sample", type=int, default=20_000,
+                        help="clients scored once for the bivariate plot")
+    parser.add_argument("--pages", type=int, default=5, help="fresh page loads measured")
+    parser.add_argument("--switches", type=int, default=10, help="client switches measured")
+    args = parser.parse_args()
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    from scoring.store import client_ids
+
+    store = full_store(args.clients)
+    uri = trained_model(store, args.train_clients)
+    env = server_env(uri)
+    ids = client_ids(store)
+    step = len(ids) // (2 * args.switches + 1)
+    picks = [ids[step * (i + 1)] for i in range(2 * args.switches)]
+    mport, dport, eport = free_port(), free_port(), free_port()
+    model_url = f"http://127.0.0.1:{mport}"
+    app_url = f"http://127.0.0.1:{dport}/app"
+    panel = [str(VENV_BIN / "panel"), "serve", "--address", "127.0.0.1"]
+    dashboard = panel + [str(ROOT / "dashboard" / "app.py"), "--port", str(dport),
+                         "--allow-websocket-origin", f"127.0.0.1:{dport}", "--warm",
+                         "--args", "--model-url", model_url, "--store", str(store),
+                         "--sample", str(args.sample)]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        empty = tmp / "empty.py"
+        empty.write_text(EMPTY_APP)
+        empty_cmd = panel + [str(empty), "--port", str(eport),
+                             "--allow-websocket-origin", f"127.0.0.1:{eport}"]
+        with running(serve_command("models:/credit-scoring@champion", mport),
+                     f"{model_url}/ping", env, tmp / "model.log", timeout=300), \
+                running(empty_cmd, f"http://127.0.0.1:{eport}/empty", env, tmp / "empty.log"):
+            started = time.perf_counter()
+            with running(dashboard, app_url, env, tmp / "panel.log", timeout=600) as proc, \
+                    sync_playwright() as pw:
+                startup = time.perf_counter() - started
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                first_load = time_load(browser, app_url, "clients in the feature store")
+                context, page = _page(browser)
+                page.goto(app_url)
+                page.locator(".bk-tab", has_text="Compare with other clients").first.click()
+                page.get_by_text("sampled clients; correlation").wait_for(timeout=600_000)
+                sample_ready = time.perf_counter() - started
+                context.close()
+                loads = [time_load(browser, app_url, "clients in the feature store")
+                         for _ in range(args.pages)]
+                empties = [time_load(browser, f"http://127.0.0.1:{eport}/empty", "Empty page")
+                           for _ in range(args.pages)]
+                switches = time_switches(browser, app_url, picks[:args.switches], None)
+                compare = time_switches(browser, app_url, picks[args.switches:],
+                                        "Compare with other clients")
+                bare = bare_invocation(model_url, store, picks[:args.switches])
+                peak = peak_rss_mib(proc.pid)
+                browser.close()
+    empty_s, bare_s = _median(empties), _median(bare)
+    rows = [
+        ("first page render, first session after start", first_load, empty_s, 3.0),
+        ("first page render, fresh session (median)", _median(loads), empty_s, 3.0),
+        ("switch client, score tab (median)", _median(switches), bare_s, 0.5),
+        ("switch client, score tab (worst)", max(switches), bare_s, 0.5),
+        ("switch client, comparison tab open (median)", _median(compare), bare_s, 0.5),
+        ("switch client, comparison tab open (worst)", max(compare), bare_s, 0.5),
+        ("reference: empty Panel page (median)", empty_s, empty_s, None),
+        ("reference: bare /invocations, one client (median)", bare_s, bare_s, None),
+    ]
+    print(f"\n{len(ids):,} clients in {store}; sample of {args.sample:,} scored for the "
+          f"bivariate plot\n")
+    print("| measure | seconds | x reference | goal |")
+    print("|---|---|---|---|")
+    for name, seconds, ref, goal in rows:
+        verdict = "" if goal is None else f"< {goal:g} s: {'met' if seconds < goal else 'MISSED'}"
+        print(f"| {name} | {seconds:.3f} | {seconds / ref:.1f} | {verdict} |")
+    print(f"\npanel server: ready {startup:.1f} s after start (with --warm), scored sample "
+          f"ready after {sample_ready:.1f} s, peak RSS {peak:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
