@@ -221,6 +221,11 @@ http {{
     uwsgi_temp_path {run}/nginx/uwsgi;
     scgi_temp_path {run}/nginx/scgi;
     client_max_body_size 64m;
+    # Bodies and answers stay in memory: no temp file for the worker user to write.
+    client_body_buffer_size 4m;
+    proxy_buffer_size 64k;
+    proxy_buffers 64 64k;
+    proxy_max_temp_file_size 0;
     include {run}/upstream.conf;
     server {{
         listen {s.host}:{s.model_port};
