@@ -148,8 +148,8 @@ def build(config: Config) -> pn.viewable.Viewable:
         ("Model", model_tab),
         dynamic=True, sizing_mode="stretch_width")
     header = pn.pane.Markdown(
-        f"# {TITLE}\nScores come from the model server at `{config.model_url}`; client data "
-        f"from `{config.store}`.", sizing_mode="stretch_width")
+        f"# {TITLE}\nScores come from the model server at {config.model_url}; client data "
+        f"from {config.store}.", sizing_mode="stretch_width")
     top = pn.Row(pn.Column(ClientPicker(id_index(config.store), store=chosen),
                            ScoreCard(store=chosen), sizing_mode="stretch_width"),
                  ClientProfile(store=chosen), sizing_mode="stretch_width")

@@ -87,19 +87,19 @@ class ClientScore(param.Parameterized):
 
     @param.depends("client_id", watch=True)
     def _load(self) -> None:
-        self.result = None
+        # One batched update per client, so each view redraws once, not once per field.
         if self.client_id is None:
-            self.row, self.message = None, ""
+            self.param.update(row=None, result=None, message="")
             return
         try:
             row = self.lookup(self.client_id)
         except UnknownClient as err:
             text = str(err)
-            self.row, self.message = None, f"{text[0].upper()}{text[1:]}. Check the number."
+            self.param.update(row=None, result=None,
+                              message=f"{text[0].upper()}{text[1:]}. Check the number.")
             return
-        self.message = ""
-        self.row = row
-        self.rescore()
+        result, message = self._score(row)
+        self.param.update(row=row, result=result, message=message)
 
     def select(self, text: str) -> None:
         """Choose a client from what the advisor typed."""
@@ -116,18 +116,21 @@ class ClientScore(param.Parameterized):
         self.client_id = int(text)
 
     def rescore(self) -> None:
-        """Ask the model server for the client's score and reasons."""
-        if self.row is None:
-            return
+        """Ask the model server again for the client's score and reasons."""
+        if self.row is not None:
+            result, message = self._score(self.row)
+            self.param.update(result=result, message=message)
+
+    def _score(self, row: pd.DataFrame) -> tuple[Score | None, str]:
+        """The score of a stored row and a message for the advisor (server faults go to the
+        status, which shows the banner)."""
         try:
-            self.result = self.scorer.score(model_inputs(self.row), explain="top-k",
-                                            top_k=self.top_k)[0]
+            return self.scorer.score(model_inputs(row), explain="top-k", top_k=self.top_k)[0], ""
         except ScoringError as err:
-            self.result = None
             if _is_refusal(err):
-                self.message = f"The model server refused this client: {err}"
-            else:
-                self.status.failed(err)
+                return None, f"The model server refused this client: {err}"
+            self.status.failed(err)
+            return None, ""
 
     def heartbeat(self) -> None:
         """Periodic health check: when the server comes back, score the client again."""

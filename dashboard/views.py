@@ -15,7 +15,7 @@ import hvplot.pandas  # noqa: F401  (registers .hvplot)
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models import FactorRange, Label, NumeralTickFormatter, Span
+from bokeh.models import ColumnDataSource, FactorRange, Label, NumeralTickFormatter, Span
 from bokeh.plotting import figure
 from panel.viewable import Viewer
 
@@ -60,11 +60,15 @@ th, td { text-align: left; padding: 0.2rem 0.8rem 0.2rem 0.2rem;
 """
 
 
+def _table_html(frame: pd.DataFrame, caption: str) -> str:
+    html = frame.to_html(index=False, border=0, escape=True)
+    return html.replace('<table class="dataframe">', f"<table><caption>{caption}</caption>", 1)
+
+
 def _table(frame: pd.DataFrame, caption: str) -> pn.pane.HTML:
     """A small HTML table with a caption (tables are every chart's fallback)."""
-    html = frame.to_html(index=False, border=0, escape=True)
-    html = html.replace('<table class="dataframe">', f"<table><caption>{caption}</caption>", 1)
-    return pn.pane.HTML(html, sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
+    return pn.pane.HTML(_table_html(frame, caption), sizing_mode="stretch_width",
+                        stylesheets=[TABLE_CSS])
 
 
 def _bokeh(fig: figure) -> pn.pane.Bokeh:
@@ -124,37 +128,55 @@ class ServerBanner(Viewer):
 
 # --- the score ----------------------------------------------------------------------------------
 
-def gauge(score: Score) -> figure:
-    """A linear gauge of the probability of default with the threshold marked.
+class Gauge:
+    """A linear gauge of the probability of default with the threshold marked, drawn once
+    and updated in place (switching client sends numbers, not a new figure).
 
     The scale ends at a round value above both the threshold and the probability, so a
     threshold of a few percent is not squashed against zero.
     """
-    top = max(3 * score.threshold, 1.25 * score.probability, 0.05)
-    step = 0.05 if top <= 0.5 else 0.1
-    upper = min(1.0, math.ceil(top / step) * step)
-    fig = figure(height=170, x_range=(0, upper), y_range=(0, 1), sizing_mode="stretch_width",
-                 title="Probability of default")
-    fig.hbar(y=0.45, left=0, right=score.threshold, height=0.5, color=SKY, alpha=0.5,
-             legend_label="granted below the threshold")
-    fig.hbar(y=0.45, left=score.threshold, right=upper, height=0.5, color=ORANGE, alpha=0.5,
-             hatch_pattern="/", hatch_color=TEXT, hatch_alpha=0.3,
-             legend_label="refused at or above")
-    fig.hbar(y=0.45, left=0, right=min(score.probability, upper), height=0.18, color=TEXT)
-    fig.add_layout(Span(location=score.threshold, dimension="height", line_color=BLACK,
-                        line_width=3, line_dash="dashed"))
-    fig.add_layout(Label(x=score.threshold, y=0.75, text=f" threshold {percent(score.threshold)}",
-                         text_font_size="0.9rem", text_color=TEXT))
-    fig.add_layout(Label(x=min(score.probability, upper), y=0.05,
-                         text=f" client {percent(score.probability)}",
-                         text_font_size="0.9rem", text_color=TEXT, text_font_style="bold"))
-    fig.xaxis.formatter = NumeralTickFormatter(format="0%")
-    fig.yaxis.visible = False
-    fig.ygrid.visible = False
-    fig.legend.label_text_font_size = "0.8rem"
-    fig.legend.orientation = "horizontal"
-    fig.add_layout(fig.legend[0], "below")
-    return fig
+
+    def __init__(self) -> None:
+        fig = figure(height=170, x_range=(0, 1), y_range=(0, 1), sizing_mode="stretch_width",
+                     title="Probability of default")
+        self.granted = ColumnDataSource({"left": [0.0], "right": [0.0]})
+        self.refused = ColumnDataSource({"left": [0.0], "right": [1.0]})
+        self.value = ColumnDataSource({"right": [0.0]})
+        fig.hbar(y=0.45, left="left", right="right", height=0.5, color=SKY, alpha=0.5,
+                 source=self.granted, legend_label="granted below the threshold")
+        fig.hbar(y=0.45, left="left", right="right", height=0.5, color=ORANGE, alpha=0.5,
+                 hatch_pattern="/", hatch_color=TEXT, hatch_alpha=0.3, source=self.refused,
+                 legend_label="refused at or above")
+        fig.hbar(y=0.45, left=0, right="right", height=0.18, color=TEXT, source=self.value)
+        self.span = Span(location=0, dimension="height", line_color=BLACK, line_width=3,
+                         line_dash="dashed")
+        self.threshold_label = Label(x=0, y=0.75, text="", text_font_size="0.9rem",
+                                     text_color=TEXT)
+        self.value_label = Label(x=0, y=0.05, text="", text_font_size="0.9rem",
+                                 text_color=TEXT, text_font_style="bold")
+        for item in (self.span, self.threshold_label, self.value_label):
+            fig.add_layout(item)
+        fig.xaxis.formatter = NumeralTickFormatter(format="0%")
+        fig.yaxis.visible = False
+        fig.ygrid.visible = False
+        fig.legend.label_text_font_size = "0.8rem"
+        fig.legend.orientation = "horizontal"
+        fig.add_layout(fig.legend[0], "below")
+        self.figure = fig
+
+    def update(self, score: Score) -> None:
+        top = max(3 * score.threshold, 1.25 * score.probability, 0.05)
+        step = 0.05 if top <= 0.5 else 0.1
+        upper = min(1.0, math.ceil(top / step) * step)
+        shown = min(score.probability, upper)
+        self.figure.x_range.end = upper
+        self.granted.data = {"left": [0.0], "right": [score.threshold]}
+        self.refused.data = {"left": [score.threshold], "right": [upper]}
+        self.value.data = {"right": [shown]}
+        self.span.location = score.threshold
+        self.threshold_label.update(x=score.threshold,
+                                    text=f" threshold {percent(score.threshold)}")
+        self.value_label.update(x=shown, text=f" client {percent(score.probability)}")
 
 
 class ScoreCard(Viewer):
@@ -163,25 +185,42 @@ class ScoreCard(Viewer):
 
     store = param.ClassSelector(class_=ClientScore)
 
-    @param.depends("store.result", "store.row")
-    def __panel__(self) -> pn.viewable.Viewable:
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._title = _note("Choose a client to see the score.")
+        self._decision = pn.pane.Markdown("", css_classes=["decision"], styles=self._style())
+        self._distance = _note("", css_classes=["distance"])
+        self._gauge = Gauge()
+        self._plot = _bokeh(self._gauge.figure)
+        self._layout = pn.Column(self._title, self._decision, self._distance, self._plot,
+                                 sizing_mode="stretch_width")
+        self._update()
+
+    @staticmethod
+    def _style(decision: str = "granted") -> dict[str, str]:
+        edge = BLUE if decision == "granted" else VERMILION
+        return {"font-size": "1.6rem", "font-weight": "bold", "color": TEXT,
+                "border-left": f"0.5rem solid {edge}", "padding-left": "0.6rem"}
+
+    @param.depends("store.result", "store.row", watch=True)
+    def _update(self) -> None:
         score = self.store.result
         if self.store.row is None:
-            return _note("Choose a client to see the score.")
-        title = f"### Client {self.store.client_id}"
-        if score is None:
-            return pn.Column(_note(title), _note("Score unavailable: the model server has not "
-                                                 "answered for this client."))
-        edge = BLUE if score.decision == "granted" else VERMILION
-        icon_style = {"font-size": "1.6rem", "font-weight": "bold", "color": TEXT,
-                      "border-left": f"0.5rem solid {edge}", "padding-left": "0.6rem"}
-        return pn.Column(
-            _note(title),
-            pn.pane.Markdown(decision_text(score), styles=icon_style,
-                             css_classes=["decision"]),
-            _note(distance_text(score), css_classes=["distance"]),
-            _bokeh(gauge(score)),
-            sizing_mode="stretch_width")
+            self._title.object = "Choose a client to see the score."
+        elif score is None:
+            self._title.object = (f"### Client {self.store.client_id}\n\nScore unavailable: the "
+                                  "model server has not answered for this client.")
+        else:
+            self._title.object = f"### Client {self.store.client_id}"
+            self._decision.param.update(object=decision_text(score),
+                                        styles=self._style(score.decision))
+            self._distance.object = distance_text(score)
+            self._gauge.update(score)
+        for part in (self._decision, self._distance, self._plot):
+            part.visible = score is not None
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
 
 
 class ClientProfile(Viewer):
@@ -189,18 +228,29 @@ class ClientProfile(Viewer):
 
     store = param.ClassSelector(class_=ClientScore)
 
-    @param.depends("store.row")
-    def __panel__(self) -> pn.viewable.Viewable:
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._table = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
+        self._outcome = _note("")
+        self._layout = pn.Column(_note("### About the client"), self._table, self._outcome,
+                                 sizing_mode="stretch_width")
+        self._update()
+
+    @param.depends("store.row", watch=True)
+    def _update(self) -> None:
+        self._layout.visible = self.store.row is not None
         if self.store.row is None:
-            return pn.Spacer(height=0)
+            return
         row = self.store.row.iloc[0]
         profile = pd.DataFrame(client_profile(row).items(), columns=["field", "value"])
         outcome = {0: "repaid", 1: "had payment difficulties"}.get(
             None if pd.isna(row.get("TARGET")) else int(row["TARGET"]), "not known yet")
-        return pn.Column(_note("### About the client"),
-                         _table(profile, f"Application of client {self.store.client_id}"),
-                         _note(f"Outcome in the data: {outcome}."),
-                         sizing_mode="stretch_width")
+        self._table.object = _table_html(profile,
+                                         f"Application of client {self.store.client_id}")
+        self._outcome.object = f"Outcome in the data: {outcome}."
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
 
 
 # --- explanations -----------------------------------------------------------------------------
@@ -209,41 +259,51 @@ def _short(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def waterfall(score: Score) -> figure:
+class Waterfall:
     """The client's top contributions stacked from the rest of the model (average client and
-    other features) to the client's risk score (log-odds; right is riskier)."""
-    reasons = score.reasons
-    total = math.log(score.probability / (1 - score.probability))
-    level = total - sum(r["contribution"] for r in reasons)
-    labels = ["Average client and other features"] + [
-        _short(feature_label(r["feature"])) for r in reasons] + ["This client"]
-    labels = [f"{i + 1}. {label}" for i, label in enumerate(labels)]
-    steps = {"y": labels[1:-1], "left": [], "right": [], "color": [], "hatch": [], "text": []}
-    ends = {"y": [labels[0], labels[-1]], "x": [level, total],
-            "text": [f"{level:+.2f}", f"{total:+.2f} ({percent(score.probability)})"]}
-    for r in reasons:
-        c = r["contribution"]
-        steps["left"].append(min(level, level + c))
-        steps["right"].append(max(level, level + c))
-        steps["color"].append(VERMILION if c > 0 else BLUE)
-        steps["hatch"].append("/" if c > 0 else " ")
-        steps["text"].append(f"{c:+.2f} {'▲ raises' if c > 0 else '▼ lowers'}")
-        level += c
-    low = min(ends["x"] + steps["left"])
-    high = max(ends["x"] + steps["right"])
-    pad = 0.05 * (high - low) + 0.05
-    fig = figure(y_range=FactorRange(*reversed(labels)), height=60 + 28 * len(labels),
-                 x_range=(low - pad, high + 8 * pad), sizing_mode="stretch_width",
-                 title="How each feature moved the risk score")
-    fig.hbar(y="y", left="left", right="right", height=0.7, color="color",
-             hatch_pattern="hatch", hatch_color="white", source=steps)
-    fig.scatter(x="x", y="y", marker="diamond", size=16, color=TEXT, source=ends)
-    fig.text(x="right", y="y", text="text", source=steps, text_font_size="0.8rem",
-             text_baseline="middle", x_offset=4, text_color=TEXT)
-    fig.text(x="x", y="y", text="text", source=ends, text_font_size="0.8rem",
-             text_baseline="middle", x_offset=10, text_color=TEXT)
-    fig.xaxis.axis_label = "risk score (log-odds of default): right = riskier"
-    return fig
+    other features) to the client's risk score (log-odds; right is riskier). Drawn once for
+    ``rows`` reasons and updated in place."""
+
+    def __init__(self, rows: int) -> None:
+        self.steps = ColumnDataSource({k: [] for k in ("y", "left", "right", "color", "hatch",
+                                                       "text")})
+        self.ends = ColumnDataSource({"y": [], "x": [], "text": []})
+        fig = figure(y_range=FactorRange(), height=60 + 28 * (rows + 2), x_range=(0, 1),
+                     sizing_mode="stretch_width", title="How each feature moved the risk score")
+        fig.hbar(y="y", left="left", right="right", height=0.7, color="color",
+                 hatch_pattern="hatch", hatch_color="white", source=self.steps)
+        fig.scatter(x="x", y="y", marker="diamond", size=16, color=TEXT, source=self.ends)
+        fig.text(x="right", y="y", text="text", source=self.steps, text_font_size="0.8rem",
+                 text_baseline="middle", x_offset=4, text_color=TEXT)
+        fig.text(x="x", y="y", text="text", source=self.ends, text_font_size="0.8rem",
+                 text_baseline="middle", x_offset=10, text_color=TEXT)
+        fig.xaxis.axis_label = "risk score (log-odds of default): right = riskier"
+        self.figure = fig
+
+    def update(self, score: Score) -> None:
+        reasons = score.reasons
+        total = math.log(score.probability / (1 - score.probability))
+        level = total - sum(r["contribution"] for r in reasons)
+        labels = ["Average client and other features"] + [
+            _short(feature_label(r["feature"])) for r in reasons] + ["This client"]
+        labels = [f"{i + 1}. {label}" for i, label in enumerate(labels)]
+        steps = {"y": labels[1:-1], "left": [], "right": [], "color": [], "hatch": [],
+                 "text": []}
+        ends = {"y": [labels[0], labels[-1]], "x": [level, total],
+                "text": [f"{level:+.2f}", f"{total:+.2f} ({percent(score.probability)})"]}
+        for r in reasons:
+            c = r["contribution"]
+            steps["left"].append(min(level, level + c))
+            steps["right"].append(max(level, level + c))
+            steps["color"].append(VERMILION if c > 0 else BLUE)
+            steps["hatch"].append("/" if c > 0 else " ")
+            steps["text"].append(f"{c:+.2f} {'▲ raises' if c > 0 else '▼ lowers'}")
+            level += c
+        low, high = min(ends["x"] + steps["left"]), max(ends["x"] + steps["right"])
+        pad = 0.05 * (high - low) + 0.05
+        self.figure.y_range.factors = list(reversed(labels))
+        self.figure.x_range.update(start=low - pad, end=high + 8 * pad)
+        self.steps.data, self.ends.data = steps, ends
 
 
 class Explanation(Viewer):
@@ -252,19 +312,27 @@ class Explanation(Viewer):
     store = param.ClassSelector(class_=ClientScore)
     top = param.Integer(default=6, bounds=(1, 10))
 
-    @param.depends("store.result")
-    def __panel__(self) -> pn.viewable.Viewable:
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._sentences = _note("", css_classes=["reasons"])
+        self._waterfall = Waterfall(self.top)
+        self._layout = pn.Column(_note("### Why this score"), self._sentences,
+                                 _bokeh(self._waterfall.figure), sizing_mode="stretch_width")
+        self._update()
+
+    @param.depends("store.result", watch=True)
+    def _update(self) -> None:
         score = self.store.result
-        if score is None or not score.reasons:
-            return pn.Spacer(height=0)
+        self._layout.visible = bool(score is not None and score.reasons)
+        if not self._layout.visible:
+            return
         top = Score(**{**score.__dict__, "reasons": score.reasons[:self.top]})
         sentences = "\n".join(f"- {reason_sentence(r)}" for r in top.reasons)
-        return pn.Column(
-            _note("### Why this score"),
-            _note(f"The main reasons, most important first:\n\n{sentences}",
-                  css_classes=["reasons"]),
-            _bokeh(waterfall(top)),
-            sizing_mode="stretch_width")
+        self._sentences.object = f"The main reasons, most important first:\n\n{sentences}"
+        self._waterfall.update(top)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
 
 
 # --- the model and its global importance ------------------------------------------------------

@@ -170,6 +170,10 @@ def test_what_if_changes_the_score_and_bad_values_get_a_field_message(page, app_
     page.get_by_role("button", name="Score this application").first.click()
     error = text(page, "field-error")
     assert "Annual income" in error and "outside the plausible range" in error
+    page.get_by_role("button", name="Score this application").nth(1).click()  # a new client
+    newcomer = page.locator(".whatif-result").nth(1).locator("p")
+    newcomer.first.wait_for(timeout=30_000)
+    assert "probability of default is" in " ".join(newcomer.all_inner_texts())
     shot(page, "what_if")
 
 
