@@ -28,7 +28,7 @@ REAL = ROOT.parent / "shared" / "data" / "homecredit"
 FIRST_ID, LAST_ID = 100_002, 105_849
 PARAMS = dict(n_estimators=400, learning_rate=0.03, num_leaves=15, min_child_samples=40,
               subsample=0.8, subsample_freq=1, colsample_bytree=0.5, reg_lambda=1.0,
-              n_jobs=2, random_state=0, verbose=-1)
+              n_jobs=2, random_state=0, verbose=-1, deterministic=True, force_row_wise=True)
 
 
 def cv_auc(X, y, folds: int = 5) -> list[float]:
