@@ -408,9 +408,17 @@ class ModelPage(Viewer):
 
 # --- the client among the population -------------------------------------------------------
 
+_Curves = hv.streams.Stream.define("Curves", feature="", key=param.Parameter(default=()))
+_Marker = hv.streams.Stream.define("Marker", x=0.0, y=0.0, shown=False)
+
+
 class PopulationView(Viewer):
     """A feature's distribution for repaid and defaulted clients, with the client marked, and
-    the client next to similar clients."""
+    the client next to similar clients.
+
+    The plot is drawn once; streams update the curves when the feature or the group changes
+    and only the client's marker when just the client does.
+    """
 
     store = param.ClassSelector(class_=ClientScore)
     feature = param.Selector(doc="Feature to compare.")
@@ -422,57 +430,73 @@ class PopulationView(Viewer):
         self.population = population
         self.param.feature.objects = population.features
         self.param.feature.names = {axis_label(f): f for f in population.features}
-        self.feature = population.features[0]
+        self._curves = _Curves(feature=population.features[0])
+        self._marker = _Marker()
+        plot = (hv.DynamicMap(self._draw_curves, streams=[self._curves])
+                * hv.DynamicMap(self._draw_marker, streams=[self._marker]))
+        self._title = _note("")
+        self._summary = _note("", css_classes=["population-summary"])
+        self._similar = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
+        self._body = pn.Column(self._title, pn.pane.HoloViews(plot.opts(
+            responsive=True, height=320, toolbar=None, legend_position="top_right")),
+            self._summary, self._similar, sizing_mode="stretch_width")
+        self._hint = _note("Choose a client to compare.")
+        self.feature = population.features[0]  # draws
 
-    def _key(self):
-        row = self.store.row.iloc[0]
-        return group_key(row, self.criteria)
-
-    @param.depends("store.row", "feature", "criteria")
-    def _distribution(self) -> pn.viewable.Viewable:
-        if self.store.row is None:
-            return _note("Choose a client to compare.")
-        row, key = self.store.row.iloc[0], self._key()
-        hist = self.population.histograms(self.feature, key)
-        value = display_value(self.feature, row.get(self.feature))
-        label = axis_label(self.feature)
+    def _draw_curves(self, feature: str, key: tuple) -> hv.Overlay:
+        hist = self.population.histograms(feature, key)
         centre = (hist["left"] + hist["right"]) / 2
-        plot = (hv.Curve((centre, hist["repaid"]), label, "share of clients", label="repaid")
-                .opts(interpolation="steps-mid", color=BLUE, line_width=3)
+        label = axis_label(feature)
+        return (hv.Curve((centre, hist["repaid"]), label, "share of clients", label="repaid")
+                .opts(interpolation="steps-mid", color=BLUE, line_width=3, framewise=True)
                 * hv.Curve((centre, hist["defaulted"]), label, "share of clients",
                            label="defaulted").opts(interpolation="steps-mid", color=VERMILION,
-                                                   line_width=3, line_dash="dashed"))
-        if not math.isnan(value):
-            plot = plot * hv.VLine(value, label="this client").opts(color=BLACK, line_width=2,
-                                                                   line_dash="dotted")
-        plot = plot.opts(responsive=True, height=320, legend_position="top_right",
-                         title=f"{label}: {group_words(key)}", toolbar=None)
-        below = self.population.share_below(self.feature, value, key)
-        text = (f"The client's {feature_label(self.feature).lower()} is "
-                f"{format_value(self.feature, row.get(self.feature))}"
-                + ("" if math.isnan(below) else f", higher than {below:.0%} of the "
-                   f"{self.population.size(key):,} {group_words(key)}")
-                + f". Median of these clients: {_fmt(self.population.median(self.feature, key, 0))}"
-                f" for those who repaid, {_fmt(self.population.median(self.feature, key, 1))}"
-                f" for those who defaulted; {self.population.default_rate(key):.1%} of them "
-                f"defaulted ({self.population.default_rate():.1%} of all clients).")
-        return pn.Column(pn.pane.HoloViews(plot, sizing_mode="stretch_width"),
-                         _note(text, css_classes=["population-summary"]),
-                         sizing_mode="stretch_width")
+                                                   line_width=3, line_dash="dashed",
+                                                   framewise=True))
 
-    @param.depends("store.row", "criteria")
-    def _similar(self) -> pn.viewable.Viewable:
+    @staticmethod
+    def _draw_marker(x: float, y: float, shown: bool) -> hv.VLine:
+        return hv.VLine(x).opts(color=BLACK, line_width=2, line_dash="dotted",
+                                alpha=1.0 if shown else 0.0)
+
+    @param.depends("store.row", "feature", "criteria", watch=True)
+    def _update(self) -> None:
+        self._hint.visible = self.store.row is None
+        self._body.visible = self.store.row is not None
         if self.store.row is None:
-            return pn.Spacer(height=0)
-        row, key = self.store.row.iloc[0], self._key()
+            return
+        row = self.store.row.iloc[0]
+        key = group_key(row, self.criteria)
+        if (self._curves.feature, self._curves.key) != (self.feature, key):
+            self._curves.event(feature=self.feature, key=key)
+        value = display_value(self.feature, row.get(self.feature))
+        self._marker.event(x=0.0 if math.isnan(value) else value, shown=not math.isnan(value))
+        self._title.object = f"#### {axis_label(self.feature)}: {group_words(key)}"
+        self._summary.object = self._sentence(row, key, value)
+        self._similar.object = self._table(row, key)
+
+    def _sentence(self, row: pd.Series, key: tuple, value: float) -> str:
+        people, name = self.population, self.feature
+        below = people.share_below(name, value, key)
+        return (f"Client {self.store.client_id}'s {feature_label(name).lower()} is "
+                f"{format_value(name, row.get(name))}"
+                + ("" if math.isnan(value) else " (dotted line)")
+                + ("" if math.isnan(below) else f", higher than {below:.0%} of the "
+                   f"{people.size(key):,} {group_words(key)}")
+                + f". Median of these clients: {_fmt(people.median(name, key, 0))} for those "
+                f"who repaid (solid blue), {_fmt(people.median(name, key, 1))} for those who "
+                f"defaulted (dashed orange); {people.default_rate(key):.1%} of them defaulted "
+                f"({people.default_rate():.1%} of all clients).")
+
+    def _table(self, row: pd.Series, key: tuple) -> str:
         table = self.population.compare(row, key)
         shown = pd.DataFrame({
             "feature": [axis_label(f) for f in table["feature"]],
             "this client": [_fmt(v) for v in table["client"]],
             "similar clients (median)": [_fmt(v) for v in table["similar"]],
             "all clients (median)": [_fmt(v) for v in table["all"]]})
-        return _table(shown, f"The client next to the {self.population.size(key):,} "
-                             f"{group_words(key)}")
+        return _table_html(shown, f"Client {self.store.client_id} next to the "
+                                  f"{self.population.size(key):,} {group_words(key)}")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
@@ -481,7 +505,7 @@ class PopulationView(Viewer):
                    pn.widgets.CheckBoxGroup.from_param(self.param.criteria,
                                                        label="Similar clients share",
                                                        inline=True)),
-            self._distribution, self._similar, sizing_mode="stretch_width")
+            self._hint, self._body, sizing_mode="stretch_width")
 
 
 def _fmt(value: float) -> str:
@@ -492,7 +516,10 @@ def _fmt(value: float) -> str:
 
 class Bivariate(Viewer):
     """Two features for a scored sample of clients, coloured by probability of default, the
-    client highlighted; rasterized with datashader when there are many points."""
+    client highlighted; rasterized with datashader when there are many points.
+
+    The points are drawn again only when the axes change; switching client moves the star.
+    """
 
     store = param.ClassSelector(class_=ClientScore)
     x = param.Selector()
@@ -505,51 +532,63 @@ class Bivariate(Viewer):
         for name in ("x", "y"):
             self.param[name].objects = features
             self.param[name].names = {axis_label(f): f for f in features}
-        self.x, self.y = features[0], features[min(3, len(features) - 1)]
         self.drawn_ready = False  # whether the last drawing had the scored sample
+        self._star = _Marker()
+        self._text = _note("")
+        self.param.update(x=features[0], y=features[min(3, len(features) - 1)])  # draws
+
+    @param.depends("x", "y", "refresh")
+    def _plot(self) -> pn.viewable.Viewable:
+        self.drawn_ready = self.sample.ready
+        if not self.sample.ready:
+            return _note(f"Scoring a sample of {self.sample.size:,} clients with the model "
+                         "server for this plot… it appears when done.")
+        data = self._data()
+        xl, yl = data.columns[:2]
+        many = len(data) > RASTER_ABOVE
+        options = dict(x=xl, y=yl, c="probability", cmap="cividis", responsive=True,
+                       height=420, clabel="probability of default", colorbar=True,
+                       title=f"{len(data):,} sampled clients, coloured by probability"
+                             + (" (mean per pixel)" if many else ""))
+        points = (data.hvplot.points(rasterize=True, aggregator="mean", **options) if many
+                  else data.hvplot.scatter(size=6, alpha=0.6, **options))
+        star = hv.DynamicMap(lambda x, y, shown: hv.Points([(x, y)], [xl, yl]).opts(
+            marker="star", size=22, color=ORANGE, line_color=BLACK, line_width=2,
+            alpha=1.0 if shown else 0.0), streams=[self._star])
+        return pn.pane.HoloViews(points * star, sizing_mode="stretch_width")
+
+    def _data(self) -> pd.DataFrame:
+        frame = self.sample.frame
+        return pd.DataFrame({axis_label(self.x): display_values(self.x, frame[self.x]),
+                             axis_label(self.y): display_values(self.y, frame[self.y]),
+                             "probability": frame["probability"].to_numpy()}).dropna()
+
+    @param.depends("store.row", "x", "y", "refresh", watch=True)
+    def _update(self) -> None:
+        if not self.sample.ready:
+            return
+        data = self._data()
+        xl, yl = data.columns[:2]
+        text = f"{len(data):,} sampled clients; correlation between the two features " \
+               f"{data[xl].corr(data[yl]):.2f}."
+        if self.store.row is not None:
+            row = self.store.row.iloc[0]
+            cx = display_value(self.x, row.get(self.x))
+            cy = display_value(self.y, row.get(self.y))
+            shown = not (math.isnan(cx) or math.isnan(cy))
+            self._star.event(x=cx if shown else 0.0, y=cy if shown else 0.0, shown=shown)
+            cid = self.store.client_id
+            text += (f" Client {cid} (orange star) has {format_value(self.x, row.get(self.x))}"
+                     f" and {format_value(self.y, row.get(self.y))}." if shown else
+                     f" Client {cid} has no value for one of the two features.")
+        self._text.object = text
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             _note("### Two features at once"),
             pn.Row(pn.widgets.Select.from_param(self.param.x, label="Horizontal axis"),
                    pn.widgets.Select.from_param(self.param.y, label="Vertical axis")),
-            self._plot, sizing_mode="stretch_width")
-
-    @param.depends("store.row", "x", "y", "refresh")
-    def _plot(self) -> pn.viewable.Viewable:
-        self.drawn_ready = self.sample.ready
-        if not self.sample.ready:
-            return _note(f"Scoring a sample of {self.sample.size:,} clients with the model "
-                         "server for this plot… it appears when done.")
-        frame = self.sample.frame
-        xl, yl = axis_label(self.x), axis_label(self.y)
-        data = pd.DataFrame({xl: display_values(self.x, frame[self.x]),
-                             yl: display_values(self.y, frame[self.y]),
-                             "probability": frame["probability"].to_numpy()}).dropna()
-        many = len(data) > RASTER_ABOVE
-        options = dict(x=xl, y=yl, c="probability", cmap="cividis", responsive=True,
-                       height=420, clabel="probability of default", colorbar=True,
-                       title=f"{len(data):,} sampled clients, coloured by probability"
-                             + (" (mean per pixel)" if many else ""))
-        plot = (data.hvplot.points(rasterize=True, aggregator="mean", **options) if many
-                else data.hvplot.scatter(size=6, alpha=0.6, **options))
-        text = f"{len(data):,} sampled clients; correlation between the two features " \
-               f"{data[xl].corr(data[yl]):.2f}."
-        if self.store.row is not None:
-            row = self.store.row.iloc[0]
-            cx, cy = display_value(self.x, row.get(self.x)), display_value(self.y,
-                                                                            row.get(self.y))
-            if not (math.isnan(cx) or math.isnan(cy)):
-                plot = plot * hv.Points([(cx, cy)], [xl, yl], label="this client").opts(
-                    marker="star", size=22, color=ORANGE, line_color=BLACK, line_width=2)
-                text += (f" Client {self.store.client_id} (orange star) has "
-                         f"{format_value(self.x, row.get(self.x))} and "
-                         f"{format_value(self.y, row.get(self.y))}.")
-            else:
-                text += (f" Client {self.store.client_id} has no value for one of the two "
-                         "features.")
-        return pn.Column(pn.pane.HoloViews(plot, sizing_mode="stretch_width"),
-                         _note(text), sizing_mode="stretch_width")
+            self._plot, self._text, sizing_mode="stretch_width")
 
 
 # --- what-if and new client --------------------------------------------------------------------

@@ -144,10 +144,20 @@ def test_bivariate_rasterizes_many_points(chosen, sample, population, monkeypatc
     monkeypatch.setattr(V, "RASTER_ABOVE", 2)
     chosen.select("100001")
     view = V.Bivariate(sample, population.features, store=chosen)
-    plot = view._plot().objects[0].object
-    assert isinstance(plot, hv.DynamicMap)  # datashader re-aggregates on zoom
+    points = view._plot().object.callback.inputs[0]  # (points) * (the client's star)
+    assert isinstance(points, hv.DynamicMap)  # datashader re-aggregates on zoom
+    assert "Client 100001 (orange star)" in view._text.object
     monkeypatch.setattr(V, "RASTER_ABOVE", 1000)
-    assert isinstance(view._plot().objects[0].object, hv.Overlay)  # points and the client
+    assert isinstance(view._plot().object.callback.inputs[0], hv.Scatter)
+
+
+def test_population_view_follows_the_client(chosen, population):
+    view = V.PopulationView(population, store=chosen)
+    chosen.select("100002")
+    assert "Client 100002's" in view._summary.object
+    assert view._curves.key == (("contract type", "Cash loans"), ("age band", "60-69"))
+    chosen.select("100001")
+    assert "Client 100001's" in view._summary.object and view._marker.shown
 
 
 def test_model_page_lists_the_confusion_counts(card):
