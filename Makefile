@@ -12,7 +12,20 @@ DEMO_TRIALS ?= 10
 export MLFLOW_DISABLE_TELEMETRY := true
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean ops spark
+
+# Optional Debian packages, installed only by the target that needs them:
+# nginx for `scoring up` (make ops), Java for Spark batch scoring (make spark).
+APT_OPS := nginx-light
+APT_SPARK := default-jre-headless
+
+define apt_install
+missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+if [ -n "$$missing" ]; then \
+  echo "installing Debian packages:$$missing"; \
+  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq $$missing; fi
+endef
 
 setup: $(VENV)/.installed
 
@@ -43,6 +56,13 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_generate.py
+
+ops: setup
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { $(call apt_install,$(APT_OPS)); }
+
+spark: setup
+	$(UV) sync --frozen --extra dev --extra spark
+	@command -v java >/dev/null || { $(call apt_install,$(APT_SPARK)); }
 
 clean:
 	rm -rf $(VENV) data/raw data/features
