@@ -7,6 +7,7 @@ per server, not once per client.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -261,20 +262,55 @@ class ScoredSample:
         blocks = max(1, ids.size // self.batch)
         runs = min(blocks, max(1, self.size // self.batch))
         starts = np.sort(rng.choice(blocks, size=runs, replace=False)) * self.batch
-        parts = []
-        for start in starts:
-            rows = read_clients(ids[start:start + self.batch], self.store)
-            while True:
-                try:
-                    scores = self.client.score(rows.drop(columns=[TARGET, DATASET]),
-                                               explain="none")
-                    break
-                except ScoringError as err:
-                    self.error = str(err)
-                    time.sleep(self.retry_seconds)
-            parts.append(rows.assign(probability=[s.probability for s in scores]))
+        parts = [self._scored(read_clients(ids[start:start + self.batch], self.store))
+                 for start in starts]
         self.error = None
         self.frame = pd.concat(parts, ignore_index=True)
+
+    def _scored(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The rows the server accepts, with their probability; waits while it is down.
+
+        A refused batch (a client outside the model's plausible ranges) is split in halves
+        until the refused clients are isolated and left out.
+        """
+        while True:
+            try:
+                scores = self.client.score(rows.drop(columns=[TARGET, DATASET]),
+                                           explain="none")
+                return rows.assign(probability=[s.probability for s in scores])
+            except ScoringError as err:
+                self.error = str(err)
+                if err.status is not None and 400 <= err.status < 500:
+                    kept = refused_rows_dropped(rows, str(err))
+                    if kept is not None and 0 < len(kept) < len(rows):
+                        rows = kept
+                        continue
+                    if len(rows) == 1:
+                        return rows.iloc[:0].assign(probability=[])
+                    half = len(rows) // 2
+                    return pd.concat([self._scored(rows.iloc[:half]),
+                                      self._scored(rows.iloc[half:])], ignore_index=True)
+                time.sleep(self.retry_seconds)
+
+
+_OUTSIDE = re.compile(r"^(\w+): value \S+ is outside the plausible range "
+                      r"\[(\S+), (\S+)\]")
+_UNKNOWN = re.compile(r"^(\w+): unknown value '(.*?)'")
+_MISSING = re.compile(r"^(\w+): value is missing")
+
+
+def refused_rows_dropped(rows: pd.DataFrame, message: str) -> pd.DataFrame | None:
+    """The rows without those the model server's 400 ``message`` refers to, or None when
+    the message does not say which (out of range, unknown level, missing value)."""
+    if m := _OUTSIDE.match(message):
+        values = pd.to_numeric(rows[m[1]], errors="coerce")
+        low, high = float(m[2]), float(m[3])
+        return rows[values.isna() | values.between(low, high)]
+    if m := _UNKNOWN.match(message):
+        return rows[rows[m[1]].astype(str) != m[2]]
+    if m := _MISSING.match(message):
+        return rows[rows[m[1]].notna()]
+    return None
 
 
 def score_sample(store: Path | str, client: ScoringClient, size: int) -> ScoredSample:

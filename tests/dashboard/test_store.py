@@ -8,7 +8,7 @@ import panel as pn
 import pytest
 
 from dashboard import views as V
-from dashboard.population import IdIndex, group_key
+from dashboard.population import IdIndex, group_key, refused_rows_dropped
 from dashboard.registry import confusion_counts
 from dashboard.store import Application, ClientScore, ServerStatus
 from dashboard.words import distance_text, format_value, reason_sentence
@@ -164,3 +164,13 @@ def test_model_page_lists_the_confusion_counts(card):
     html = pd.Series([o.object for o in V.ModelPage(card=card).__panel__().objects
                       if isinstance(o, pn.pane.HTML)]).str.cat()
     assert "323" in html and "153" in html
+
+
+def test_refused_sample_rows_are_left_out(rows):
+    message = ("AMT_INCOME_TOTAL: value 200000 is outside the plausible range [0, 160000] "
+               "(Income of the client)")
+    assert refused_rows_dropped(rows, message)["SK_ID_CURR"].tolist() == [100002, 100003]
+    unknown = "NAME_INCOME_TYPE: unknown value 'Pensioner'; expected one of 'Working'"
+    assert len(refused_rows_dropped(rows, unknown)) == 2
+    assert len(refused_rows_dropped(rows, "AMT_GOODS_PRICE: value is missing (Goods)")) == 2
+    assert refused_rows_dropped(rows, "the request holds no application rows") is None
