@@ -391,7 +391,8 @@ def wait_healthy(s: Settings, timeout: float) -> list[ServiceStatus]:
     deadline = time.monotonic() + timeout
     while True:
         states = status(s.run)
-        if all(st.health in ("ok", "-") and st.state == "RUNNING" for st in states):
+        if all(st.health in ("ok", "-") and st.state in ("RUNNING", "ABSENT")
+               for st in states):
             return states
         if time.monotonic() > deadline:
             return states

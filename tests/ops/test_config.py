@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import time
 
 from typer.testing import CliRunner
 
@@ -91,3 +92,12 @@ def test_status_and_down_when_nothing_runs(tmp_path):
     assert result.exit_code == 1 and "scoring up" in result.output
     result = CliRunner().invoke(app, ["down", "--run-dir", str(tmp_path)])
     assert result.exit_code == 0 and "nothing running" in result.output
+
+
+def test_waiting_for_health_accepts_an_absent_dashboard(tmp_path, monkeypatch):
+    states = [services.ServiceStatus("tracking", "RUNNING", "", "ok"),
+              services.ServiceStatus("dashboard", "ABSENT", "", "-")]
+    monkeypatch.setattr(services, "status", lambda run_dir: states)
+    start = time.monotonic()
+    assert services.wait_healthy(_settings(tmp_path), timeout=30) == states
+    assert time.monotonic() - start < 1
