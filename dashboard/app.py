@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import panel as pn
+import param
 
 from dashboard import population as P
 from dashboard.registry import ModelCard, champion_card, tracking_uri
@@ -124,7 +125,8 @@ def build(config: Config) -> pn.viewable.Viewable:
     whatif = Application(client, status)
     chosen.param.watch(lambda e: setattr(whatif, "base", e.new), "row")
     newcomer = Application(client, status, base=new_client_template(config.store))
-    bivariate = Bivariate(sample, features, store=chosen)
+    bivariate = Bivariate(sample, features, store=chosen, live=False)
+    compare = PopulationView(people, store=chosen, live=False)
 
     def heartbeat() -> None:
         chosen.heartbeat()
@@ -137,8 +139,7 @@ def build(config: Config) -> pn.viewable.Viewable:
                  if card else pn.pane.Alert(card_problem, alert_type="warning"))
     tabs = pn.Tabs(
         ("Reasons", Explanation(store=chosen)),
-        ("Compare with other clients", pn.Column(PopulationView(people, store=chosen),
-                                                 bivariate)),
+        ("Compare with other clients", pn.Column(compare, bivariate)),
         ("What if", pn.Column(
             ApplicationForm(application=whatif, compare_with=chosen, title="### What if",
                             intro="Change the client's application and score it again. "
@@ -147,6 +148,10 @@ def build(config: Config) -> pn.viewable.Viewable:
                             intro="Enter a new application; a new client has no history."))),
         ("Model", model_tab),
         dynamic=True, sizing_mode="stretch_width")
+    def follow(event: param.parameterized.Event) -> None:  # only the shown tab follows
+        compare.live = bivariate.live = event.new == 1
+
+    tabs.param.watch(follow, "active")
     header = pn.pane.Markdown(
         f"# {TITLE}\nScores come from the model server at {config.model_url}; client data "
         f"from {config.store}.", sizing_mode="stretch_width")

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from dashboard.words import display_value, display_values
 from scoring.schema import APPLICATION_TEST
-from scoring.store import client_ids, read_clients, read_store, read_store_schema
+from scoring.store import client_ids, read_store, read_store_schema, store_path
 from serving.client import ScoringClient, ScoringError
 
 KEY, TARGET, DATASET = "SK_ID_CURR", "TARGET", "DATASET"
@@ -181,11 +182,22 @@ def _histograms(x: np.ndarray, target: np.ndarray, mask: np.ndarray, bins: int
     return out
 
 
+def read_id_range(store: Path | str, first: int, last: int) -> pd.DataFrame:
+    """The store rows with ``first <= SK_ID_CURR <= last``.
+
+    A range reads only the row groups it overlaps (``read_clients`` with hundreds of ids
+    decodes the whole store: 1.8 GB and 2 s at Kaggle size, against 30 ms here).
+    """
+    return (pl.scan_parquet(store_path(store))
+            .filter(pl.col(KEY).is_between(int(first), int(last))).collect().to_pandas())
+
+
 def new_client_template(store: Path | str, sample: int = 2_000) -> pd.DataFrame:
     """A one-row application for a new client: the most common value of every field the
     Kaggle files always fill (from the first ``sample`` clients), other fields missing, and
     no history."""
-    rows = read_clients(client_ids(store)[:sample], store)
+    ids = client_ids(store)
+    rows = read_id_range(store, ids[0], ids[min(sample, len(ids)) - 1])
     template = {}
     for column in APPLICATION_TEST.columns:
         if column.nullable or column.name not in rows:
@@ -262,7 +274,8 @@ class ScoredSample:
         blocks = max(1, ids.size // self.batch)
         runs = min(blocks, max(1, self.size // self.batch))
         starts = np.sort(rng.choice(blocks, size=runs, replace=False)) * self.batch
-        parts = [self._scored(read_clients(ids[start:start + self.batch], self.store))
+        parts = [self._scored(read_id_range(self.store, ids[start],
+                                            ids[min(start + self.batch, ids.size) - 1]))
                  for start in starts]
         self.error = None
         self.frame = pd.concat(parts, ignore_index=True)

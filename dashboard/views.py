@@ -424,6 +424,7 @@ class PopulationView(Viewer):
     feature = param.Selector(doc="Feature to compare.")
     criteria = param.ListSelector(default=["contract type", "age band"],
                                   objects=list(GROUPS), doc="Similar clients share these.")
+    live = param.Boolean(default=True, doc="False while hidden: switching client skips it.")
 
     def __init__(self, population: Population, **params) -> None:
         super().__init__(**params)
@@ -459,8 +460,10 @@ class PopulationView(Viewer):
         return hv.VLine(x).opts(color=BLACK, line_width=2, line_dash="dotted",
                                 alpha=1.0 if shown else 0.0)
 
-    @param.depends("store.row", "feature", "criteria", watch=True)
+    @param.depends("store.row", "feature", "criteria", "live", watch=True)
     def _update(self) -> None:
+        if not self.live:  # hidden tab: catch up when shown
+            return
         self._hint.visible = self.store.row is None
         self._body.visible = self.store.row is not None
         if self.store.row is None:
@@ -525,6 +528,7 @@ class Bivariate(Viewer):
     x = param.Selector()
     y = param.Selector()
     refresh = param.Event(doc="Redraw, e.g. once the sample is scored.")
+    live = param.Boolean(default=True, doc="False while hidden: switching client skips it.")
 
     def __init__(self, sample: ScoredSample, features: list[str], **params) -> None:
         super().__init__(**params)
@@ -563,9 +567,9 @@ class Bivariate(Viewer):
                              axis_label(self.y): display_values(self.y, frame[self.y]),
                              "probability": frame["probability"].to_numpy()}).dropna()
 
-    @param.depends("store.row", "x", "y", "refresh", watch=True)
+    @param.depends("store.row", "x", "y", "refresh", "live", watch=True)
     def _update(self) -> None:
-        if not self.sample.ready:
+        if not (self.live and self.sample.ready):
             return
         data = self._data()
         xl, yl = data.columns[:2]
