@@ -2,7 +2,9 @@
 
 Supervisord restarts a program that exits, but not one that hangs. Every ``health_interval``
 seconds this loop asks each RUNNING program's health URL (``services.health_urls``); after
-``health_failures`` failures in a row it restarts the program through supervisord. Only a
+``health_failures`` failures in a row (6 by default: about a minute and a half without an
+answer, so a merely overloaded program is left alone) it restarts the program through
+supervisord. Only a
 program that has answered once since it started is checked (loading a model takes a while,
 longer on a busy machine), unless it is still silent ``health_grace`` seconds after its start.
 """

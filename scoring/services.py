@@ -58,7 +58,7 @@ class Settings:
     model_name: str = "credit-scoring"
     dashboard_app: str = str(ROOT / "dashboard" / "app.py")
     health_interval: float = 5.0
-    health_failures: int = 3
+    health_failures: int = 6
     health_grace: float = 300.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
