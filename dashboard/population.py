@@ -247,8 +247,11 @@ class ScoredSample:
     store: Path | str
     client: ScoringClient
     size: int = 20_000
-    batch: int = 1_000
+    batch: int = 500
     retry_seconds: float = 5.0
+    #: Pause between batches: building a request holds the GIL, so scoring flat out would
+    #: slow down the pages served meanwhile.
+    pause_seconds: float = 0.3
     seed: int = 0
     frame: pd.DataFrame | None = None
     error: str | None = None
@@ -274,9 +277,11 @@ class ScoredSample:
         blocks = max(1, ids.size // self.batch)
         runs = min(blocks, max(1, self.size // self.batch))
         starts = np.sort(rng.choice(blocks, size=runs, replace=False)) * self.batch
-        parts = [self._scored(read_id_range(self.store, ids[start],
-                                            ids[min(start + self.batch, ids.size) - 1]))
-                 for start in starts]
+        parts = []
+        for start in starts:
+            last = ids[min(start + self.batch, ids.size) - 1]
+            parts.append(self._scored(read_id_range(self.store, ids[start], last)))
+            time.sleep(self.pause_seconds)
         self.error = None
         self.frame = pd.concat(parts, ignore_index=True)
 

@@ -539,6 +539,7 @@ class Bivariate(Viewer):
         self.drawn_ready = False  # whether the last drawing had the scored sample
         self._star = _Marker()
         self._text = _note("")
+        self._cached: tuple = (None, None, float("nan"))
         self.param.update(x=features[0], y=features[min(3, len(features) - 1)])  # draws
 
     @param.depends("x", "y", "refresh")
@@ -562,10 +563,14 @@ class Bivariate(Viewer):
         return pn.pane.HoloViews(points * star, sizing_mode="stretch_width")
 
     def _data(self) -> pd.DataFrame:
-        frame = self.sample.frame
-        return pd.DataFrame({axis_label(self.x): display_values(self.x, frame[self.x]),
-                             axis_label(self.y): display_values(self.y, frame[self.y]),
-                             "probability": frame["probability"].to_numpy()}).dropna()
+        """The sample on the two axes (kept for the current axes: switching client reuses it)."""
+        if self._cached[0] != (self.x, self.y):
+            frame = self.sample.frame
+            data = pd.DataFrame({axis_label(self.x): display_values(self.x, frame[self.x]),
+                                 axis_label(self.y): display_values(self.y, frame[self.y]),
+                                 "probability": frame["probability"].to_numpy()}).dropna()
+            self._cached = ((self.x, self.y), data, data.iloc[:, 0].corr(data.iloc[:, 1]))
+        return self._cached[1]
 
     @param.depends("store.row", "x", "y", "refresh", "live", watch=True)
     def _update(self) -> None:
@@ -574,7 +579,7 @@ class Bivariate(Viewer):
         data = self._data()
         xl, yl = data.columns[:2]
         text = f"{len(data):,} sampled clients; correlation between the two features " \
-               f"{data[xl].corr(data[yl]):.2f}."
+               f"{self._cached[2]:.2f}."
         if self.store.row is not None:
             row = self.store.row.iloc[0]
             cx = display_value(self.x, row.get(self.x))
