@@ -170,10 +170,14 @@ def promote(
                      ] = False,
     reason: Annotated[str | None, typer.Option(help="Why (required with --force; logged).")
                       ] = None,
+    switch: Annotated[bool, typer.Option(
+        help="When `scoring up` services run, switch them to the new champion.")] = True,
 ) -> None:
     """Move @champion to @challenger if it is at least as good on the same test clients.
 
     Compares ROC AUC (not lower) and business cost (not higher). Exit code 2 when refused.
+    When the services of `scoring up` are running, the model server then switches to the new
+    champion without failing a request (as `scoring reload`).
     """
     from training.promote import PromotionError
     from training.promote import promote as run
@@ -187,6 +191,11 @@ def promote(
                f"(champion was {decision.champion or 'none'}): {decision.reason}")
     if not decision.promoted:
         raise typer.Exit(code=2)
+    from scoring.services import supervisor_running
+
+    if switch and decision.champion != decision.challenger and supervisor_running("run"):
+        typer.echo("services are up: switching the model server to the new champion")
+        reload(Path("run"), version=decision.challenger)
 
 
 @app.command()
