@@ -145,6 +145,7 @@ def build(config: Config) -> pn.viewable.Viewable:
                             intro="Change the client's application and score it again. "
                                   "History (previous loans, payments) stays as stored."),
             ApplicationForm(application=newcomer, title="### A new client",
+                            result_class="newclient-result",
                             intro="Enter a new application; a new client has no history."))),
         ("Model", model_tab),
         dynamic=True, sizing_mode="stretch_width")

@@ -610,6 +610,7 @@ class ApplicationForm(Viewer):
     title = param.String(default="### What if")
     intro = param.String(default="")
     compare_with = param.ClassSelector(class_=ClientScore, default=None, allow_None=True)
+    result_class = param.String(default="whatif-result", doc="CSS class of the result.")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -656,7 +657,7 @@ class ApplicationForm(Viewer):
             change = app.result.probability - current.probability
             text += (f" Before the changes: {percent(current.probability)} "
                      f"({change * 100:+.1f} points).")
-        return _note(text, css_classes=["whatif-result"])
+        return _note(text, css_classes=[self.result_class])
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(_note(self.title), _note(self.intro),
