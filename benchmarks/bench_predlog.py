@@ -38,13 +38,14 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=500, help="predict calls per variant")
     args = parser.parse_args()
 
+    from scoring.features import pack_history
     from scoring.store import client_ids, read_clients
     from serving.predlog import PredictionLog, read_log
     from training import track
 
     track.configure()
     ids = client_ids(args.store, "test")[:50]
-    rows = read_clients(ids, args.store).drop(columns=["TARGET", "DATASET"])
+    rows = pack_history(read_clients(ids, args.store))
     singles = [rows.iloc[[i]] for i in range(len(rows))]
     params = {"explain": "top-k", "top_k": 10}
     with tempfile.TemporaryDirectory() as folder:

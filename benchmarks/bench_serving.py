@@ -79,7 +79,7 @@ def main() -> None:
 
     import mlflow
 
-    from scoring.features import to_model_frame
+    from scoring.features import pack_history, to_model_frame
     from scoring.store import client_ids, read_clients
     from serving.client import ScoringClient, to_payload
     from serving.model import as_matrix
@@ -99,7 +99,8 @@ def main() -> None:
         bare_matrix = timed(lambda: (booster.predict(matrix, raw_score=True),
                                      booster.predict(matrix, pred_contrib=True)),
                             args.requests)
-        in_process = timed(lambda: model.predict(one, params={"top_k": 10}), args.requests)
+        packed = pack_history(one)
+        in_process = timed(lambda: model.predict(packed, params={"top_k": 10}), args.requests)
 
         port = free_port()
         url = f"http://127.0.0.1:{port}"

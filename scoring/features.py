@@ -25,6 +25,7 @@ Leakage: no feature reads ``TARGET``, and history rows dated after the applicati
 from __future__ import annotations
 
 import functools
+import json
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -846,3 +847,55 @@ def to_model_frame(df: pd.DataFrame, features: Sequence[str] | None = None) -> p
                               index=df.index)
     parts = [numbers, derived[[f for f in derived.columns if f in features]], categories]
     return pd.concat(parts, axis=1)[features]
+
+
+# --- the served model's request -------------------------------------------------------------
+
+#: The request column that carries a client's history features as one {feature: value} object.
+#: One object instead of ~280 columns keeps the model server's per-column parsing and schema
+#: checks (about 0.1-0.3 ms a column) off the request path.
+HISTORY = "history"
+
+
+def pack_history(rows: pd.DataFrame) -> pd.DataFrame:
+    """Request rows for the served model: the raw application fields as columns, and the
+    history features folded into one ``history`` column of {feature: value} dicts that leave
+    out missing values."""
+    history = [c for c in rows.columns if c in _HISTORY_DESCRIPTIONS]
+    values = rows[history].to_numpy(dtype=object)
+    present = rows[history].notna().to_numpy()
+    out = rows.drop(columns=history + [c for c in (DATASET, TARGET) if c in rows])
+    out[HISTORY] = [{k: v.item() if hasattr(v, "item") else v
+                     for k, v, ok in zip(history, row, keep, strict=True) if ok}
+                    for row, keep in zip(values, present, strict=True)]
+    return out
+
+
+def unpack_history(request: pd.DataFrame) -> pd.DataFrame:
+    """The inverse of ``pack_history``: history features back as columns (absent = missing).
+
+    A history may be a dict or its JSON text (as Spark sends it). Raises ValueError naming an
+    unknown history feature or a history that is not an object.
+    """
+    if HISTORY not in request:
+        return request
+    objects = [_history_object(h) for h in request[HISTORY]]
+    unknown = sorted({k for h in objects for k in h} - set(_HISTORY_DESCRIPTIONS))
+    if unknown:
+        raise ValueError(f"{HISTORY}: unknown feature {unknown[0]!r}")
+    history = pd.DataFrame.from_records(objects, index=request.index)
+    return pd.concat([request.drop(columns=HISTORY), history], axis=1)
+
+
+def _history_object(value: object) -> dict:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f"{HISTORY}: not a JSON object") from None
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{HISTORY}: expects an object of feature: value pairs, "
+                         f"got {type(value).__name__}")
+    return value

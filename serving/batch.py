@@ -32,8 +32,7 @@ def score_folder(data_dir: Path | str, model_uri: str = CHAMPION_URI, chunk: int
     parts = []
     for start in range(0, len(rows), chunk):
         part = rows.iloc[start:start + chunk]
-        out = model.predict(part.drop(columns=[F.DATASET, "TARGET"]),
-                            params={"explain": "none"})
+        out = model.predict(F.pack_history(part), params={"explain": "none"})
         parts.append(pd.DataFrame({"SK_ID_CURR": part["SK_ID_CURR"].to_numpy(),
                                    "probability": out["probability"].to_numpy(),
                                    "decision": out["decision"].to_numpy()}))

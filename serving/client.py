@@ -50,7 +50,12 @@ def _json_value(value: Any) -> Any:
 
 
 def to_payload(rows: pd.DataFrame, params: dict[str, Any] | None = None) -> str:
-    """The JSON body of an ``/invocations`` request for these application rows."""
+    """The JSON body of an ``/invocations`` request for these rows (store rows or raw
+    application fields; history features are folded into the ``history`` object)."""
+    from scoring.features import HISTORY, pack_history
+
+    if HISTORY not in rows:
+        rows = pack_history(rows)
     body: dict[str, Any] = {"dataframe_split": {
         "columns": [str(c) for c in rows.columns],
         "data": [[_json_value(v) for v in row] for row in rows.itertuples(index=False)],

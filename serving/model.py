@@ -1,7 +1,8 @@
 """The served scoring model: an MLflow pyfunc model logged from this file (model from code).
 
 Input: one row per application with the raw application fields (as in ``application_test``)
-plus the client's stored history features (absent or empty when the client has none).
+and a ``history`` object holding the client's stored history features (absent or empty when
+the client has none; ``scoring.features.pack_history`` builds it from store rows).
 Output per row: ``probability`` of default, ``decision`` (granted / refused), ``threshold``,
 ``distance`` (probability minus threshold) and ``reasons``: the top contributions (feature,
 label, value, contribution in log-odds) from LightGBM's own ``pred_contrib``.
@@ -27,7 +28,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from scipy.special import expit
 
-from scoring.features import describe, to_model_frame
+from scoring.features import HISTORY_FEATURES, describe, to_model_frame, unpack_history
 from scoring.schema import APPLICATION_TEST
 
 EXPLAIN = ("none", "top-k", "all")
@@ -110,6 +111,16 @@ def as_matrix(frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _history_problem(rows: pd.DataFrame) -> str:
+    """The message for a history feature that is not a number."""
+    for name in HISTORY_FEATURES:
+        if name in rows:
+            bad = pd.to_numeric(rows[name], errors="coerce").isna() & rows[name].notna()
+            if bad.any():
+                return f"history.{name}: expects a number, got {rows[name][bad].iloc[0]!r}"
+    return "history: a value is not a number"
+
+
 def _params(params: dict[str, Any] | None, default_threshold: float) -> tuple[str, int, float]:
     params = params or {}
     explain = params.get("explain") or "top-k"
@@ -163,8 +174,15 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
                 params: dict[str, Any] | None = None) -> pd.DataFrame:
         explain, top_k, threshold = _params(params, self.threshold)
         check_applications(model_input, self.ranges)
-        frame = to_model_frame(model_input.reindex(columns=self.inputs), self.features)
-        matrix = as_matrix(frame)
+        try:
+            rows = unpack_history(model_input)
+        except ValueError as err:
+            raise _bad(str(err)) from None
+        try:  # the raw fields were checked above: a failure here is a history value
+            frame = to_model_frame(rows.reindex(columns=self.inputs), self.features)
+            matrix = as_matrix(frame)
+        except (TypeError, ValueError):
+            raise _bad(_history_problem(rows)) from None
         margin = self.booster.predict(matrix, raw_score=True)
         if self.calibration:
             a, b = self.calibration

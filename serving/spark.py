@@ -49,8 +49,13 @@ def score_frame(frame: Any, udf: Any, inputs: list[str]) -> Any:
     """``SK_ID_CURR, probability, decision`` for every row of a Spark DataFrame of store rows."""
     from pyspark.sql import functions as fn
 
-    columns = [c for c in inputs if c in frame.columns]
-    scored = frame.withColumn("score", udf(fn.struct(*[fn.col(c) for c in columns])))
+    from scoring.features import HISTORY, HISTORY_FEATURES
+
+    columns = [fn.col(c) for c in inputs if c in frame.columns]
+    history = [fn.col(c) for c in HISTORY_FEATURES if c in frame.columns]
+    if HISTORY in inputs and history:  # the history travels as one JSON object
+        columns.append(fn.to_json(fn.struct(*history)).alias(HISTORY))
+    scored = frame.withColumn("score", udf(fn.struct(*columns)))
     return scored.select("SK_ID_CURR", "score.probability", "score.decision")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scoring.features import pack_history
 from scoring.schema import TARGET
 from scoring.store import read_clients, store_path
 from training import track
@@ -39,8 +40,7 @@ def score_version(version: str, rows: pd.DataFrame, cost: CostModel) -> dict[str
     import mlflow
 
     model = mlflow.pyfunc.load_model(f"models:/{track.MODEL_NAME}/{version}")
-    out = model.predict(rows.drop(columns=[TARGET, "DATASET"], errors="ignore"),
-                        params={"explain": "none"})
+    out = model.predict(pack_history(rows), params={"explain": "none"})
     return evaluate(rows[TARGET].to_numpy(dtype=np.int64), out["probability"].to_numpy(),
                     float(out["threshold"].iloc[0]), cost)
 

@@ -176,9 +176,9 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
                 "ranges": _ranges(parts.train), "inputs": APPLICATION_TEST.names + history,
                 "fn_cost": cost.fn_cost,
                 "fp_cost": cost.fp_cost}))
-            example = parts.test[APPLICATION_TEST.names + history].head(1)
+            example = F.pack_history(parts.test[APPLICATION_TEST.names + history].head(1))
             start = time.perf_counter()
-            info = track.log_model(booster_file, config_file, example, parts.train[history])
+            info = track.log_model(booster_file, config_file, example)
             seconds = time.perf_counter() - start
         track.log_metrics({"log_model_seconds": seconds})
         say(f"  logged in {seconds:.1f} s")

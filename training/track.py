@@ -88,30 +88,29 @@ def log_figures(figures: dict[str, Any]) -> None:
         plt.close(fig)
 
 
-def signature(history: Any):
+def signature():
     """The served model's signature and params.
 
-    Raw application fields are required and typed from the schema; history features
-    (``history``: store rows of those columns, the whole training part) are optional, typed
-    from the store: a client without history simply leaves them out.
+    Raw application fields are required columns typed from the schema; the history features
+    travel as one optional ``history`` object (see ``scoring.features.pack_history``), which
+    the model checks itself: a client without history simply leaves it out.
     """
-    import pandas as pd
     from mlflow.models import ModelSignature
-    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
 
+    from scoring.features import HISTORY
     from scoring.schema import APPLICATION_TEST
 
     kinds = {"int": "long", "float": "double", "category": "string"}
     inputs = [ColSpec(kinds[c.kind], c.name) for c in APPLICATION_TEST.columns]
-    inputs += [ColSpec("long" if pd.api.types.is_integer_dtype(dtype) else "double", name,
-                       required=False) for name, dtype in history.dtypes.items()]
+    inputs.append(ColSpec(AnyType(), HISTORY, required=False))
     params = ParamSchema([ParamSpec("explain", "string", "top-k"),
                           ParamSpec("top_k", "long", 10),
                           ParamSpec("threshold", "double", None)])
     return ModelSignature(inputs=Schema(inputs), params=params)
 
 
-def log_model(booster_file: Path, config_file: Path, input_example: Any, history: Any):
+def log_model(booster_file: Path, config_file: Path, input_example: Any):
     """Log the pyfunc model (code in ``serving/model.py``) with its artifacts; returns its info."""
     import mlflow
 
@@ -120,7 +119,7 @@ def log_model(booster_file: Path, config_file: Path, input_example: Any, history
         python_model=str(MODEL_CODE),
         artifacts={"booster": str(booster_file), "config": str(config_file)},
         code_paths=[str(CORE_PACKAGE)],
-        signature=signature(history),
+        signature=signature(),
         input_example=input_example,
         pip_requirements=pip_requirements(),
     )

@@ -9,6 +9,7 @@ import mlflow
 import numpy as np
 import pytest
 
+from scoring.features import pack_history
 from scoring.store import read_store
 
 pytestmark = [
@@ -32,7 +33,7 @@ def test_spark_scores_match_the_model_in_process(system):
     rows = rows[rows["DATASET"] == "test"]
     assert sorted(scores.index) == sorted(rows["SK_ID_CURR"])
     local = mlflow.pyfunc.load_model("models:/credit-scoring@champion").predict(
-        rows.drop(columns=["TARGET", "DATASET"]), params={"explain": "none"})
+        pack_history(rows), params={"explain": "none"})
     np.testing.assert_allclose(scores.loc[rows["SK_ID_CURR"], "probability"],
                                local["probability"], rtol=1e-9)
     assert (scores.loc[rows["SK_ID_CURR"], "decision"].to_numpy()

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import requests
 
+from scoring.features import pack_history
 from scoring.store import client_ids, read_clients
 from serving.client import ScoringClient, ScoringError, to_payload
 
@@ -34,7 +35,7 @@ def post(url: str, body: str | bytes) -> requests.Response:
 
 def test_server_matches_the_model_in_process(model_server, rows, local_model):
     served = ScoringClient(model_server).score(rows, top_k=5)
-    local = local_model.predict(rows, params={"top_k": 5})
+    local = local_model.predict(pack_history(rows), params={"top_k": 5})
     np.testing.assert_allclose([s.probability for s in served], local["probability"],
                                rtol=1e-9)
     for score, expected in zip(served, local["reasons"], strict=True):
@@ -93,6 +94,12 @@ def _body(rows: pd.DataFrame, **changes) -> str:
     return to_payload(edited)
 
 
+def _history_body(rows: pd.DataFrame, history: dict) -> str:
+    request = pack_history(rows.head(1))
+    request["history"] = [history]
+    return to_payload(request)
+
+
 BAD_REQUESTS = {
     "missing column": (lambda r: to_payload(r.head(1).drop(columns=["AMT_CREDIT"])),
                        "AMT_CREDIT"),
@@ -105,6 +112,10 @@ BAD_REQUESTS = {
                                                   "Infinity", 1), "AMT_CREDIT"),
     "extreme value": (lambda r: _body(r, DAYS_BIRTH=5000), "DAYS_BIRTH"),
     "no rows": (lambda r: to_payload(r.head(0)), "no application rows"),
+    "unknown history feature": (lambda r: _history_body(r, {"NOT_A_FEATURE": 1}),
+                                "NOT_A_FEATURE"),
+    "history value not a number": (lambda r: _history_body(r, {"BURO_COUNT": "many"}),
+                                   "BURO_COUNT"),
     "empty body": (lambda r: "", "JSON"),
     "not JSON": (lambda r: "hello", "JSON"),
     "bad explain param": (lambda r: json.dumps({**json.loads(to_payload(r.head(1))),
@@ -156,7 +167,7 @@ def test_client_scores_a_stored_client_by_id(model_server, system, rows, local_m
     scorer = ClientScorer(system.store, ScoringClient(model_server))
     client_id = int(rows["SK_ID_CURR"].iloc[0])
     score = scorer.get_score(client_id)
-    expected = local_model.predict(rows.head(1), params={"explain": "none"})
+    expected = local_model.predict(pack_history(rows.head(1)), params={"explain": "none"})
     assert score.client_id == client_id
     assert score.probability == pytest.approx(expected["probability"].iloc[0], rel=1e-9)
     info = scorer.get_info_client(client_id)
@@ -189,6 +200,6 @@ def test_batch_scoring_writes_every_test_application(system, tmp_path, local_mod
     assert sorted(scores["SK_ID_CURR"]) == sorted(test_ids)
     assert scores["probability"].between(0, 1).all()
     first = read_clients([int(scores["SK_ID_CURR"].iloc[0])], system.store)
-    expected = local_model.predict(first.drop(columns=["TARGET", "DATASET"]),
+    expected = local_model.predict(pack_history(first),
                                    params={"explain": "none"})["probability"].iloc[0]
     assert scores["probability"].iloc[0] == pytest.approx(expected, rel=1e-9)

@@ -9,6 +9,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from scoring.cli import app
+from scoring.features import pack_history
 from training import dataset, track
 from training.evaluate import CostModel
 
@@ -58,7 +59,7 @@ def test_threshold_minimises_the_cost_on_validation_not_test(system, run):
     cost = CostModel(float(run.data.params["fn_cost"]), float(run.data.params["fp_cost"]))
 
     def proba(rows):
-        return model.predict(rows.drop(columns=["TARGET", "DATASET"]),
+        return model.predict(pack_history(rows),
                              params={"explain": "none"})["probability"].to_numpy()
 
     threshold = run.data.metrics["test_threshold"]
