@@ -24,6 +24,9 @@ DataDir = Annotated[Path, typer.Option("--data-dir", "-d", help="Folder of Kaggl
                                        "table files (.csv, .csv.gz, .zip or .parquet).")]
 
 
+Host = Annotated[str, typer.Option(help="Interface to bind (loopback by default).")]
+
+
 def _number(text: str) -> int | float | str:
     """A parameter value: an int or a float when it reads as one, else the text."""
     for kind in (int, float):
@@ -201,8 +204,7 @@ def promote(
 @app.command()
 def serve(
     port: Annotated[int, typer.Option(help="Port of the model server.")] = 5001,
-    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")
-                    ] = "127.0.0.1",
+    host: Host = "127.0.0.1",
     model: Annotated[str, typer.Option(help="Model URI to serve.")
                      ] = "models:/credit-scoring@champion",
 ) -> None:
@@ -228,8 +230,7 @@ def serve(
 @app.command()
 def dashboard(
     port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 5006,
-    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")
-                    ] = "127.0.0.1",
+    host: Host = "127.0.0.1",
     model_url: Annotated[str, typer.Option(help="URL of the model server (`scoring serve`).")
                          ] = "http://127.0.0.1:5001",
     store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("data/features"),
