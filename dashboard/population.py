@@ -25,7 +25,7 @@ from serving.client import ScoringClient, ScoringError
 
 KEY, TARGET, DATASET = "SK_ID_CURR", "TARGET", "DATASET"
 #: Application fields always offered in the comparisons, before the model's top features.
-KEY_FEATURES = ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3", "DAYS_BIRTH", "DAYS_EMPLOYED",
+KEY_FEATURES = ("EXT_SOURCE_2", "EXT_SOURCE_3", "EXT_SOURCE_1", "DAYS_BIRTH", "DAYS_EMPLOYED",
                 "AMT_INCOME_TOTAL", "AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE",
                 "CNT_CHILDREN")
 #: Columns defining groups of similar clients: criterion -> (column, words).

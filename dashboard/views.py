@@ -409,7 +409,6 @@ class ModelPage(Viewer):
 # --- the client among the population -------------------------------------------------------
 
 _Curves = hv.streams.Stream.define("Curves", feature="", key=param.Parameter(default=()))
-_Marker = hv.streams.Stream.define("Marker", x=0.0, y=0.0, shown=False)
 
 
 class PopulationView(Viewer):
@@ -432,9 +431,11 @@ class PopulationView(Viewer):
         self.param.feature.objects = population.features
         self.param.feature.names = {axis_label(f): f for f in population.features}
         self._curves = _Curves(feature=population.features[0])
-        self._marker = _Marker()
-        plot = (hv.DynamicMap(self._draw_curves, streams=[self._curves])
-                * hv.DynamicMap(self._draw_marker, streams=[self._marker]))
+        # The client's line is a Bokeh span moved in place: switching client sends a number.
+        self._marker = Span(location=0, dimension="height", line_color=BLACK, line_width=2,
+                            line_dash="dotted", visible=False)
+        plot = hv.DynamicMap(self._draw_curves, streams=[self._curves]).opts(
+            hooks=[self._add_marker])
         self._title = _note("")
         self._summary = _note("", css_classes=["population-summary"])
         self._similar = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
@@ -455,10 +456,9 @@ class PopulationView(Viewer):
                                                    line_width=3, line_dash="dashed",
                                                    framewise=True))
 
-    @staticmethod
-    def _draw_marker(x: float, y: float, shown: bool) -> hv.VLine:
-        return hv.VLine(x).opts(color=BLACK, line_width=2, line_dash="dotted",
-                                alpha=1.0 if shown else 0.0)
+    def _add_marker(self, plot, element) -> None:
+        if self._marker not in plot.state.center:
+            plot.state.add_layout(self._marker)
 
     @param.depends("store.row", "feature", "criteria", "live", watch=True)
     def _update(self) -> None:
@@ -473,7 +473,8 @@ class PopulationView(Viewer):
         if (self._curves.feature, self._curves.key) != (self.feature, key):
             self._curves.event(feature=self.feature, key=key)
         value = display_value(self.feature, row.get(self.feature))
-        self._marker.event(x=0.0 if math.isnan(value) else value, shown=not math.isnan(value))
+        self._marker.update(location=0.0 if math.isnan(value) else value,
+                            visible=not math.isnan(value))
         self._title.object = f"#### {axis_label(self.feature)}: {group_words(key)}"
         self._summary.object = self._sentence(row, key, value)
         self._similar.object = self._table(row, key)
@@ -537,7 +538,7 @@ class Bivariate(Viewer):
             self.param[name].objects = features
             self.param[name].names = {axis_label(f): f for f in features}
         self.drawn_ready = False  # whether the last drawing had the scored sample
-        self._star = _Marker()
+        self._star = ColumnDataSource({"x": [], "y": []})
         self._text = _note("")
         self._cached: tuple = (None, None, float("nan"))
         self.param.update(x=features[0], y=features[min(3, len(features) - 1)])  # draws
@@ -557,10 +558,16 @@ class Bivariate(Viewer):
                              + (" (mean per pixel)" if many else ""))
         points = (data.hvplot.points(rasterize=True, aggregator="mean", **options) if many
                   else data.hvplot.scatter(size=6, alpha=0.6, **options))
-        star = hv.DynamicMap(lambda x, y, shown: hv.Points([(x, y)], [xl, yl]).opts(
-            marker="star", size=22, color=ORANGE, line_color=BLACK, line_width=2,
-            alpha=1.0 if shown else 0.0), streams=[self._star])
-        return pn.pane.HoloViews(points * star, sizing_mode="stretch_width")
+        return pn.pane.HoloViews(points.opts(hooks=[self._add_star]),
+                                 sizing_mode="stretch_width")
+
+    def _add_star(self, plot, element) -> None:
+        """Draw the client's star from its own source, moved in place on a switch (the
+        rasterized image is not sent again)."""
+        figure_ = plot.state
+        if not any(getattr(r, "data_source", None) is self._star for r in figure_.renderers):
+            figure_.scatter("x", "y", source=self._star, marker="star", size=22,
+                            fill_color=ORANGE, line_color=BLACK, line_width=2)
 
     def _data(self) -> pd.DataFrame:
         """The sample on the two axes (kept for the current axes: switching client reuses it)."""
@@ -585,7 +592,7 @@ class Bivariate(Viewer):
             cx = display_value(self.x, row.get(self.x))
             cy = display_value(self.y, row.get(self.y))
             shown = not (math.isnan(cx) or math.isnan(cy))
-            self._star.event(x=cx if shown else 0.0, y=cy if shown else 0.0, shown=shown)
+            self._star.data = {"x": [cx] if shown else [], "y": [cy] if shown else []}
             cid = self.store.client_id
             text += (f" Client {cid} (orange star) has {format_value(self.x, row.get(self.x))}"
                      f" and {format_value(self.y, row.get(self.y))}." if shown else

@@ -144,11 +144,12 @@ def test_bivariate_rasterizes_many_points(chosen, sample, population, monkeypatc
     monkeypatch.setattr(V, "RASTER_ABOVE", 2)
     chosen.select("100001")
     view = V.Bivariate(sample, population.features, store=chosen)
-    points = view._plot().object.callback.inputs[0]  # (points) * (the client's star)
+    points = view._plot().object
     assert isinstance(points, hv.DynamicMap)  # datashader re-aggregates on zoom
     assert "Client 100001 (orange star)" in view._text.object
     monkeypatch.setattr(V, "RASTER_ABOVE", 1000)
-    assert isinstance(view._plot().object.callback.inputs[0], hv.Scatter)
+    assert isinstance(view._plot().object, hv.Scatter)
+    assert view._star.data["x"]  # the client's star
 
 
 def test_population_view_follows_the_client(chosen, population):
@@ -157,7 +158,7 @@ def test_population_view_follows_the_client(chosen, population):
     assert "Client 100002's" in view._summary.object
     assert view._curves.key == (("contract type", "Cash loans"), ("age band", "60-69"))
     chosen.select("100001")
-    assert "Client 100001's" in view._summary.object and view._marker.shown
+    assert "Client 100001's" in view._summary.object and view._marker.visible
 
 
 def test_model_page_lists_the_confusion_counts(card):
