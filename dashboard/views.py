@@ -379,9 +379,9 @@ class ModelPage(Viewer):
         rows = f"{card.data_rows:,} labelled clients" if card.data_rows else "unknown size"
         facts = (
             f"### The champion model\n\n"
-            f"- **Version**: {card.version} of `credit-scoring` (run `{card.run_id[:8]}`)\n"
+            f"- **Version**: {card.version} of credit-scoring (run {card.run_id[:8]})\n"
             f"- **Trained**: {card.trained_at:%d %B %Y at %H:%M} UTC\n"
-            f"- **Data**: {rows} from `{card.data_source}` (digest {card.data_digest}); "
+            f"- **Data**: {rows} from {card.data_source} (digest {card.data_digest}); "
             f"{card.params.get('train_rows', '?')} for training, "
             f"{card.params.get('test_rows', '?')} held out for the test\n"
             f"- **ROC AUC** on the test clients: {m.get('test_roc_auc', float('nan')):.3f}\n"
