@@ -83,6 +83,7 @@ def shap_summary(contributions: np.ndarray, frame: pd.DataFrame, max_display: in
     data = frame.apply(lambda s: s.cat.codes.replace(-1, np.nan) if s.dtype == "category" else s)
     explanation = shap.Explanation(values=contributions, data=data.to_numpy(dtype=float),
                                    feature_names=list(frame.columns))
+    plt.figure()  # shap draws on the current figure: never on another plot's
     shap.plots.beeswarm(explanation, max_display=max_display, show=False)
     fig = plt.gcf()
     fig.suptitle("Contributions to the default risk (log-odds)")
