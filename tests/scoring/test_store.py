@@ -99,3 +99,11 @@ def test_cli_features_without_applications(tmp_path):
     result = CliRunner().invoke(app, ["features", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "application_train" in result.output
+
+
+def test_read_id_range_reads_the_clients_between_two_ids(system):
+    from scoring.store import client_ids, read_id_range
+
+    ids = client_ids(system.store)
+    rows = read_id_range(system.store, ids[10], ids[19])
+    assert rows["SK_ID_CURR"].tolist() == ids[10:20]
