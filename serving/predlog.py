@@ -98,8 +98,11 @@ class PredictionLog:
 
 def _records(when: float, inputs: pd.DataFrame, outputs: pd.DataFrame,
              version: str) -> pd.DataFrame:
-    """One batch as log records: inputs, chosen outputs and metadata, one row per application."""
-    out = inputs.reset_index(drop=True).copy()
+    """One batch as log records: inputs (history features as columns, as in the store),
+    chosen outputs and metadata, one row per application."""
+    from scoring.features import unpack_history
+
+    out = unpack_history(inputs.reset_index(drop=True))
     for column in OUTPUT_COLUMNS:
         out[column] = outputs[column].to_numpy()
     out["scored_at"] = pd.Timestamp(when, unit="s", tz="UTC")

@@ -57,3 +57,17 @@ def test_logging_is_off_without_the_variable(monkeypatch):
 def test_reading_an_empty_folder_says_what_to_set(tmp_path):
     with pytest.raises(FileNotFoundError, match=predlog.LOG_ENV):
         predlog.read_log(tmp_path)
+
+
+def test_the_history_object_is_logged_as_feature_columns(tmp_path):
+    inputs = pd.DataFrame({"SK_ID_CURR": [1, 2],
+                           "history": [{"BURO_COUNT": 3, "INST_DPD_MEAN": 0.5}, {}]})
+    outputs = pd.DataFrame({"probability": [0.1, 0.2], "decision": ["granted", "granted"],
+                            "threshold": [0.3, 0.3], "distance": [-0.2, -0.1]})
+    log = predlog.PredictionLog(tmp_path, model_version="7", interval=3600)
+    log.append(inputs, outputs)
+    log.close()
+    frame = predlog.read_log(tmp_path)
+    assert "history" not in frame
+    assert frame["BURO_COUNT"].tolist()[0] == 3
+    assert pd.isna(frame["BURO_COUNT"].tolist()[1])
