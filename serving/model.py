@@ -9,7 +9,8 @@ label, value, contribution in log-odds) from LightGBM's own ``pred_contrib``.
 
 Params: ``explain`` = none | top-k | all, ``top_k`` (default 10), ``threshold`` (override).
 Bad input raises an ``MlflowException`` whose message names the field, so the server answers
-400 with that message and no stack trace. ``predict`` never touches files or the network.
+400 with that message and no stack trace. ``predict`` never touches files or the network; the
+optional prediction log (``SCORING_PREDICTION_LOG``) only queues, a thread writes.
 """
 
 from __future__ import annotations
