@@ -41,6 +41,9 @@ def configure(uri: str | None = None) -> str:
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or default_store()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if run_id := os.environ.get("MLFLOW_RUN_ID"):  # launched by `mlflow run`: log into its run
+        mlflow.set_experiment(experiment_id=mlflow.get_run(run_id).info.experiment_id)
+        return uri
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
         location = None
         if uri.startswith("sqlite:///"):
@@ -145,7 +148,9 @@ def start_run(config: Any, parts: Any, labelled: Any, source: Path) -> Iterator[
     import mlflow
 
     with mlflow.start_run() as run:
-        mlflow.log_params({k: str(v) for k, v in dataclasses.asdict(config).items()})
+        given = run.data.params  # `mlflow run` has logged the entry point's own spelling
+        mlflow.log_params({k: str(v) for k, v in dataclasses.asdict(config).items()
+                           if k not in given})
         mlflow.log_params(parts.sizes())
         mlflow.log_param("default_rate", round(float(labelled["TARGET"].mean()), 5))
         with warnings.catch_warnings():  # MLflow's hints on guessing a schema do not apply

@@ -84,3 +84,26 @@ def test_train_reports_a_missing_store_clearly(tmp_path):
     result = CliRunner().invoke(app, ["train", "--store", str(tmp_path / "nowhere")])
     assert result.exit_code == 1
     assert "nowhere" in result.output
+
+
+def test_mlproject_train_entry_point_logs_into_the_project_run(system, tmp_path):
+    """`mlflow run . -e train` runs the same command and logs into the run it opened."""
+    import os
+    import subprocess
+
+    from tests.conftest import ROOT, VENV_BIN, server_env
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {k: v for k, v in server_env(uri).items()
+           if k not in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID")}
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
+    result = subprocess.run(
+        [str(VENV_BIN / "mlflow"), "run", str(ROOT), "-e", "train", "--env-manager", "local",
+         "--experiment-name", "credit-scoring", "-P", f"store={system.store}", "-P", "trials=0"],
+        env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "registered credit-scoring version 1" in result.stdout
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = client.get_model_version(track.MODEL_NAME, "1")
+    assert client.get_run(version.run_id).data.params["trials"] == "0"
+    assert os.environ["MLFLOW_TRACKING_URI"] == system.tracking_uri
