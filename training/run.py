@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.metrics import brier_score_loss
 
 from scoring import features as F
@@ -80,6 +81,12 @@ def _ranges(rows: pd.DataFrame) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _probability(margin: np.ndarray, calibration: tuple[float, float] | None) -> np.ndarray:
+    """Probabilities from LightGBM margins, Platt-calibrated when given (as the served model)."""
+    a, b = calibration or (1.0, 0.0)
+    return expit(a * margin + b)
+
+
 def _importance(contrib: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
     mean_abs = np.abs(contrib).mean(axis=0)
     table = pd.DataFrame({"feature": frame.columns, "mean_abs_shap": mean_abs,
@@ -118,7 +125,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         dummy = fit.fit_dummy(train_, valid)
         report(dummy, dummy.model.predict_proba(test.X)[:, 1])
         logistic = fit.fit_logistic(train_, valid, class_weight=weight)
-        report(logistic, logistic.model.predict_proba(fit._as_object_categories(test.X))[:, 1])
+        report(logistic, logistic.model.predict_proba(test.X)[:, 1])
 
         params: dict[str, Any] = {}
         if config.trials > 0:
@@ -135,17 +142,14 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         valid_margin = booster.predict(valid.X, raw_score=True)
         calibration = None
         if config.calibrate:
-            a, b = fit.platt(valid_margin, valid.y)
-            calibrated = 1 / (1 + np.exp(-(a * valid_margin + b)))
+            platt = fit.platt(valid_margin, valid.y)
+            calibrated = _probability(valid_margin, platt)
             if brier_score_loss(valid.y, calibrated) < brier_score_loss(valid.y,
                                                                         lgbm.valid_proba):
-                calibration = (a, b)
+                calibration = platt
                 lgbm.valid_proba = calibrated
         lgbm.params["calibration"] = "platt" if calibration else "none"
-        test_margin = booster.predict(test.X, raw_score=True)
-        if calibration:
-            test_margin = calibration[0] * test_margin + calibration[1]
-        test_proba = 1 / (1 + np.exp(-test_margin))
+        test_proba = _probability(booster.predict(test.X, raw_score=True), calibration)
         scores = report(lgbm, test_proba)
         threshold = scores["threshold"]
         track.log_metrics({f"test_{k}": v for k, v in scores.items()})

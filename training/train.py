@@ -18,7 +18,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 #: Starting point of the LightGBM search; also the configuration used without a search.
 LGBM_DEFAULTS: dict[str, Any] = {
@@ -89,10 +89,11 @@ def fit_logistic(train: Split, valid: Split, C: float = 0.1, class_weight: str |
     """Logistic regression on imputed, scaled numbers and one-hot categories."""
     start = time.perf_counter()
     model: Pipeline = make_pipeline(
+        FunctionTransformer(_as_object_categories),
         _linear_features(),
         LogisticRegression(C=C, max_iter=500, class_weight=class_weight))
-    model.fit(_as_object_categories(train.X), train.y)
-    proba = model.predict_proba(_as_object_categories(valid.X))[:, 1]
+    model.fit(train.X, train.y)
+    proba = model.predict_proba(valid.X)[:, 1]
     return Fitted("logistic_regression", model, proba,
                   {"C": C, "class_weight": class_weight or "none"}, time.perf_counter() - start)
 
