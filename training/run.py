@@ -133,7 +133,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
                 f"{config.timeout:.0f} s at most)")
             params = fit.tune_lightgbm(
                 train_, valid, config.trials, config.timeout, config.num_threads, config.seed,
-                on_trial=lambda n, p, auc: (track.log_trial(n, p, auc),
+                on_trial=lambda n, p, auc: (track.log_trial(n, auc),
                                             say(f"  trial {n:>3}: valid AUC {auc:.4f}")))
         lgbm = fit.fit_lightgbm(train_, valid, {**params, **config.lgbm_params},
                                 config.num_threads,

@@ -174,7 +174,7 @@ def log_candidate(name: str, params: dict[str, Any], scores: dict[str, float],
     mlflow.log_metric(f"{name}_test_business_cost", scores["business_cost"])
 
 
-def log_trial(number: int, params: dict[str, Any], auc: float) -> None:
+def log_trial(number: int, auc: float) -> None:
     """One hyperparameter trial: validation AUC as a step of the parent run."""
     import mlflow
 
