@@ -82,7 +82,7 @@ def main() -> None:
     from scoring.features import pack_history, to_model_frame
     from scoring.store import client_ids, read_clients
     from serving.client import ScoringClient, to_payload
-    from serving.model import as_matrix
+    from serving.model import read_request
 
     with tempfile.TemporaryDirectory() as tmp:
         store, uri = prepare(args.clients, Path(tmp))
@@ -91,15 +91,16 @@ def main() -> None:
         one = rows.head(1)
 
         model = mlflow.pyfunc.load_model("models:/credit-scoring@champion")
-        booster = model.unwrap_python_model().booster
+        python_model = model.unwrap_python_model()
+        booster = python_model.booster
         frame = to_model_frame(one, booster.feature_name())
-        matrix = as_matrix(frame)
+        packed = pack_history(one)
+        matrix = python_model.layout.matrix(read_request(packed, {}))
         bare_frame = timed(lambda: (booster.predict(frame, raw_score=True),
                                     booster.predict(frame, pred_contrib=True)), args.requests)
         bare_matrix = timed(lambda: (booster.predict(matrix, raw_score=True),
                                      booster.predict(matrix, pred_contrib=True)),
                             args.requests)
-        packed = pack_history(one)
         in_process = timed(lambda: model.predict(packed, params={"top_k": 10}), args.requests)
 
         port = free_port()

@@ -2,9 +2,10 @@
 
 Two kinds of features:
 
-- **Application features** come from the application's own fields. ``application_features``
-  computes them with pandas/numpy on any number of rows (one row in well under 2 ms), and both
-  the batch path and the served model call it through ``to_model_frame``.
+- **Application features** come from the application's own fields.
+  ``derive_application_features`` defines them on float arrays, for any number of rows; the
+  batch path calls it through ``application_features`` / ``to_model_frame`` (pandas), the
+  served model directly on its request's arrays (``serving.model.Layout``).
 - **History features** aggregate the six side tables per client (``SK_ID_CURR``) with polars
   (lazy): one function per table family (``bureau_features``, ``previous_features``,
   ``pos_cash_features``, ``installments_features``, ``credit_card_features``). Each family is a
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import json
+import numbers
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -99,6 +101,13 @@ _ENQUIRIES = tuple(f"AMT_REQ_CREDIT_BUREAU_{p}"
                    for p in ("HOUR", "DAY", "WEEK", "MON", "QRT", "YEAR"))
 
 
+#: The raw fields that application features read.
+APPLICATION_INPUTS: tuple[str, ...] = (
+    "DAYS_EMPLOYED", "DAYS_BIRTH", "AMT_CREDIT", "AMT_INCOME_TOTAL", "AMT_ANNUITY",
+    "AMT_GOODS_PRICE", "CNT_FAM_MEMBERS", "CNT_CHILDREN", "DAYS_ID_PUBLISH",
+    "DAYS_LAST_PHONE_CHANGE", *_EXT, *_DOCUMENTS, *_ENQUIRIES)
+
+
 def _numbers(app: pd.DataFrame, column: str) -> np.ndarray:
     """A column as a float array with NaN for missing (accepts nullable and object dtypes)."""
     try:
@@ -122,10 +131,15 @@ def application_features(app: pd.DataFrame) -> pd.DataFrame:
     Pure and row-wise: the result for a row depends on that row only, so one row gives the
     same values as the batch. Returns a frame with the input's index.
     """
-    x = {c: _numbers(app, c) for c in ("DAYS_EMPLOYED", "DAYS_BIRTH", "AMT_CREDIT",
-                                       "AMT_INCOME_TOTAL", "AMT_ANNUITY", "AMT_GOODS_PRICE",
-                                       "CNT_FAM_MEMBERS", "CNT_CHILDREN", "DAYS_ID_PUBLISH",
-                                       "DAYS_LAST_PHONE_CHANGE", *_EXT)}
+    x = {c: _numbers(app, c) for c in APPLICATION_INPUTS}
+    return pd.DataFrame(derive_application_features(x), index=app.index)
+
+
+def derive_application_features(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The definitions: application features from the ``APPLICATION_INPUTS`` as float arrays
+    (NaN for missing), for any number of rows. The served model calls this directly on its
+    request's arrays; ``application_features`` wraps it for frames.
+    """
     placeholder = x["DAYS_EMPLOYED"] == DAYS_EMPLOYED_PLACEHOLDER
     employed = np.where(placeholder, np.nan, x["DAYS_EMPLOYED"])
     ext = np.column_stack([x[c] for c in _EXT])
@@ -134,7 +148,7 @@ def application_features(app: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(invalid="ignore"):
         ext_mean = np.where(known, ext, 0.0).sum(axis=1) / n_known
     all_missing = n_known == 0
-    out = {
+    return {
         "DAYS_EMPLOYED_CLEAN": employed,
         "NOT_EMPLOYED_FLAG": np.where(np.isnan(x["DAYS_EMPLOYED"]), np.nan,
                                       placeholder.astype("float64")),
@@ -152,15 +166,14 @@ def application_features(app: pd.DataFrame) -> pd.DataFrame:
         "EXT_SOURCE_MAX": np.where(all_missing, np.nan, np.where(known, ext, -np.inf).max(1)),
         "EXT_SOURCE_PROD": ext.prod(axis=1),
         "EXT_SOURCE_MISSING": (3 - n_known).astype("float64"),
-        "DOCUMENT_COUNT": _row_sum(app, _DOCUMENTS),
-        "BUREAU_ENQUIRIES": _row_sum(app, _ENQUIRIES),
+        "DOCUMENT_COUNT": _row_sum([x[c] for c in _DOCUMENTS]),
+        "BUREAU_ENQUIRIES": _row_sum([x[c] for c in _ENQUIRIES]),
     }
-    return pd.DataFrame(out, index=app.index)
 
 
-def _row_sum(app: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+def _row_sum(columns: Sequence[np.ndarray]) -> np.ndarray:
     """Row sums of the present values of ``columns``; missing when all are missing."""
-    values = np.column_stack([_numbers(app, c) for c in columns])
+    values = np.column_stack(columns)
     known = ~np.isnan(values)
     return np.where(known.any(axis=1), np.where(known, values, 0.0).sum(axis=1), np.nan)
 
@@ -874,17 +887,51 @@ def pack_history(rows: pd.DataFrame) -> pd.DataFrame:
 def unpack_history(request: pd.DataFrame) -> pd.DataFrame:
     """The inverse of ``pack_history``: history features back as columns (absent = missing).
 
-    A history may be a dict or its JSON text (as Spark sends it). Raises ValueError naming an
-    unknown history feature or a history that is not an object.
+    Raises ValueError as ``history_matrix`` does.
     """
     if HISTORY not in request:
         return request
-    objects = [_history_object(h) for h in request[HISTORY]]
-    unknown = sorted({k for h in objects for k in h} - set(_HISTORY_DESCRIPTIONS))
-    if unknown:
-        raise ValueError(f"{HISTORY}: unknown feature {unknown[0]!r}")
-    history = pd.DataFrame.from_records(objects, index=request.index)
+    history = pd.DataFrame(history_matrix(request[HISTORY].tolist()),
+                           columns=list(HISTORY_FEATURES), index=request.index)
     return pd.concat([request.drop(columns=HISTORY), history], axis=1)
+
+
+_HISTORY_POSITION = {name: j for j, name in enumerate(HISTORY_FEATURES)}
+
+
+def history_matrix(histories: Sequence[object]) -> np.ndarray:
+    """The ``history`` objects of a request as a float matrix, one column per
+    ``HISTORY_FEATURES`` entry (NaN where absent).
+
+    A history may be a dict, its JSON text (as Spark sends it), or missing. Raises ValueError
+    naming an unknown feature, a value that is not a number or is infinite, or a history that
+    is not an object.
+    """
+    out = np.full((len(histories), len(HISTORY_FEATURES)), np.nan)
+    for i, history in enumerate(histories):
+        history = _history_object(history)
+        try:
+            columns = [_HISTORY_POSITION[name] for name in history]
+        except KeyError as err:
+            raise ValueError(f"{HISTORY}: unknown feature {err.args[0]!r}") from None
+        values = list(history.values())
+        try:
+            if str in map(type, values):  # numpy would read "1.5" as a number
+                raise TypeError
+            row = np.array(values, dtype="float64")  # None becomes NaN
+            if row.shape != (len(values),):  # a list or an object among the values
+                raise TypeError
+        except (TypeError, ValueError):
+            name, value = next(((n, v) for n, v in history.items()
+                                if v is not None and not isinstance(v, numbers.Real)),
+                               ("?", values))
+            raise ValueError(f"{HISTORY}.{name}: expects a number, got {value!r}") from None
+        out[i, columns] = row
+    infinite = np.isinf(out)
+    if infinite.any():
+        i, j = np.argwhere(infinite)[0]
+        raise ValueError(f"{HISTORY}.{HISTORY_FEATURES[j]}: infinite value")
+    return out
 
 
 def _history_object(value: object) -> dict:

@@ -177,8 +177,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
             booster.save_model(booster_file)
             config_file.write_text(json.dumps({
                 "threshold": threshold, "calibration": calibration,
-                "ranges": _ranges(parts.train), "inputs": APPLICATION_TEST.names + history,
-                "fn_cost": cost.fn_cost,
+                "ranges": _ranges(parts.train), "fn_cost": cost.fn_cost,
                 "fp_cost": cost.fp_cost}))
             example = F.pack_history(parts.test[APPLICATION_TEST.names + history].head(1))
             start = time.perf_counter()

@@ -94,9 +94,11 @@ def log_figures(figures: dict[str, Any]) -> None:
 def signature():
     """The served model's signature and params.
 
-    Raw application fields are required columns typed from the schema; the history features
-    travel as one optional ``history`` object (see ``scoring.features.pack_history``), which
-    the model checks itself: a client without history simply leaves it out.
+    Raw application fields are columns typed from the schema, required when the schema says
+    they are never empty and optional otherwise (an absent optional field is a missing value,
+    so callers may leave out what they do not know). The history features travel as one
+    optional ``history`` object (see ``scoring.features.pack_history``), which the model checks
+    itself: a client without history simply leaves it out.
     """
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
@@ -105,7 +107,8 @@ def signature():
     from scoring.schema import APPLICATION_TEST
 
     kinds = {"int": "long", "float": "double", "category": "string"}
-    inputs = [ColSpec(kinds[c.kind], c.name) for c in APPLICATION_TEST.columns]
+    inputs = [ColSpec(kinds[c.kind], c.name, required=not c.nullable)
+              for c in APPLICATION_TEST.columns]
     inputs.append(ColSpec(AnyType(), HISTORY, required=False))
     params = ParamSchema([ParamSpec("explain", "string", "top-k"),
                           ParamSpec("top_k", "long", 10),
