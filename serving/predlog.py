@@ -100,9 +100,12 @@ def _records(when: float, inputs: pd.DataFrame, outputs: pd.DataFrame,
              version: str) -> pd.DataFrame:
     """One batch as log records: inputs (history features as columns, as in the store),
     chosen outputs and metadata, one row per application."""
-    from scoring.features import unpack_history
+    from scoring.features import HISTORY_FEATURES, unpack_history
+    from scoring.schema import APPLICATION_TEST
 
-    out = unpack_history(inputs.reset_index(drop=True))
+    # Every application field, absent optional ones included: one schema for every file.
+    out = unpack_history(inputs.reset_index(drop=True)).reindex(
+        columns=[*APPLICATION_TEST.names, *HISTORY_FEATURES])
     for column in OUTPUT_COLUMNS:
         out[column] = outputs[column].to_numpy()
     out["scored_at"] = pd.Timestamp(when, unit="s", tz="UTC")

@@ -71,3 +71,22 @@ def test_the_history_object_is_logged_as_feature_columns(tmp_path):
     assert "history" not in frame
     assert frame["BURO_COUNT"].tolist()[0] == 3
     assert pd.isna(frame["BURO_COUNT"].tolist()[1])
+
+
+def test_every_file_has_every_application_field(tmp_path):
+    """Requests may leave optional fields out; the log still has one schema for every file."""
+    from scoring.schema import APPLICATION_TEST
+
+    log = predlog.PredictionLog(tmp_path, interval=3600)
+    log.append(*_batch(2))
+    log.flush()
+    inputs, outputs = _batch(1, start=2)
+    log.append(inputs.assign(EXT_SOURCE_1=0.5), outputs)
+    log.close()
+    files = sorted(tmp_path.glob("part-*.parquet"))
+    assert len(files) == 2
+    columns = [list(pd.read_parquet(f).columns) for f in files]
+    assert columns[0] == columns[1]
+    assert set(APPLICATION_TEST.names) <= set(columns[0])
+    frame = predlog.read_log(tmp_path)
+    assert frame["EXT_SOURCE_1"].isna().tolist() == [True, True, False]
