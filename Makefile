@@ -1,4 +1,5 @@
-# make setup: a .venv with everything (uv is bootstrapped with pip when missing)
+# make setup: a .venv with everything, compiled to bytecode (a model-server restart then
+#             imports in half the time; uv is bootstrapped with pip when missing)
 # make demo:  set up, then run the whole system on its default synthetic data
 # make test:  set up, then run the test suite
 SHELL := /bin/bash
@@ -29,7 +30,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen --extra dev --extra spark
+	$(UV) sync --frozen --compile-bytecode --extra dev --extra spark
 	@$(call apt_install,$(APT_PACKAGES))
 	@command -v java >/dev/null || { $(call apt_install,$(APT_JAVA)); }
 	@touch $@

@@ -301,7 +301,8 @@ RunDir = Annotated[Path, typer.Option("--run-dir", help="Folder of the services'
 
 
 def _settings(run_dir: Path, host: str, tracking_port: int, model_port: int,
-              dashboard_port: int, store: Path, prediction_log: str, workers: int):
+              dashboard_port: int, store: Path, prediction_log: str, workers: int,
+              model_nice: int = 10):
     """Services settings from the command line; the tracking store as `scoring train` uses."""
     from scoring.services import Settings
     from training import track
@@ -312,7 +313,7 @@ def _settings(run_dir: Path, host: str, tracking_port: int, model_port: int,
                     replica_ports=(model_port + 10, model_port + 11),
                     dashboard_port=dashboard_port, store=str(store.resolve()),
                     prediction_log=str(Path(prediction_log).resolve()) if prediction_log
-                    else None, workers=workers)
+                    else None, workers=workers, model_nice=model_nice)
 
 
 def _print_status(states) -> None:
@@ -336,16 +337,24 @@ def up(
     prediction_log: Annotated[str, typer.Option(
         help="Folder of the prediction log ('' to turn it off).")] = "data/predictions",
     workers: Annotated[int, typer.Option(min=1, help="uvicorn workers per replica.")] = 1,
+    model_nice: Annotated[int, typer.Option(
+        min=0, max=19, help="CPU priority of the model servers (nice): above 0, the "
+        "dashboard's pages come first when scoring saturates the CPU.")] = 10,
     foreground: Annotated[bool, typer.Option(
         help="Run supervisord in the foreground (for systemd).")] = False,
 ) -> None:
     """Start the tracking UI, the model server (nginx + two replicas of @champion) and the
     dashboard under supervisord, and wait until each answers. Logs: RUN_DIR/logs/."""
-    from scoring.services import ServiceError
+    from scoring.services import ServiceError, bytecode_compiled
     from scoring.services import up as start
 
     settings = _settings(run_dir, host, tracking_port, model_port, dashboard_port, store,
-                         prediction_log, workers)
+                         prediction_log, workers, model_nice)
+    if not bytecode_compiled():
+        typer.secho("warning: the installed packages have no compiled bytecode, so every "
+                    "model-server start compiles them again (twice as slow); run `make setup` "
+                    "or `python -m compileall -q` on the virtualenv", fg=typer.colors.YELLOW,
+                    err=True)
     try:
         states = start(settings, foreground=foreground)
     except ServiceError as err:

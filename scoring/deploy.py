@@ -8,6 +8,8 @@ requests with a graceful reload (``HUP``: old nginx workers finish their request
 2. route to replica 1 only: from here every new request gets the new version;
 3. restart replica 2 on the new version, wait for it, and route to both again.
 
+Each replica serves a copy of the model in ``run/models/VERSION`` (``services.fetch_model``),
+made before anything changes; the copies of versions no longer served are removed at the end.
 A replica is stopped with SIGTERM, which lets uvicorn finish the requests it holds, and nginx
 retries a request that fails on one replica on the other, so no request fails. When the new
 version does not start, replica 1 goes back to the old one and the error says why.
@@ -48,6 +50,7 @@ def reload(run_dir: str = "run", version: str | None = None, timeout: float = 24
     if all(v == version for v in old):
         return Switch(old, version, 0.0, switched=False)
     (first, second), (p1, p2) = REPLICAS, s.replica_ports
+    services.fetch_model(s, version)  # an unreadable registry fails here, before any change
     with _lock(s):
         route(s, server, primary=[p2], backup=[p1])
         say(f"{first}: starting version {version}")
@@ -61,6 +64,7 @@ def reload(run_dir: str = "run", version: str | None = None, timeout: float = 24
         say(f"switched to version {version}; {second}: starting version {version}")
         replace(s, server, second, version, timeout)
         route(s, server, primary=[p1, p2], backup=[])
+    services.prune_models(s, version)
     return Switch(old, version, time.monotonic() - start, switched=True)
 
 

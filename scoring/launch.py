@@ -1,34 +1,72 @@
 """Start one model-server replica: ``python -m scoring.launch run/model-1.json``.
 
-Reads the replica file written by ``scoring up`` / ``scoring reload`` (model URI, version,
-host, port, workers), exports ``SCORING_MODEL_VERSION`` for the prediction log, and replaces
-itself with the stock ``mlflow models serve`` of that exact version. Resolving the version
-before the start (not ``@champion`` at start time) means a replica that supervisord restarts
-after a crash serves the version that was deployed, not one promoted since.
+Reads the replica file written by ``scoring up`` / ``scoring reload`` (version, the stock MLflow
+server command and its environment, the local copy of the model), exports
+``SCORING_MODEL_VERSION`` for the prediction log, lowers its CPU priority (``nice``: the
+dashboard's page builds come first, scoring takes every cycle left) and replaces itself with
+the server. The version is resolved before the start (not ``@champion`` at start time), so a
+replica that supervisord restarts after a crash serves the version that was deployed, not one
+promoted since.
+
+A replica killed with ``SIGKILL`` leaves its uvicorn workers behind when it runs several
+(``--workers``); they would hold the port, so they are stopped first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 
+BIN = Path(sys.executable).parent
 
-def serve_command(replica: dict) -> list[str]:
-    """The ``mlflow models serve`` command line of a replica."""
-    mlflow = str(Path(sys.executable).parent / "mlflow")
-    return [mlflow, "models", "serve", "-m", replica["model_uri"], "--env-manager", "local",
-            "-h", replica["host"], "-p", str(replica["port"]),
-            "-w", str(replica.get("workers", 1))]
+
+def leftovers(group: int) -> list[int]:
+    """Processes of process group ``group`` that run MLflow's scoring server."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            pgrp = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2])
+            if pgrp == group and b"scoring_server" in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except (OSError, ValueError, IndexError):  # the process ended meanwhile
+            continue
+    return found
+
+
+def stop_leftovers(pidfile: Path, timeout: float = 10.0) -> None:
+    """Kill what is left of the previous start (its process group, noted in ``pidfile``)."""
+    if not pidfile.is_file():
+        return
+    group = int(pidfile.read_text())
+    deadline = time.monotonic() + timeout
+    while (pids := leftovers(group)) and time.monotonic() < deadline:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):  # ended meanwhile
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
 
 
 def main(path: str) -> None:
     """Exec the model server described by the replica file ``path``."""
     replica = json.loads(Path(path).read_text())
+    if "command" not in replica:
+        sys.exit(f"{path} was written by an older `scoring up`: run `scoring down` and "
+                 "`scoring up` again")
+    pidfile = Path(path).with_suffix(".pid")
+    stop_leftovers(pidfile)
+    pidfile.write_text(str(os.getpgrp()))
+    os.environ.update(replica["env"])
     os.environ["SCORING_MODEL_VERSION"] = str(replica["version"])
-    command = serve_command(replica)
-    print(" ".join(command), flush=True)
+    if replica.get("nice"):
+        os.nice(int(replica["nice"]))
+    command = [str(BIN / replica["command"][0]), *replica["command"][1:]]
+    print(f"version {replica['version']} from {replica['model_path']}: {' '.join(command)}",
+          flush=True)
     os.execv(command[0], command)
 
 

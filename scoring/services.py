@@ -5,7 +5,7 @@
 | program | what | URL |
 |---|---|---|
 | ``tracking`` | ``mlflow server`` on the tracking store | ``http://HOST:5000`` |
-| ``model-1``, ``model-2`` | stock ``mlflow models serve`` replicas of the champion | 5011, 5012 |
+| ``model-1``, ``model-2`` | MLflow's stock scoring server, replicas of the champion | 5011, 5012 |
 | ``proxy`` | nginx, the stable model URL in front of the replicas | ``http://HOST:5001`` |
 | ``dashboard`` | ``panel serve dashboard/app.py`` (left out while the file is absent) | ``:5006`` |
 | ``healthcheck`` | ``scoring.health``: restarts a program whose URL stops answering | |
@@ -55,6 +55,7 @@ class Settings:
     store: str = "data/features"
     prediction_log: str | None = "data/predictions"
     workers: int = 1
+    model_nice: int = 10
     model_name: str = "credit-scoring"
     dashboard_app: str = str(ROOT / "dashboard" / "app.py")
     health_interval: float = 5.0
@@ -254,17 +255,84 @@ def upstream_conf(s: Settings, primary: list[int], backup: list[int]) -> str:
         "    keepalive_timeout 4s;\n}\n"
 
 
+def model_dir(s: Settings, version: str) -> Path:
+    """Where the run folder keeps the model files of ``version``."""
+    return s.run / "models" / str(version)
+
+
+def fetch_model(s: Settings, version: str) -> Path:
+    """Copy the files of model ``version`` from the registry into the run folder, once.
+
+    Replicas serve this copy: a restart neither opens the tracking store nor downloads
+    anything, and still works while the store is unreadable.
+    """
+    target = model_dir(s, version)
+    if (target / "MLmodel").is_file():
+        return target
+    import tempfile
+
+    from mlflow.artifacts import download_artifacts
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    uri = f"models:/{s.model_name}/{version}"
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        try:
+            download_artifacts(artifact_uri=uri, dst_path=tmp,
+                               tracking_uri=s.tracking_uri)
+        except Exception as err:  # MlflowException, OSError, a database error
+            raise ServiceError(f"cannot copy {uri} from {s.tracking_uri}: "
+                               f"{str(err).splitlines()[0]}") from err
+        Path(tmp).replace(target)
+    return target
+
+
+def prune_models(s: Settings, keep: str) -> None:
+    """Remove the run folder's model copies other than version ``keep``."""
+    for folder in model_dir(s, keep).parent.iterdir():
+        if folder.name != str(keep):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def write_replica(s: Settings, name: str, version: str) -> None:
-    """The model version a replica serves (read by ``scoring.launch`` at each start)."""
+    """The model version a replica serves and the command serving it, read by
+    ``scoring.launch`` at each start.
+
+    The command is the one ``mlflow models serve --env-manager local`` runs once it has
+    resolved the model (MLflow's ``scoring_server.get_cmd``: uvicorn on MLflow's scoring app),
+    on the run folder's copy of the model: the same stock server, without the CLI process in
+    front (its imports doubled the start time, see benchmarks/bench_faults.py).
+    """
+    import shlex
+
+    from mlflow.pyfunc import scoring_server
+
+    path = fetch_model(s, version)
     port = s.replica_ports[REPLICAS.index(name)]
+    command, env = scoring_server.get_cmd(str(path), port, s.host, None, s.workers)
     (s.run / f"{name}.json").write_text(json.dumps({
         "model_uri": f"models:/{s.model_name}/{version}", "version": str(version),
-        "host": s.host, "port": port, "workers": s.workers}))
+        "model_path": str(path), "command": shlex.split(command),
+        "env": {k: v for k, v in env.items() if os.environ.get(k) != v},
+        "nice": s.model_nice}, indent=2))
 
 
 def replica_version(s: Settings, name: str) -> str | None:
     path = s.run / f"{name}.json"
     return str(json.loads(path.read_text())["version"]) if path.is_file() else None
+
+
+def bytecode_compiled() -> bool:
+    """True when mlflow's installed modules have compiled bytecode (``.pyc``) beside them.
+
+    Without it (``uv sync`` without ``--compile-bytecode``, PYTHONDONTWRITEBYTECODE, a venv
+    the services may not write to) each model-server start compiles mlflow, pandas... again.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlflow")
+    return bool(spec and spec.origin and
+                any(Path(spec.origin).parent.glob("__pycache__/__init__.*.pyc")))
 
 
 def find_nginx() -> str:
@@ -359,6 +427,7 @@ def prepare(s: Settings, version: str) -> Path:
         (s.run / sub).mkdir(parents=True, exist_ok=True)
     for name in REPLICAS:
         write_replica(s, name, version)
+    prune_models(s, version)
     (s.run / "nginx.conf").write_text(nginx_conf(s))
     (s.run / "upstream.conf").write_text(upstream_conf(s, list(s.replica_ports), []))
     conf = s.run / "supervisord.conf"

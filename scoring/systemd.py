@@ -25,7 +25,8 @@ def units(s: Settings, user: str | None = None) -> dict[str, str]:
     up = (f"{scoring} up --foreground --run-dir {run} --host {s.host} "
           f"--tracking-port {s.tracking_port} --model-port {s.model_port} "
           f"--dashboard-port {s.dashboard_port} --store {s.store} "
-          f"--prediction-log \"{s.prediction_log or ''}\" --workers {s.workers}")
+          f"--prediction-log \"{s.prediction_log or ''}\" --workers {s.workers} "
+          f"--model-nice {s.model_nice}")
     return {
         "credit-scoring.service": f"""[Unit]
 Description=Credit scoring: tracking UI, model server behind nginx, dashboard (supervisord)

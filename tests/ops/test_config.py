@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import configparser
+import os
+import subprocess
+import sys
 import time
 
 from typer.testing import CliRunner
 
-from scoring import services
+from scoring import launch, services
 from scoring.cli import app
 from scoring.systemd import units
 
@@ -101,3 +104,25 @@ def test_waiting_for_health_accepts_an_absent_dashboard(tmp_path, monkeypatch):
     start = time.monotonic()
     assert services.wait_healthy(_settings(tmp_path), timeout=30) == states
     assert time.monotonic() - start < 1
+
+
+def test_launch_stops_what_is_left_of_the_previous_start_and_nothing_else(tmp_path):
+    """Workers of a replica killed with SIGKILL would hold its port: the next start kills
+    the scoring-server processes of the previous process group, only those."""
+    sleep = "import time; time.sleep(60)  # mlflow.pyfunc.scoring_server"
+    left = subprocess.Popen([sys.executable, "-c", sleep], process_group=0)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                             process_group=left.pid)
+    try:
+        pidfile = tmp_path / "model-1.pid"
+        pidfile.write_text(str(left.pid))
+        assert launch.leftovers(left.pid) == [left.pid]
+        launch.stop_leftovers(pidfile)
+        assert left.wait(5) == -9
+        assert other.poll() is None
+        launch.stop_leftovers(tmp_path / "absent.pid")
+    finally:
+        for proc in (left, other):
+            if proc.poll() is None:
+                os.kill(proc.pid, 9)
+                proc.wait()

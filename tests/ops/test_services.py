@@ -81,15 +81,36 @@ def test_prediction_log_holds_each_scored_application(deployment, bodies):
     assert {"SK_ID_CURR", "AMT_CREDIT", "threshold", "scored_at"} <= set(log.columns)
 
 
-def test_killed_model_server_costs_no_request_and_is_restarted(deployment, bodies):
+def test_replicas_run_the_stock_server_on_a_local_copy_of_the_version(deployment):
+    version = services.replica_version(deployment, "model-1")
+    copy = services.model_dir(deployment, version)
+    assert (copy / "MLmodel").is_file()
+    cmdline = Path(f"/proc/{_pid(deployment, 'model-1')}/cmdline").read_bytes().split(b"\0")
+    assert b"mlflow.pyfunc.scoring_server.app:app" in cmdline
+    assert os.getpriority(os.PRIO_PROCESS, _pid(deployment, "model-1")) >= \
+        deployment.model_nice
+    environ = Path(f"/proc/{_pid(deployment, 'model-1')}/environ").read_bytes()
+    assert str(copy).encode() in environ
+    result = CliRunner().invoke(app, ["status", "--run-dir", str(deployment.run)])
+    assert f"v{version}" in result.output
+
+
+def test_killed_model_server_costs_no_request_and_serves_again(deployment, bodies):
+    """SIGKILL of a replica: nginx retries elsewhere; it answers /ping again within 20 s
+    (benchmarks/bench_faults.py measures the real figure: about 2.5 s)."""
     old = _pid(deployment, "model-1")
+    ping = services.health_urls(deployment)["model-1"]
     with traffic(deployment.url(deployment.model_port), bodies) as seen:
         time.sleep(2)
         os.kill(old, signal.SIGKILL)
+        killed = time.monotonic()
         restarted = _wait(lambda: _pid(deployment, "model-1") not in (0, old), timeout=10)
-        time.sleep(3)
-    print(f"model-1 restarted by supervisord after {restarted:.1f} s; "
-          f"{seen.ok} requests served meanwhile")
+        _wait(lambda: services.healthy(ping, timeout=1), timeout=20, step=0.1)
+        serving = time.monotonic() - killed
+        time.sleep(1)
+    print(f"model-1 restarted by supervisord after {restarted:.1f} s, answering "
+          f"{serving:.1f} s after the kill; {seen.ok} requests served")
+    assert serving < 30  # 10 s for supervisord at most, 20 s to answer
     assert seen.failures == []
     assert seen.ok > 0
 
@@ -124,6 +145,7 @@ def test_reload_switches_model_without_failing_a_request(deployment, bodies, sys
     assert seen.ok > 0
     assert [services.replica_version(deployment, n) for n in services.REPLICAS] == [
         version, version]
+    assert [d.name for d in (deployment.run / "models").iterdir()] == [version]
     result = CliRunner().invoke(app, ["reload", "--run-dir", str(deployment.run)])
     assert result.exit_code == 0 and "already serving" in result.output
 
