@@ -135,19 +135,26 @@ def build(config: Config) -> pn.viewable.Viewable:
 
     pn.state.add_periodic_callback(heartbeat, period=int(config.health_seconds * 1000))
 
-    model_tab = (pn.Column(ModelPage(card=card), GlobalImportance(card=card))
-                 if card else pn.pane.Alert(card_problem, alert_type="warning"))
-    tabs = pn.Tabs(
-        ("Reasons", Explanation(store=chosen)),
-        ("Compare with other clients", pn.Column(compare, bivariate)),
-        ("What if", pn.Column(
+    def model_tab() -> pn.viewable.Viewable:
+        return (pn.Column(ModelPage(card=card), GlobalImportance(card=card))
+                if card else pn.pane.Alert(card_problem, alert_type="warning"))
+
+    def what_if_tab() -> pn.Column:
+        return pn.Column(
             ApplicationForm(application=whatif, compare_with=chosen, title="### What if",
                             intro="Change the client's application and score it again. "
                                   "History (previous loans, payments) stays as stored."),
             ApplicationForm(application=newcomer, title="### A new client",
                             result_class="newclient-result",
-                            intro="Enter a new application; a new client has no history."))),
-        ("Model", model_tab),
+                            intro="Enter a new application; a new client has no history."))
+
+    # The forms (two widgets per field) and the model page are built when their tab is first
+    # shown, not with every page: they were half of a page's build time.
+    tabs = pn.Tabs(
+        ("Reasons", Explanation(store=chosen)),
+        ("Compare with other clients", pn.Column(compare, bivariate)),
+        ("What if", pn.param.ParamFunction(what_if_tab, lazy=True)),
+        ("Model", pn.param.ParamFunction(model_tab, lazy=True)),
         dynamic=True, sizing_mode="stretch_width")
     def follow(event: param.parameterized.Event) -> None:  # only the shown tab follows
         compare.live = bivariate.live = event.new == 1
