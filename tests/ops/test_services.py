@@ -6,6 +6,7 @@ order, so the load test's predictions are in the log when the drift test reads i
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -73,7 +74,10 @@ def test_prediction_log_holds_each_scored_application(deployment, bodies):
     assert response.ok
     _wait(lambda: len(read_log(deployment.prediction_log)) > before, timeout=15)
     log = read_log(deployment.prediction_log)
-    last = log.sort_values("scored_at").iloc[-1]
+    # Other clients (the dashboard's sample) may score meanwhile: find this application.
+    sent = json.loads(bodies[0])["dataframe_split"]
+    client_id = sent["data"][0][sent["columns"].index("SK_ID_CURR")]
+    last = log[log["SK_ID_CURR"] == client_id].sort_values("scored_at").iloc[-1]
     expected = response.json()["predictions"][0]
     assert last["probability"] == pytest.approx(expected["probability"])
     assert last["decision"] == expected["decision"]
