@@ -3,12 +3,14 @@
 Against the services of ``--run-dir`` (``scoring up`` first), while ``--clients`` post one
 application each in a loop through nginx, each round kills one replica (alternately) with
 SIGKILL and times kill -> restarted by supervisord -> ``/ping`` -> one application scored by
-that replica directly. Before the rounds, in the same script and on a free port, cold starts:
+that replica directly. The kill hits the replica's process group: the ``mlflow models serve``
+command and the uvicorn server it runs. Before the rounds, in the same script and on a free
+port, cold starts:
 
 * reference: a fresh Python process that imports mlflow and loads the replica's copy of the
   model (``mlflow.pyfunc.load_model``): the least any restart has to do;
 * ``mlflow models serve -m models:/NAME/VERSION``, the stock command as a user types it;
-* the replica's own command (``run/model-1.json``: the stock server without the CLI process).
+* the replica's own command (``run/model-1.json``: ``mlflow models serve`` on its local copy).
 
 Reports times and their ratio to the reference, failed requests through nginx (goal 0), the
 restarted replica's peak RSS and whether the installed packages hold compiled bytecode (without
@@ -88,14 +90,13 @@ def cold_starts(s: services.Settings, repeats: int) -> dict[str, float]:
 
     def own(port: int) -> float:
         command = [str(BIN / replica["command"][0]), *replica["command"][1:]]
-        command[command.index("--port") + 1] = str(port)
-        return cold_start(command, {**env, **replica["env"]}, port)
+        command[command.index("-p") + 1] = str(port)
+        return cold_start(command, env, port)
 
     runs = {"reference": lambda: reference_load(replica.get("model_path",
                                                             replica["model_uri"]), env),
             "mlflow models serve -m models:/...": lambda: stock(free_port())}
-    if "command" in replica:  # written by this version of `scoring up`
-        runs["replica command (scoring up)"] = lambda: own(free_port())
+    runs["replica command (local copy)"] = lambda: own(free_port())
     return {name: statistics.median(run() for _ in range(repeats)) for name, run in runs.items()}
 
 
@@ -145,7 +146,7 @@ def kill_round(s: services.Settings, name: str, body: str) -> dict[str, float]:
     old = server.supervisor.getProcessInfo(name)["pid"]
     url = s.url(s.replica_ports[services.REPLICAS.index(name)])
     start = time.monotonic()
-    os.kill(old, signal.SIGKILL)
+    os.killpg(old, signal.SIGKILL)  # `mlflow models serve` and the server it runs
     restarted = wait_until(lambda: server.supervisor.getProcessInfo(name)["pid"] not in (0, old),
                            60)
     ping = wait_until(lambda: services.healthy(f"{url}/ping", timeout=1), 120)

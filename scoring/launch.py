@@ -1,15 +1,16 @@
 """Start one model-server replica: ``python -m scoring.launch run/model-1.json``.
 
-Reads the replica file written by ``scoring up`` / ``scoring reload`` (version, the stock MLflow
-server command and its environment, the local copy of the model), exports
+Reads the replica file written by ``scoring up`` / ``scoring reload`` (version, the stock
+``mlflow models serve`` command on the run folder's copy of the model), exports
 ``SCORING_MODEL_VERSION`` for the prediction log, lowers its CPU priority (``nice``: the
 dashboard's page builds come first, scoring takes every cycle left) and replaces itself with
 the server. The version is resolved before the start (not ``@champion`` at start time), so a
 replica that supervisord restarts after a crash serves the version that was deployed, not one
 promoted since.
 
-A replica killed with ``SIGKILL`` leaves its uvicorn workers behind when it runs several
-(``--workers``); they would hold the port, so they are stopped first.
+``mlflow models serve`` runs the server (uvicorn) as a child process: when the command is
+killed with ``SIGKILL`` that child lives on and holds the port, so what is left of the previous
+start is stopped first.
 """
 
 from __future__ import annotations
@@ -60,7 +61,6 @@ def main(path: str) -> None:
     pidfile = Path(path).with_suffix(".pid")
     stop_leftovers(pidfile)
     pidfile.write_text(str(os.getpgrp()))
-    os.environ.update(replica["env"])
     os.environ["SCORING_MODEL_VERSION"] = str(replica["version"])
     if replica.get("nice"):
         os.nice(int(replica["nice"]))

@@ -5,7 +5,7 @@
 | program | what | URL |
 |---|---|---|
 | ``tracking`` | ``mlflow server`` on the tracking store | ``http://HOST:5000`` |
-| ``model-1``, ``model-2`` | MLflow's stock scoring server, replicas of the champion | 5011, 5012 |
+| ``model-1``, ``model-2`` | stock ``mlflow models serve`` replicas of the champion | 5011, 5012 |
 | ``proxy`` | nginx, the stable model URL in front of the replicas | ``http://HOST:5001`` |
 | ``dashboard`` | ``panel serve dashboard/app.py`` (left out while the file is absent) | ``:5006`` |
 | ``healthcheck`` | ``scoring.health``: restarts a program whose URL stops answering | |
@@ -296,25 +296,16 @@ def prune_models(s: Settings, keep: str) -> None:
 
 def write_replica(s: Settings, name: str, version: str) -> None:
     """The model version a replica serves and the command serving it, read by
-    ``scoring.launch`` at each start.
-
-    The command is the one ``mlflow models serve --env-manager local`` runs once it has
-    resolved the model (MLflow's ``scoring_server.get_cmd``: uvicorn on MLflow's scoring app),
-    on the run folder's copy of the model: the same stock server, without the CLI process in
-    front (its imports doubled the start time, see benchmarks/bench_faults.py).
+    ``scoring.launch`` at each start: the stock ``mlflow models serve`` on the run folder's
+    copy of that version (no tracking store to open at a restart).
     """
-    import shlex
-
-    from mlflow.pyfunc import scoring_server
-
     path = fetch_model(s, version)
     port = s.replica_ports[REPLICAS.index(name)]
-    command, env = scoring_server.get_cmd(str(path), port, s.host, None, s.workers)
+    command = ["mlflow", "models", "serve", "-m", str(path), "--env-manager", "local",
+               "-h", s.host, "-p", str(port), "-w", str(s.workers)]
     (s.run / f"{name}.json").write_text(json.dumps({
         "model_uri": f"models:/{s.model_name}/{version}", "version": str(version),
-        "model_path": str(path), "command": shlex.split(command),
-        "env": {k: v for k, v in env.items() if os.environ.get(k) != v},
-        "nice": s.model_nice}, indent=2))
+        "model_path": str(path), "command": command, "nice": s.model_nice}, indent=2))
 
 
 def replica_version(s: Settings, name: str) -> str | None:
