@@ -312,27 +312,35 @@ _FROM_BUREAU_BALANCE = tuple(c for c in DERIVED_LABELS if c.startswith("BB_"))
 
 # --- bureau and bureau_balance --------------------------------------------------------------
 
-_LATE = ("1", "2", "3", "4", "5")
+#: The monthly statuses: on time, 1 to 5 = months late (5: 120+ days), closed, unknown.
+_STATUSES = ("0", "1", "2", "3", "4", "5", "C", "X")
+
+
+def _status_code(status: pl.Expr) -> pl.Expr:
+    """A status as its index in ``_STATUSES`` (8 for any other text; missing stays missing).
+
+    Integer tests on ~40M rows cost less than string ones: the code makes the per-credit
+    aggregation about 15% faster.
+    """
+    code = status.cast(pl.Enum(_STATUSES), strict=False).to_physical()
+    return code.fill_null(pl.when(status.is_not_null()).then(len(_STATUSES)))
 
 
 def bureau_balance_per_credit(bureau_balance: pl.LazyFrame) -> pl.LazyFrame:
     """Monthly status counts and shares per bureau credit (``SK_ID_BUREAU``), up to month 0."""
-    status, month = pl.col("STATUS"), pl.col("MONTHS_BALANCE")
-    late = _flag(status.is_in(_LATE))
-    worst = pl.when(late).then(status.cast(pl.Int8, strict=False)).otherwise(0)
-    # Per-row flags first (Boolean, cheap), so the group-by only takes plain means and maxima.
-    return (bureau_balance.filter(month <= 0).with_columns(
-        late.alias("BB_SHARE_LATE"),
-        *[_flag(status == s).alias(f"BB_SHARE_{s}") for s in ("0", "C", "X")],
-        *[pl.when(month >= -m).then(late).alias(f"BB_SHARE_LATE_{m}M") for m in (6, 12)],
-        worst.alias("BB_WORST_STATUS"),
+    code, month = pl.col("STATUS_CODE"), pl.col("MONTHS_BALANCE")
+    late = (code >= 1) & (code <= 5)
+    return bureau_balance.filter(month <= 0).with_columns(
+        _status_code(pl.col("STATUS")).alias("STATUS_CODE"),
     ).group_by("SK_ID_BUREAU").agg(
         pl.len().cast(pl.Float64).alias("BB_MONTHS"),
         month.min().cast(pl.Float64).alias("BB_MONTHS_BALANCE_MIN"),
-        *[pl.col(f"BB_SHARE_{s}").mean() for s in ("0", "C", "X", "LATE", "LATE_6M",
-                                                    "LATE_12M")],
-        pl.col("BB_WORST_STATUS").max().cast(pl.Float64),
-    ))
+        *[_flag(code == _STATUSES.index(s)).mean().alias(f"BB_SHARE_{s}")
+          for s in ("0", "C", "X")],
+        _flag(late).mean().alias("BB_SHARE_LATE"),
+        *[pl.when(month >= -m).then(late).mean().alias(f"BB_SHARE_LATE_{m}M") for m in (6, 12)],
+        pl.when(late).then(code).otherwise(0).max().cast(pl.Float64).alias("BB_WORST_STATUS"),
+    )
 
 
 def bureau_rows(bureau: pl.LazyFrame, bureau_balance: pl.LazyFrame | None) -> pl.LazyFrame:
@@ -441,8 +449,9 @@ def interest_rate(credit: pl.Expr, annuity: pl.Expr, payments: pl.Expr) -> list[
     linear = 2 * (payments * annuity / credit - 1) / (payments + 1)
     start = pl.when(valid).then(pl.min_horizontal(annuity / credit, linear)).alias("_m")
     m = pl.col("_m")
-    step = (m - (credit * m - annuity * (1 - (1 + m).pow(-payments)))
-            / (credit - annuity * payments * (1 + m).pow(-payments - 1))).alias("_m")
+    discount = (1 + m).pow(-payments)  # computed once per step (common subexpression)
+    step = (m - (credit * m - annuity * (1 - discount))
+            / (credit - annuity * payments * discount / (1 + m))).alias("_m")
     rate = (pl.when(valid & (annuity * payments <= credit)).then(0.0)
             .otherwise(12 * m).clip(*RATE_BOUNDS).alias("INTEREST_RATE"))
     return [start] + [step] * _RATE_STEPS + [rate]
@@ -785,8 +794,10 @@ def client_features(applications: pl.DataFrame,
         order = [c for c in family_features(table) if c in agg.columns]
         counts = [c for c in order if c.endswith("_COUNT")]
         # Align each family on the sorted ids, then put the columns side by side: no copy of
-        # the growing frame per family.
-        aligned = keys.join(agg.select(KEY, *order), on=KEY, how="left", maintain_order="left")
+        # the growing frame per family. The streaming engine returns a few chunks: gathering
+        # from one contiguous chunk is about a third faster.
+        aligned = keys.join(agg.select(KEY, *order).rechunk(), on=KEY, how="left",
+                            maintain_order="left")
         parts.append(aligned.drop(KEY).with_columns(pl.col(counts).fill_null(0)))
     return pl.concat(parts, how="horizontal")
 

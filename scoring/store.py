@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from scoring import features as F
-from scoring.tables import find_file, read_table
+from scoring.tables import find_file, scan_table
 
 #: File name of the store inside its folder.
 STORE_FILE = "clients.parquet"
@@ -56,14 +56,15 @@ def build_store(data_dir: Path | str, out: Path | str = Path("data/features"),
                 progress: Callable[[str], None] | None = None) -> StoreSummary:
     """Compute the store rows of every application in ``data_dir`` and write the store.
 
-    Reads one family's tables at a time to bound memory; ``progress`` receives one line per
-    table. A missing side-table file drops its features with a ``MissingTableWarning``.
-    Returns a summary of what was written.
+    Reads one family's tables at a time to bound memory (Parquet files are scanned, so only
+    the columns the features use are read); ``progress`` receives one line per table. A
+    missing side-table file drops its features with a ``MissingTableWarning``. Returns a
+    summary of what was written.
     """
     say = progress or (lambda _: None)
     start = time.perf_counter()
-    train = read_table(data_dir, "application_train")
-    test = read_table(data_dir, "application_test") \
+    train = scan_table(data_dir, "application_train").collect()
+    test = scan_table(data_dir, "application_test").collect() \
         if find_file(data_dir, "application_test") else None
     applications = F.application_rows(train, test)
     say(f"applications: {train.height:,} train + {0 if test is None else test.height:,} test")
@@ -71,7 +72,7 @@ def build_store(data_dir: Path | str, out: Path | str = Path("data/features"),
     aggregates, missing = {}, []
     for table, family in F.FAMILIES.items():
         t0 = time.perf_counter()
-        tables = {name: read_table(data_dir, name) for name in family.tables
+        tables = {name: scan_table(data_dir, name) for name in family.tables
                   if find_file(data_dir, name)}
         missing += [name for name in family.tables if name not in tables]
         aggregates[table] = F.family_aggregates(table, tables)
@@ -86,11 +87,12 @@ def build_store(data_dir: Path | str, out: Path | str = Path("data/features"),
                         seconds=time.perf_counter() - start, missing_tables=missing)
 
 
-def _progress_line(table: str, tables: dict[str, pl.DataFrame], agg: pl.DataFrame | None,
+def _progress_line(table: str, tables: dict[str, pl.LazyFrame], agg: pl.DataFrame | None,
                    seconds: float) -> str:
     if agg is None:
         return f"{table}: file not found, features left out"
-    rows = sum(frame.height for frame in tables.values())
+    # A Parquet scan counts its rows from the file footer.
+    rows = sum(frame.select(pl.len()).collect().item() for frame in tables.values())
     return (f"{' + '.join(tables)}: {rows:,} rows -> {agg.height:,} clients, "
             f"{agg.width - 1} features ({seconds:.1f} s)")
 

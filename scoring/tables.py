@@ -161,6 +161,25 @@ def read_table(data_dir: Path | str, table: str) -> pl.DataFrame:
     return cast(read_text(path), spec, path)
 
 
+def scan_table(data_dir: Path | str, table: str) -> pl.LazyFrame:
+    """One table of a data folder as a lazy frame, typed by the schema.
+
+    A Parquet file whose columns already have the schema's types is scanned lazily, so a query
+    reads only the columns it uses; any other file is read (and checked) by ``read_table``.
+    Raises DataError as ``read_table`` does.
+    """
+    spec = TABLES[table]
+    path = find_file(data_dir, table)
+    if path is not None and path.suffix == ".parquet":
+        try:
+            stored = pl.read_parquet_schema(path)
+        except Exception:  # unreadable: read_table raises the DataError
+            stored = {}
+        if all(stored.get(c.name) == POLARS_TYPES[c.kind] for c in spec.columns):
+            return pl.scan_parquet(path).select(spec.names)
+    return read_table(data_dir, table).lazy()
+
+
 def read_tables(data_dir: Path | str, tables: Iterable[str] | None = None,
                 ) -> dict[str, pl.DataFrame]:
     """Read the tables of a data folder that are present; a missing optional table is skipped.

@@ -119,6 +119,17 @@ def test_bureau_features_by_hand(store_rows):
     assert one["BURO_CLOSED_BB_WORST_STATUS_MAX"] == 0
 
 
+def test_bureau_balance_statuses_per_credit():
+    """An unknown status is a known month in no class; a missing one is left out of shares."""
+    months = pl.LazyFrame({"SK_ID_BUREAU": [1] * 6, "MONTHS_BALANCE": [0, -1, -2, -3, -4, 1],
+                           "STATUS": ["0", "3", "Z", None, "C", "5"]})
+    got = F.bureau_balance_per_credit(months).collect().row(0, named=True)
+    assert got["BB_MONTHS"] == 5 and got["BB_MONTHS_BALANCE_MIN"] == -4
+    assert got["BB_SHARE_0"] == got["BB_SHARE_LATE"] == got["BB_SHARE_C"] == 0.25
+    assert got["BB_SHARE_X"] == 0
+    assert got["BB_WORST_STATUS"] == 3  # month 1 (status 5) is after the application
+
+
 def test_previous_features_by_hand(store_rows):
     one, two = _row(store_rows, 1), _row(store_rows, 2)
     assert one["PREV_COUNT"] == 2

@@ -18,6 +18,7 @@ from scoring.tables import (
     read_table,
     read_tables,
     read_text,
+    scan_table,
 )
 
 from . import tiny_frames, write_folder
@@ -127,6 +128,17 @@ def test_non_whole_int_names_file_and_column(tmp_path: Path, fmt: str) -> None:
     with pytest.raises(DataError, match=rf"bureau\.{fmt}: column DAYS_CREDIT expects int "
                                         r"values; 6 row\(s\) do not parse, e.g. \['?0\.5"):
         read_table(tmp_path, "bureau")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_scan_table_reads_like_read_table(tmp_path: Path, fmt: str) -> None:
+    frame = tiny_frames(rows=20)["bureau"]
+    write_folder(tmp_path, {"bureau": frame.with_columns(pl.lit(1).alias("EXTRA"))}, fmt)
+    assert_frame_equal(scan_table(tmp_path, "bureau").collect(), frame)
+    # A Parquet column of another type goes through read_table's checks.
+    write_folder(tmp_path, {"bureau": frame.with_columns(pl.col("DAYS_CREDIT") + 0.5)}, fmt)
+    with pytest.raises(DataError, match="column DAYS_CREDIT expects int"):
+        scan_table(tmp_path, "bureau")
 
 
 def test_missing_table(tmp_path: Path) -> None:
