@@ -271,6 +271,7 @@ def fetch_model(s: Settings, version: str) -> Path:
         return target
     import tempfile
 
+    from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -278,12 +279,16 @@ def fetch_model(s: Settings, version: str) -> Path:
     uri = f"models:/{s.model_name}/{version}"
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         try:
-            download_artifacts(artifact_uri=uri, dst_path=tmp,
-                               tracking_uri=s.tracking_uri)
+            # The registry is the tracking store: ask it for the version's files explicitly
+            # (a models:/ URI alone would be looked up in MLflow's default registry).
+            source = MlflowClient(s.tracking_uri, s.tracking_uri).get_model_version_download_uri(
+                s.model_name, version)
+            local = download_artifacts(artifact_uri=source, dst_path=tmp,
+                                       tracking_uri=s.tracking_uri)
         except Exception as err:  # MlflowException, OSError, a database error
             raise ServiceError(f"cannot copy {uri} from {s.tracking_uri}: "
                                f"{str(err).splitlines()[0]}") from err
-        Path(tmp).replace(target)
+        Path(local).replace(target)
     return target
 
 

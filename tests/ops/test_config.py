@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -126,3 +127,20 @@ def test_launch_stops_what_is_left_of_the_previous_start_and_nothing_else(tmp_pa
             if proc.poll() is None:
                 os.kill(proc.pid, 9)
                 proc.wait()
+
+
+def test_model_copy_reads_the_settings_store_not_mlflow_defaults(system, tmp_path):
+    """`scoring up` in a shell without MLFLOW_TRACKING_URI: the version comes from the store
+    of the settings, and no stray mlflow.db appears in the working folder."""
+    code = ("import sys; from scoring import services; "
+            "s = services.Settings(tracking_uri=sys.argv[1], run_dir=sys.argv[2]); "
+            "print(services.fetch_model(s, services.champion_version(s.tracking_uri)))")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    out = subprocess.run([sys.executable, "-c", code, system.tracking_uri,
+                          str(tmp_path / "run")], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    copy = Path(out.stdout.strip().splitlines()[-1])
+    assert (copy / "MLmodel").is_file() and copy.parent.parent == tmp_path / "run"
+    assert not (tmp_path / "mlflow.db").exists()
