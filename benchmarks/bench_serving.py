@@ -95,7 +95,7 @@ def main() -> None:
         booster = python_model.booster
         frame = to_model_frame(one, booster.feature_name())
         packed = pack_history(one)
-        matrix = python_model.layout.matrix(read_request(packed, {}))
+        matrix = python_model.layout.matrix(read_request(packed))
         bare_frame = timed(lambda: (booster.predict(frame, raw_score=True),
                                     booster.predict(frame, pred_contrib=True)), args.requests)
         bare_matrix = timed(lambda: (booster.predict(matrix, raw_score=True),

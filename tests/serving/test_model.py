@@ -46,7 +46,7 @@ def _codes(frame: pd.DataFrame) -> np.ndarray:
 def test_served_inputs_equal_the_training_frame(model, rows):
     """No training/serving skew: the matrix the served model builds from a request is the
     training frame (``to_model_frame``) cell for cell, and the booster agrees on both."""
-    matrix = model.layout.matrix(read_request(pack_history(rows), {}))
+    matrix = model.layout.matrix(read_request(pack_history(rows)))
     frame = to_model_frame(rows, model.layout.features)
     np.testing.assert_array_equal(matrix, _codes(frame))
     np.testing.assert_allclose(model.booster.predict(matrix, raw_score=True),
@@ -55,7 +55,7 @@ def test_served_inputs_equal_the_training_frame(model, rows):
 
 def test_reason_values_are_readable(model, rows):
     """A category's value reads as its level, a number as a float, a missing one as None."""
-    matrix = model.layout.matrix(read_request(pack_history(rows.head(50)), {}))
+    matrix = model.layout.matrix(read_request(pack_history(rows.head(50))))
     name = next(n for n in model.layout.features if n in CATEGORIES)
     j = model.layout.features.index(name)
     for i, expected in enumerate(rows[name].head(50)):
@@ -90,11 +90,11 @@ def test_read_request_names_the_first_bad_field(rows):
     request = pack_history(rows.head(3))
     request.loc[request.index[1], "NAME_CONTRACT_TYPE"] = "Mortgage"
     with pytest.raises(MlflowException, match="NAME_CONTRACT_TYPE: unknown value 'Mortgage'"):
-        read_request(request, {})
+        read_request(request)
     request = pack_history(rows.head(3)).astype({"AMT_CREDIT": object})
     request.loc[request.index[2], "AMT_CREDIT"] = "a lot"
     with pytest.raises(MlflowException, match="AMT_CREDIT: expects a number, got 'a lot'"):
-        read_request(request, {})
+        read_request(request)
 
 
 def test_absent_optional_field_reads_as_missing(system, rows):
