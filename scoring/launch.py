@@ -8,9 +8,9 @@ the server. The version is resolved before the start (not ``@champion`` at start
 replica that supervisord restarts after a crash serves the version that was deployed, not one
 promoted since.
 
-``mlflow models serve`` runs the server (uvicorn) as a child process: when the command is
-killed with ``SIGKILL`` that child lives on and holds the port, so what is left of the previous
-start is stopped first.
+``mlflow models serve`` runs the server (uvicorn) as a child process, which outlives the
+command when the command is killed or stopped first, and holds the port: what is left of the
+previous start is stopped first, gracefully.
 """
 
 from __future__ import annotations
@@ -39,17 +39,23 @@ def leftovers(group: int) -> list[int]:
     return found
 
 
-def stop_leftovers(pidfile: Path, timeout: float = 10.0) -> None:
-    """Kill what is left of the previous start (its process group, noted in ``pidfile``)."""
+def stop_leftovers(pidfile: Path, grace: float = 10.0) -> None:
+    """Stop what is left of the previous start (its process group, noted in ``pidfile``).
+
+    SIGTERM first: when supervisord stopped the replica (a reload), it is the uvicorn child
+    still finishing its requests, and they must not be cut. What is still there after
+    ``grace`` seconds gets SIGKILL.
+    """
     if not pidfile.is_file():
         return
     group = int(pidfile.read_text())
-    deadline = time.monotonic() + timeout
-    while (pids := leftovers(group)) and time.monotonic() < deadline:
-        for pid in pids:
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        for pid in leftovers(group):
             with contextlib.suppress(ProcessLookupError):  # ended meanwhile
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.1)
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while leftovers(group) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 def main(path: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -108,22 +109,30 @@ def test_waiting_for_health_accepts_an_absent_dashboard(tmp_path, monkeypatch):
 
 
 def test_launch_stops_what_is_left_of_the_previous_start_and_nothing_else(tmp_path):
-    """Workers of a replica killed with SIGKILL would hold its port: the next start kills
-    the scoring-server processes of the previous process group, only those."""
-    sleep = "import time; time.sleep(60)  # mlflow.pyfunc.scoring_server"
-    left = subprocess.Popen([sys.executable, "-c", sleep], process_group=0)
+    """The server child of a replica outlives its `mlflow models serve` command and would
+    hold the port: the next start stops the scoring-server processes of the previous process
+    group, only those; SIGTERM first (requests in flight finish), SIGKILL after the grace."""
+    tag = "  # mlflow.pyfunc.scoring_server"
+    left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)" + tag],
+                            process_group=0)
+    stubborn = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, "
+         "signal.SIG_IGN); print('ready', flush=True); time.sleep(60)" + tag],
+        process_group=left.pid, stdout=subprocess.PIPE, text=True)
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
                              process_group=left.pid)
     try:
+        assert stubborn.stdout.readline().strip() == "ready"
         pidfile = tmp_path / "model-1.pid"
         pidfile.write_text(str(left.pid))
-        assert launch.leftovers(left.pid) == [left.pid]
-        launch.stop_leftovers(pidfile)
-        assert left.wait(5) == -9
+        assert sorted(launch.leftovers(left.pid)) == sorted([left.pid, stubborn.pid])
+        launch.stop_leftovers(pidfile, grace=1.0)
+        assert left.wait(5) == -signal.SIGTERM
+        assert stubborn.wait(5) == -signal.SIGKILL
         assert other.poll() is None
         launch.stop_leftovers(tmp_path / "absent.pid")
     finally:
-        for proc in (left, other):
+        for proc in (left, stubborn, other):
             if proc.poll() is None:
                 os.kill(proc.pid, 9)
                 proc.wait()
