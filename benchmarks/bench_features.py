@@ -2,9 +2,10 @@
 
 For each size, on the same synthetic tables (``scoring generate --seed 0``, Parquet by
 default or CSV, cached in ``benchmarks/.cache/``), runs each implementation in its own
-subprocess (so peak RSS is clean), from the table files to the written per-client frame, then
-checks that both give the same values (every history and application feature, relative and
-absolute tolerance 1e-6, same missing cells) and prints wall time, peak RSS and the speed-up.
+subprocess (so peak RSS is clean; with the polars allocator settings of ``scoring features``),
+from the table files to the written per-client frame, then checks that both give the same
+values (every history and application feature, relative and absolute tolerance 1e-6, same
+missing cells) and prints wall time, peak RSS and the speed-up.
 With Parquet input it also times a floor in a third subprocess: polars only reading the columns
 our path needs from every table (nothing computed or written).
 
@@ -131,8 +132,13 @@ def _text_columns(table: str) -> dict[str, str]:
 
 
 def in_subprocess(kind: str, data_dir: Path, out: Path) -> dict:
+    """Run one implementation in a child process, with the polars allocator settings that
+    ``scoring features`` applies (they must be in the environment before polars loads)."""
+    from scoring.cli import POLARS_ALLOCATOR
+
     result = subprocess.run([sys.executable, __file__, "--child", kind, str(data_dir),
-                             str(out)], capture_output=True, text=True)
+                             str(out)], capture_output=True, text=True,
+                            env=os.environ | POLARS_ALLOCATOR)
     if result.returncode:
         raise RuntimeError(f"{kind} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -26,6 +26,12 @@ DataDir = Annotated[Path, typer.Option("--data-dir", "-d", help="Folder of Kaggl
 
 Host = Annotated[str, typer.Option(help="Interface to bind (loopback by default).")]
 
+#: polars' allocator (jemalloc) setting for the feature build, read when polars loads (polars
+#: puts its own defaults before it). polars hands freed memory back to the OS after 0.5 s; the
+#: build frees and allocates gigabytes family after family, and keeping freed memory 60 s saves
+#: those page faults: about 9% faster at Kaggle size, for a peak 0.3-0.7 GiB higher.
+POLARS_ALLOCATOR = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:60000"}
+
 
 def _number(text: str) -> int | float | str:
     """A parameter value: an int or a float when it reads as one, else the text."""
@@ -92,6 +98,7 @@ def features(
 
     A missing side-table file leaves its features out, with a warning.
     """
+    os.environ.update(POLARS_ALLOCATOR)  # before polars loads
     from scoring.store import build_store
     from scoring.tables import DataError
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 
 import pandas as pd
@@ -10,7 +13,7 @@ from typer.testing import CliRunner
 
 from scoring import features as F
 from scoring import store
-from scoring.cli import app
+from scoring.cli import POLARS_ALLOCATOR, app
 
 
 @pytest.fixture
@@ -86,13 +89,31 @@ def test_missing_side_table_file(tiny_data_dir, tmp_path):
     assert summary.features == len(F.model_features(columns))
 
 
-def test_cli_features(tiny_data_dir, tmp_path):
+def test_cli_features(tiny_data_dir, tmp_path, monkeypatch):
+    # The command sets polars' allocator variable: restore it after the test.
+    monkeypatch.setenv("_RJEM_MALLOC_CONF", os.environ.get("_RJEM_MALLOC_CONF", ""))
     result = CliRunner().invoke(app, ["features", "--data-dir", str(tiny_data_dir),
                                       "--out", str(tmp_path / "f")])
     assert result.exit_code == 0, result.output
     assert "bureau + bureau_balance: 8 rows -> 1 clients" in result.output
     assert "wrote 2 train + 1 test clients" in result.output
     assert (tmp_path / "f" / store.STORE_FILE).is_file()
+
+
+def test_cli_features_sets_the_allocator_before_polars_loads(tiny_data_dir, tmp_path):
+    """polars puts its defaults before a setting it finds when it loads: finding ours after
+    them shows that the command set it in time (a polars import at the top of the CLI would
+    leave our setting alone in the variable, and without effect)."""
+    code = ("import os, sys\nfrom scoring.cli import app\n"
+            "try:\n    app(['features', '--data-dir', sys.argv[1], '--out', sys.argv[2]])\n"
+            "except SystemExit as done:\n    assert not done.code, done.code\n"
+            "print(os.environ['_RJEM_MALLOC_CONF'])")
+    run = subprocess.run([sys.executable, "-c", code, str(tiny_data_dir), str(tmp_path / "f")],
+                         capture_output=True, text=True, check=True)
+    conf = run.stdout.strip().splitlines()[-1].split(",")
+    (name, value), = POLARS_ALLOCATOR.items()
+    assert name == "_RJEM_MALLOC_CONF"
+    assert conf[-1] == value and len(conf) > 1, conf
 
 
 def test_cli_features_without_applications(tmp_path):
