@@ -17,14 +17,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import polars as pl
 import pyarrow.parquet as pq
 
 from scoring import features as F
-from scoring.tables import find_file, scan_table
+from scoring.tables import find_file, read_table, scan_table
 
 #: File name of the store inside its folder.
 STORE_FILE = "clients.parquet"
@@ -32,6 +34,8 @@ STORE_FILE = "clients.parquet"
 #: ms warm at Kaggle scale, as with 5,000), large enough that the footer stays small and the
 #: write pays little per column chunk (36 groups at Kaggle scale; 5,000 took 0.15 s longer).
 ROW_GROUP_SIZE = 10_000
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,26 +61,27 @@ def build_store(data_dir: Path | str, out: Path | str = Path("data/features"),
                 progress: Callable[[str], None] | None = None) -> StoreSummary:
     """Compute the store rows of every application in ``data_dir`` and write the store.
 
-    Reads one family's tables at a time to bound memory (Parquet files are scanned, so only
-    the columns the features use are read); ``progress`` receives one line per table. A
+    Reads one family's tables at a time to bound memory (Parquet and plain CSV files are
+    scanned, so only the columns the features use are read); ``progress`` receives one line
+    per table. A
     missing side-table file drops its features with a ``MissingTableWarning``. Returns a
     summary of what was written.
     """
     say = progress or (lambda _: None)
     start = time.perf_counter()
-    train = scan_table(data_dir, "application_train").collect()
-    test = scan_table(data_dir, "application_test").collect() \
-        if find_file(data_dir, "application_test") else None
+    train, _ = _compute(data_dir, ["application_train"], lambda t: t["application_train"].collect())
+    test, _ = _compute(data_dir, ["application_test"], lambda t: t["application_test"].collect()) \
+        if find_file(data_dir, "application_test") else (None, {})
     applications = F.application_rows(train, test)
     say(f"applications: {train.height:,} train + {0 if test is None else test.height:,} test")
     del train, test
     aggregates, missing = {}, []
     for table, family in F.FAMILIES.items():
         t0 = time.perf_counter()
-        tables = {name: scan_table(data_dir, name) for name in family.tables
-                  if find_file(data_dir, name)}
-        missing += [name for name in family.tables if name not in tables]
-        aggregates[table] = F.family_aggregates(table, tables)
+        present = [name for name in family.tables if find_file(data_dir, name)]
+        missing += [name for name in family.tables if name not in present]
+        aggregates[table], tables = _compute(data_dir, present,
+                                             partial(F.family_aggregates, table))
         say(_progress_line(table, tables, aggregates[table], time.perf_counter() - t0))
         del tables
     frame = F.client_features(applications, aggregates)
@@ -86,6 +91,24 @@ def build_store(data_dir: Path | str, out: Path | str = Path("data/features"),
                         columns=frame.width,
                         features=len(F.model_features(frame.columns)),
                         seconds=time.perf_counter() - start, missing_tables=missing)
+
+
+def _compute(data_dir: Path | str, names: Sequence[str],
+             compute: Callable[[dict[str, pl.LazyFrame]], T],
+             ) -> tuple[T, dict[str, pl.LazyFrame]]:
+    """``compute`` on the tables ``names`` as scanned by ``scan_table``; returns its result and
+    the tables it used.
+
+    When polars cannot parse a value of a lazily scanned CSV file, computes again on the tables
+    as ``read_table`` reads them: it accepts what the schema allows (``3.0`` in an int column)
+    and raises a DataError naming the file, the column and sample values otherwise.
+    """
+    tables = {name: scan_table(data_dir, name) for name in names}
+    try:
+        return compute(tables), tables
+    except pl.exceptions.PolarsError:
+        tables = {name: read_table(data_dir, name).lazy() for name in names}
+        return compute(tables), tables
 
 
 def _progress_line(table: str, tables: dict[str, pl.LazyFrame], agg: pl.DataFrame | None,

@@ -7,6 +7,7 @@ have: ``application_train.csv``, ``.csv.gz``, ``.csv.zip`` / ``.zip`` (one CSV i
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import zipfile
@@ -164,9 +165,11 @@ def read_table(data_dir: Path | str, table: str) -> pl.DataFrame:
 def scan_table(data_dir: Path | str, table: str) -> pl.LazyFrame:
     """One table of a data folder as a lazy frame, typed by the schema.
 
-    A Parquet file whose columns already have the schema's types is scanned lazily, so a query
-    reads only the columns it uses; any other file is read (and checked) by ``read_table``.
-    Raises DataError as ``read_table`` does.
+    A Parquet file whose columns already have the schema's types, or a plain CSV file with the
+    schema's columns, is scanned lazily: a query reads only the columns it uses, as it goes.
+    A CSV value that does not parse then fails the query with a polars error, and
+    ``read_table`` on the file names the column (``scoring.store.build_store`` does so).
+    Any other file is read (and checked) by ``read_table``; raises DataError as it does.
     """
     spec = TABLES[table]
     path = find_file(data_dir, table)
@@ -177,7 +180,20 @@ def scan_table(data_dir: Path | str, table: str) -> pl.LazyFrame:
             stored = {}
         if all(stored.get(c.name) == POLARS_TYPES[c.kind] for c in spec.columns):
             return pl.scan_parquet(path).select(spec.names)
+    if path is not None and path.suffix == ".csv" and set(spec.names) <= _csv_header(path):
+        dtypes = {c.name: POLARS_TYPES[c.kind] for c in spec.columns}
+        return pl.scan_csv(path, schema_overrides=dtypes).select(spec.names)
     return read_table(data_dir, table).lazy()
+
+
+def _csv_header(path: Path) -> set[str]:
+    """The column names on a CSV file's first line (empty if it cannot be read as UTF-8)."""
+    with open(path, "rb") as fh:
+        line = fh.readline()
+    try:
+        return set(next(csv.reader([line.decode("utf-8").rstrip("\r\n")]), []))
+    except UnicodeDecodeError:
+        return set()
 
 
 def read_tables(data_dir: Path | str, tables: Iterable[str] | None = None,

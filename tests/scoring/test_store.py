@@ -8,12 +8,14 @@ import sys
 import warnings
 
 import pandas as pd
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from scoring import features as F
 from scoring import store
 from scoring.cli import POLARS_ALLOCATOR, app
+from scoring.tables import DataError
 
 
 @pytest.fixture
@@ -114,6 +116,27 @@ def test_cli_features_sets_the_allocator_before_polars_loads(tiny_data_dir, tmp_
     (name, value), = POLARS_ALLOCATOR.items()
     assert name == "_RJEM_MALLOC_CONF"
     assert conf[-1] == value and len(conf) > 1, conf
+
+
+@pytest.mark.parametrize("table", ["application_train", "bureau"])
+def test_a_bad_csv_value_names_the_file_and_column(tiny_data_dir, tmp_path, table):
+    path = tiny_data_dir / f"{table}.csv"
+    pl.read_csv(path).with_columns(pl.col("DAYS_BIRTH" if table.startswith("app") else
+                                          "DAYS_CREDIT") + 0.5).write_csv(path)
+    with pytest.raises(DataError, match=rf"{table}\.csv: column DAYS_\w+ expects int values"):
+        store.build_store(tiny_data_dir, tmp_path / "f")
+    assert not (tmp_path / "f").exists()
+
+
+def test_whole_floats_in_a_csv_int_column_still_build(tiny_data_dir, tmp_path, tiny_tables):
+    """A CSV scan fails on "-100.0" in an int column; the build reads the file again as
+    read_table does, which accepts it (pandas writes int columns with gaps that way)."""
+    path = tiny_data_dir / "bureau.csv"
+    pl.read_csv(path).with_columns(pl.format("{}.0", pl.col("DAYS_CREDIT"))
+                                   .alias("DAYS_CREDIT")).write_csv(path)
+    summary = store.build_store(tiny_data_dir, tmp_path / "f")
+    pd.testing.assert_frame_equal(store.read_store(summary.path),
+                                  F.build_features(tiny_tables).to_pandas(), check_dtype=False)
 
 
 def test_cli_features_without_applications(tmp_path):

@@ -135,10 +135,15 @@ def test_scan_table_reads_like_read_table(tmp_path: Path, fmt: str) -> None:
     frame = tiny_frames(rows=20)["bureau"]
     write_folder(tmp_path, {"bureau": frame.with_columns(pl.lit(1).alias("EXTRA"))}, fmt)
     assert_frame_equal(scan_table(tmp_path, "bureau").collect(), frame)
-    # A Parquet column of another type goes through read_table's checks.
+    # A Parquet column of another type goes through read_table's checks; a CSV file is
+    # scanned lazily and fails when the query parses the value (build_store then names it).
     write_folder(tmp_path, {"bureau": frame.with_columns(pl.col("DAYS_CREDIT") + 0.5)}, fmt)
-    with pytest.raises(DataError, match="column DAYS_CREDIT expects int"):
-        scan_table(tmp_path, "bureau")
+    if fmt == "parquet":
+        with pytest.raises(DataError, match="column DAYS_CREDIT expects int"):
+            scan_table(tmp_path, "bureau")
+    else:
+        with pytest.raises(pl.exceptions.PolarsError):
+            scan_table(tmp_path, "bureau").collect()
 
 
 def test_missing_table(tmp_path: Path) -> None:
