@@ -115,9 +115,10 @@ def _progress_line(table: str, tables: dict[str, pl.LazyFrame], agg: pl.DataFram
                    seconds: float) -> str:
     if agg is None:
         return f"{table}: file not found, features left out"
-    # A Parquet scan counts its rows from the file footer.
-    rows = sum(frame.select(pl.len()).collect().item() for frame in tables.values())
-    return (f"{' + '.join(tables)}: {rows:,} rows -> {agg.height:,} clients, "
+    # The rows the features used, from the first block's counts (counting a CSV file's rows
+    # would read it again).
+    rows = agg[f"{F.FAMILIES[table].blocks[0].prefix}_COUNT"].sum()
+    return (f"{' + '.join(tables)}: {rows:,} {table} rows -> {agg.height:,} clients, "
             f"{agg.width - 1} features ({seconds:.1f} s)")
 
 

@@ -97,7 +97,7 @@ def test_cli_features(tiny_data_dir, tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["features", "--data-dir", str(tiny_data_dir),
                                       "--out", str(tmp_path / "f")])
     assert result.exit_code == 0, result.output
-    assert "bureau + bureau_balance: 8 rows -> 1 clients" in result.output
+    assert "bureau + bureau_balance: 2 bureau rows -> 1 clients" in result.output
     assert "wrote 2 train + 1 test clients" in result.output
     assert (tmp_path / "f" / store.STORE_FILE).is_file()
 
