@@ -118,7 +118,8 @@ def _progress_line(table: str, tables: dict[str, pl.LazyFrame], agg: pl.DataFram
     # The rows the features used, from the first block's counts (counting a CSV file's rows
     # would read it again).
     rows = agg[f"{F.FAMILIES[table].blocks[0].prefix}_COUNT"].sum()
-    return (f"{' + '.join(tables)}: {rows:,} {table} rows -> {agg.height:,} clients, "
+    which = f"{table} rows" if len(tables) > 1 else "rows"
+    return (f"{' + '.join(tables)}: {rows:,} {which} -> {agg.height:,} clients, "
             f"{agg.width - 1} features ({seconds:.1f} s)")
 
 
