@@ -91,10 +91,10 @@ def needed_columns() -> dict[str, list[str]]:
     holds them), and the side-table columns without which a family's output changes."""
     from scoring import features as F
     from scoring.schema import TABLES
-    from scoring.tables import POLARS_TYPES
+    from scoring.tables import polars_schema
 
     def empty(name: str) -> pl.LazyFrame:
-        return pl.LazyFrame(schema={c.name: POLARS_TYPES[c.kind] for c in TABLES[name].columns})
+        return pl.LazyFrame(schema=polars_schema(TABLES[name]))
 
     out = {name: TABLES[name].names for name in ("application_train", "application_test")}
     for family in F.FAMILIES.values():

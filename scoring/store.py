@@ -63,15 +63,14 @@ def build_store(data_dir: Path | str, out: Path | str = Path("data/features"),
 
     Reads one family's tables at a time to bound memory (Parquet and plain CSV files are
     scanned, so only the columns the features use are read); ``progress`` receives one line
-    per table. A
-    missing side-table file drops its features with a ``MissingTableWarning``. Returns a
-    summary of what was written.
+    per table. A missing side-table file drops its features with a ``MissingTableWarning``.
+    Returns a summary of what was written.
     """
     say = progress or (lambda _: None)
     start = time.perf_counter()
-    train, _ = _compute(data_dir, ["application_train"], lambda t: t["application_train"].collect())
-    test, _ = _compute(data_dir, ["application_test"], lambda t: t["application_test"].collect()) \
-        if find_file(data_dir, "application_test") else (None, {})
+    train = _collect(data_dir, "application_train")
+    test = _collect(data_dir, "application_test") \
+        if find_file(data_dir, "application_test") else None
     applications = F.application_rows(train, test)
     say(f"applications: {train.height:,} train + {0 if test is None else test.height:,} test")
     del train, test
@@ -80,10 +79,8 @@ def build_store(data_dir: Path | str, out: Path | str = Path("data/features"),
         t0 = time.perf_counter()
         present = [name for name in family.tables if find_file(data_dir, name)]
         missing += [name for name in family.tables if name not in present]
-        aggregates[table], tables = _compute(data_dir, present,
-                                             partial(F.family_aggregates, table))
-        say(_progress_line(table, tables, aggregates[table], time.perf_counter() - t0))
-        del tables
+        aggregates[table] = _compute(data_dir, present, partial(F.family_aggregates, table))
+        say(_progress_line(table, present, aggregates[table], time.perf_counter() - t0))
     frame = F.client_features(applications, aggregates)
     path = write_store(frame, out)
     n_train = int((frame[F.DATASET] == "train").sum())
@@ -94,24 +91,25 @@ def build_store(data_dir: Path | str, out: Path | str = Path("data/features"),
 
 
 def _compute(data_dir: Path | str, names: Sequence[str],
-             compute: Callable[[dict[str, pl.LazyFrame]], T],
-             ) -> tuple[T, dict[str, pl.LazyFrame]]:
-    """``compute`` on the tables ``names`` as scanned by ``scan_table``; returns its result and
-    the tables it used.
+             compute: Callable[[dict[str, pl.LazyFrame]], T]) -> T:
+    """``compute`` on the tables ``names`` as scanned by ``scan_table``.
 
     When polars cannot parse a value of a lazily scanned CSV file, computes again on the tables
     as ``read_table`` reads them: it accepts what the schema allows (``3.0`` in an int column)
     and raises a DataError naming the file, the column and sample values otherwise.
     """
-    tables = {name: scan_table(data_dir, name) for name in names}
     try:
-        return compute(tables), tables
+        return compute({name: scan_table(data_dir, name) for name in names})
     except pl.exceptions.PolarsError:
-        tables = {name: read_table(data_dir, name).lazy() for name in names}
-        return compute(tables), tables
+        return compute({name: read_table(data_dir, name).lazy() for name in names})
 
 
-def _progress_line(table: str, tables: dict[str, pl.LazyFrame], agg: pl.DataFrame | None,
+def _collect(data_dir: Path | str, table: str) -> pl.DataFrame:
+    """One whole table, read as ``_compute`` reads."""
+    return _compute(data_dir, [table], lambda tables: tables[table].collect())
+
+
+def _progress_line(table: str, tables: Sequence[str], agg: pl.DataFrame | None,
                    seconds: float) -> str:
     if agg is None:
         return f"{table}: file not found, features left out"

@@ -26,6 +26,11 @@ POLARS_TYPES: dict[str, pl.DataType] = {"int": pl.Int64(), "float": pl.Float64()
                                         "category": pl.String()}
 
 
+def polars_schema(spec: Table) -> dict[str, pl.DataType]:
+    """The polars type of each column of a table, in the schema's order."""
+    return {c.name: POLARS_TYPES[c.kind] for c in spec.columns}
+
+
 class DataError(Exception):
     """A data file that cannot be used; the message names the file and, if known, the column."""
 
@@ -153,8 +158,7 @@ def read_table(data_dir: Path | str, table: str) -> pl.DataFrame:
         # Fast path: let the CSV reader parse the types; fall back on a text read for a
         # message that names the bad column.
         try:
-            dtypes = {c.name: POLARS_TYPES[c.kind] for c in spec.columns}
-            frame = pl.read_csv(_source(path), schema_overrides=dtypes)
+            frame = pl.read_csv(_source(path), schema_overrides=polars_schema(spec))
             if set(spec.names) <= set(frame.columns):
                 return frame.select(spec.names)
         except (pl.exceptions.PolarsError, UnicodeDecodeError):
@@ -178,11 +182,10 @@ def scan_table(data_dir: Path | str, table: str) -> pl.LazyFrame:
             stored = pl.read_parquet_schema(path)
         except Exception:  # unreadable: read_table raises the DataError
             stored = {}
-        if all(stored.get(c.name) == POLARS_TYPES[c.kind] for c in spec.columns):
+        if all(stored.get(name) == kind for name, kind in polars_schema(spec).items()):
             return pl.scan_parquet(path).select(spec.names)
     if path is not None and path.suffix == ".csv" and set(spec.names) <= _csv_header(path):
-        dtypes = {c.name: POLARS_TYPES[c.kind] for c in spec.columns}
-        return pl.scan_csv(path, schema_overrides=dtypes).select(spec.names)
+        return pl.scan_csv(path, schema_overrides=polars_schema(spec)).select(spec.names)
     return read_table(data_dir, table).lazy()
 
 
@@ -237,8 +240,7 @@ class TableWriter:
 
     def write(self, chunk: pl.DataFrame) -> None:
         """Append a chunk (a polars frame holding at least the schema's columns)."""
-        chunk = chunk.select(self.spec.names).cast(
-            {c.name: POLARS_TYPES[c.kind] for c in self.spec.columns})
+        chunk = chunk.select(self.spec.names).cast(polars_schema(self.spec))
         if self.fmt == "parquet":
             import pyarrow.parquet as pq
 
@@ -255,8 +257,7 @@ class TableWriter:
                  tb: TracebackType | None) -> None:
         if self.fmt == "parquet":
             if self._parquet is None:  # nothing written: still leave a valid empty file
-                pl.DataFrame(schema={c.name: POLARS_TYPES[c.kind]
-                                     for c in self.spec.columns}).write_parquet(self.path)
+                pl.DataFrame(schema=polars_schema(self.spec)).write_parquet(self.path)
             else:
                 self._parquet.close()
         else:
