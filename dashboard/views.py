@@ -375,17 +375,24 @@ class ModelPage(Viewer):
     card = param.ClassSelector(class_=ModelCard)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        card, m = self.card, self.card.metrics
+        card = self.card
         rows = f"{card.data_rows:,} labelled clients" if card.data_rows else "unknown size"
+        test = card.evaluated_on == "test"
+        clients = ("the test clients" if test else
+                   "every labelled client, each scored by a cross-validation model that never "
+                   "saw it")
+        split = (f"{card.params.get('cv_rows', card.params.get('train_rows', '?'))} for "
+                 f"training, {card.params.get('test_rows', '?')} held out for the test"
+                 if test else f"{card.params.get('folds', '?')}-fold cross-validated, then "
+                 "refit on all of them")
         facts = (
             f"### The champion model\n\n"
             f"- **Version**: {card.version} of credit-scoring (run {card.run_id[:8]})\n"
             f"- **Trained**: {card.trained_at:%d %B %Y at %H:%M} UTC\n"
             f"- **Data**: {rows} from {card.data_source} (digest {card.data_digest}); "
-            f"{card.params.get('train_rows', '?')} for training, "
-            f"{card.params.get('test_rows', '?')} held out for the test\n"
-            f"- **ROC AUC** on the test clients: {m.get('test_roc_auc', float('nan')):.3f}\n"
-            f"- **Business cost**: {m.get('test_business_cost', float('nan')):.3f} per "
+            f"{split}\n"
+            f"- **ROC AUC** on {clients}: {card.metric('roc_auc'):.3f}\n"
+            f"- **Business cost**: {card.metric('business_cost'):.3f} per "
             f"application ({card.params.get('fn_cost', '10')} per granted loan that defaults, "
             f"{card.params.get('fp_cost', '1')} per refused client who would repay)\n"
             f"- **Threshold**: loans are refused from a probability of "
@@ -397,10 +404,11 @@ class ModelPage(Viewer):
                 "": ["actually repaid", "actually defaulted"],
                 "granted (below threshold)": [counts["TN"], counts["FN"]],
                 "refused (at or above)": [counts["FP"], counts["TP"]]}),
-                f"Confusion matrix of the test clients at the threshold "
+                f"Confusion matrix of {'the test' if test else 'all labelled'} clients at "
+                f"the threshold "
                 f"{percent(card.threshold)}"))
-        alts = {"roc_curve": f"ROC curve of the test clients, AUC "
-                             f"{m.get('test_roc_auc', float('nan')):.3f}."}
+        alts = {"roc_curve": f"ROC curve of {'the test' if test else 'all labelled'} "
+                             f"clients, AUC {card.metric('roc_auc'):.3f}."}
         parts += [pn.pane.PNG(card.plots[name], alt_text=alt, width=420)
                   for name, alt in alts.items() if name in card.plots]
         return pn.Column(*parts, sizing_mode="stretch_width")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mlflow
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
@@ -44,6 +45,7 @@ def test_worse_challenger_is_refused(system, registry):
     assert challenger != champion
     decision = promote(system.store)
     assert not decision.promoted
+    assert "out of fold, same clients and folds" in decision.reason
     assert decision.challenger_metrics["roc_auc"] < decision.champion_metrics["roc_auc"]
     assert aliases() == (champion, challenger)
     tags = MlflowClient().get_model_version(track.MODEL_NAME, challenger).tags
@@ -73,3 +75,29 @@ def test_failed_run_changes_no_alias(system, registry):
     runs = mlflow.search_runs(experiment_names=[track.EXPERIMENT],
                               filter_string="attributes.status = 'FAILED'")
     assert len(runs) == 1
+
+
+def test_runs_on_other_folds_are_not_compared_without_force(system, registry):
+    champion, _ = aliases()
+    train(TrainConfig(store=system.store, trials=0, num_threads=1, seed=1), say=lambda _: None)
+    _, challenger = aliases()
+    with pytest.raises(PromotionError, match="cannot be compared fairly"):
+        promote(system.store)
+    assert aliases() == (champion, challenger)
+    decision = promote(system.store, force=True, reason="new folds for the audit")
+    assert decision.promoted and "not comparable" in decision.reason
+
+
+def test_a_challenger_with_a_test_part_is_compared_on_it(system, registry):
+    result = train(TrainConfig(store=system.store, trials=0, num_threads=1, test_share=0.2),
+                   say=lambda _: None)
+    assert {"test_roc_auc", "test_business_cost", "oof_roc_auc"} <= set(result.metrics)
+    client = MlflowClient()
+    test_ids = set(pd.read_csv(client.download_artifacts(result.run_id, "test_ids.csv"))[
+        "SK_ID_CURR"])
+    oof_ids = set(pd.read_csv(client.download_artifacts(result.run_id,
+                                                        "oof_predictions.csv"))["SK_ID_CURR"])
+    assert test_ids and test_ids.isdisjoint(oof_ids)
+    decision = promote(system.store)
+    assert f"on the challenger's {len(test_ids):,} test clients" in decision.reason
+    assert decision.champion_metrics is not None
