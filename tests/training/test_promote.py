@@ -19,11 +19,16 @@ def registry(system, tmp_path, monkeypatch) -> str:
     """A fresh tracking store holding one champion trained on the shared feature store."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    train(TrainConfig(store=system.store, trials=0, num_threads=1), say=lambda _: None)
+    train(quick(system), say=lambda _: None)
     assert promote(system.store).promoted
     yield uri
     mlflow.set_tracking_uri(system.tracking_uri)
     mlflow.set_registry_uri(system.tracking_uri)
+
+
+def quick(system, **options) -> TrainConfig:
+    """A fast run on the shared store: 3 folds, no search, one thread."""
+    return TrainConfig(store=system.store, folds=3, trials=0, num_threads=1, **options)
 
 
 def aliases() -> tuple[str | None, str | None]:
@@ -39,7 +44,7 @@ def test_gate_needs_auc_and_cost_at_least_as_good():
 
 def test_worse_challenger_is_refused(system, registry):
     champion, _ = aliases()
-    train(TrainConfig(store=system.store, trials=0, num_threads=1, lgbm_params=WORSE),
+    train(quick(system, lgbm_params=WORSE),
           say=lambda _: None)
     _, challenger = aliases()
     assert challenger != champion
@@ -53,7 +58,7 @@ def test_worse_challenger_is_refused(system, registry):
 
 
 def test_forcing_needs_a_reason_which_is_logged(system, registry):
-    train(TrainConfig(store=system.store, trials=0, num_threads=1, lgbm_params=WORSE),
+    train(quick(system, lgbm_params=WORSE),
           say=lambda _: None)
     champion, challenger = aliases()
     with pytest.raises(PromotionError, match="reason"):
@@ -69,7 +74,7 @@ def test_forcing_needs_a_reason_which_is_logged(system, registry):
 def test_failed_run_changes_no_alias(system, registry):
     before = aliases()
     with pytest.raises(Exception, match="num_leaves"):
-        train(TrainConfig(store=system.store, trials=0, num_threads=1,
+        train(quick(system,
                           lgbm_params={"num_leaves": -3}), say=lambda _: None)
     assert aliases() == before
     runs = mlflow.search_runs(experiment_names=[track.EXPERIMENT],
@@ -79,7 +84,7 @@ def test_failed_run_changes_no_alias(system, registry):
 
 def test_runs_on_other_folds_are_not_compared_without_force(system, registry):
     champion, _ = aliases()
-    train(TrainConfig(store=system.store, trials=0, num_threads=1, seed=1), say=lambda _: None)
+    train(quick(system, seed=1), say=lambda _: None)
     _, challenger = aliases()
     with pytest.raises(PromotionError, match="cannot be compared fairly"):
         promote(system.store)
@@ -89,7 +94,7 @@ def test_runs_on_other_folds_are_not_compared_without_force(system, registry):
 
 
 def test_a_challenger_with_a_test_part_is_compared_on_it(system, registry):
-    result = train(TrainConfig(store=system.store, trials=0, num_threads=1, test_share=0.2),
+    result = train(quick(system, test_share=0.2),
                    say=lambda _: None)
     assert {"test_roc_auc", "test_business_cost", "oof_roc_auc"} <= set(result.metrics)
     client = MlflowClient()
