@@ -1,4 +1,4 @@
-"""Tests of scoring/features.py on the tiny handmade tables of conftest.py."""
+"""Tests of scoring/features/ on the tiny handmade tables of conftest.py."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import scoring.validation
-from scoring.cli import app
+from cli import app
 from scoring.validation import Report, validate_folder
 
 from . import tiny_frames, write_folder
