@@ -72,7 +72,10 @@ def supervisord_conf(s: Settings, nginx: str) -> str:
     ])
     env = _environment(s)
     log = str(Path(s.prediction_log).resolve()) if s.prediction_log else ""
-    sections = [_program("tracking", _tracking_command(s), env, priority=100)]
+    # mlflow server starts a job runner and six huey consumers by default (about 2 GiB) that
+    # this product does not use.
+    tracking_env = _environment(s, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    sections = [_program("tracking", _tracking_command(s), tracking_env, priority=100)]
     for name in REPLICAS:
         sections.append(_program(name, [sys.executable, "-m", "ops.launch",
                                         str(s.run / f"{name}.json")],
