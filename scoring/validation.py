@@ -23,18 +23,29 @@ counts. The pandera schemas are built from :mod:`scoring.schema`, never restated
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import pandera.polars as pa
 import polars as pl
-from pandera.api.polars.types import PolarsData
-from pandera.errors import SchemaErrors
 
 from scoring.schema import TABLES, TARGET, Column, Table
 from scoring.tables import EXTENSIONS, DataError, find_file, parse, read_text
+
+# pandera imports pyspark.pandas whenever pyspark is installed (the `spark` extra), which prints
+# a FutureWarning on every `scoring validate` (then fails to import with pandas 3). Nothing
+# here needs it: pandera is imported while pyspark.pandas reads as absent (an ImportError,
+# which pandera ignores), then un-hidden for the Spark path.
+_HIDE_SPARK = sys.modules.setdefault("pyspark.pandas", None) is None
+try:
+    import pandera.polars as pa
+    from pandera.api.polars.types import PolarsData
+    from pandera.errors import SchemaErrors
+finally:
+    if _HIDE_SPARK:
+        del sys.modules["pyspark.pandas"]
 
 Severity = Literal["error", "warning"]
 
