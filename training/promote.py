@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from scoring.features import pack_history
+from scoring.request import pack_history
 from scoring.schema import TARGET
 from scoring.store import read_clients, store_path
 from training import track
@@ -63,6 +64,15 @@ def gate(challenger: dict[str, float], champion: dict[str, float]) -> tuple[bool
     return better_auc and better_cost, verdict
 
 
+def run_costs(client: Any, run_id: str) -> CostModel:
+    """The business costs a run was trained with (its own params, else its parent run's)."""
+    run = client.get_run(run_id)
+    params = run.data.params
+    if "fn_cost" not in params and (parent := run.data.tags.get("mlflow.parentRunId")):
+        params = client.get_run(parent).data.params
+    return CostModel(float(params.get("fn_cost", 10.0)), float(params.get("fp_cost", 1.0)))
+
+
 #: Run parameters two cross-validated runs must share for their OOF metrics to be comparable.
 SAME_CV = ("folds", "seed", "test_share_used", "fn_cost", "fp_cost")
 
@@ -86,9 +96,11 @@ def same_cv(new, old) -> bool:
 
 
 def promote(store: Path | str = Path("data/features"), force: bool = False,
-            reason: str | None = None, fn_cost: float = 10.0, fp_cost: float = 1.0,
-            ) -> Decision:
-    """Compare challenger and champion and move ``champion`` when the gate passes (or forced)."""
+            reason: str | None = None) -> Decision:
+    """Compare challenger and champion and move ``champion`` when the gate passes (or forced).
+
+    On a test part, both are scored with the business costs the challenger was trained with.
+    """
     from mlflow import MlflowClient
 
     if force and not reason:
@@ -112,7 +124,7 @@ def promote(store: Path | str = Path("data/features"), force: bool = False,
         ok, verdict = True, "no champion yet" if champion is None else "already champion"
     elif has_test:
         rows = _test_rows(client, new_run.info.run_id, store)
-        cost = CostModel(fn_cost, fp_cost)
+        cost = run_costs(client, new_run.info.run_id)
         new, old = score_version(challenger, rows, cost), score_version(champion, rows, cost)
         ok, verdict = gate(new, old)
         verdict += f" on the challenger's {len(rows):,} test clients"
