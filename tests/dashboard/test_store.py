@@ -185,3 +185,17 @@ def test_refused_sample_rows_are_left_out(rows):
     assert len(refused_rows_dropped(rows, missing)) == 2
     assert refused_rows_dropped(rows, RequestError(None, "no_rows", "...")) is None
     assert refused_rows_dropped(rows, None) is None
+
+
+def test_model_page_of_a_cross_validated_champion_shows_its_oof_figures(card):
+    """A run without a test part reports out-of-fold metrics over every labelled client."""
+    oof = {k.replace("test_", "oof_"): v for k, v in card.metrics.items()
+           if k != "test_threshold"}
+    card.metrics = {**oof, "oof_roc_auc": 0.761, "threshold": card.metrics["test_threshold"]}
+    card.params = {"cv_rows": "518", "test_rows": "0", "folds": "5", "fn_cost": "10",
+                   "fp_cost": "1"}
+    assert card.evaluated_on == "oof" and card.metric("roc_auc") == 0.761
+    text = pd.Series([getattr(o, "object", "") for o in V.ModelPage(card=card).__panel__()
+                      .objects]).astype(str).str.cat()
+    assert "0.761" in text and "5-fold cross-validated" in text
+    assert "323" in text and "153" in text  # the same counts, from the OOF metrics
