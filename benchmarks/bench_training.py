@@ -226,7 +226,9 @@ def timing(args) -> None:
         out = subprocess.run([sys.executable, __file__, "_child", "--store", str(store),
                               "--folds", str(args.folds), "--trials", str(args.trials),
                               "--threads", str(args.threads)],
-                             check=True, capture_output=True, text=True, env=env)
+                             capture_output=True, text=True, env=env)
+        if out.returncode:
+            sys.exit(f"training failed:\n{out.stderr[-3000:]}")
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"| {args.applications:,} | {args.folds} | {args.trials} | {r['wall']:.0f} | "
               f"{r['cpu']:.0f} | {r['peak_mib']:.0f} | {r['auc']:.4f} |")
