@@ -27,8 +27,9 @@ def train(
         min=2, help="Stratified cross-validation folds over every labelled client.")] = 5,
     test_share: Annotated[str, typer.Option(
         help="Share of labelled clients kept out of everything (CV, calibration, threshold, "
-             "refit) as a test part, e.g. 0.1; 'auto': none below 100,000 clients (the out-of-fold metrics already estimate unseen "
-             "clients), 0.1 from there on.")] = "auto",
+             "refit) as a test part, e.g. 0.1; 'auto': none below 100,000 clients (the "
+             "out-of-fold metrics already estimate unseen clients), 0.1 from there on.")
+    ] = "auto",
     trials: Annotated[int, typer.Option(
         min=0, help="LightGBM search trials, each a full CV, scored by the mean CV ROC AUC "
                     "(0: defaults).")] = 10,
