@@ -84,9 +84,9 @@ def scored(y: np.ndarray, proba: np.ndarray, cost: CostModel, n_boot: int, seed:
     return scores
 
 
-def _summary(name: str, s: dict[str, float]) -> str:
+def _summary(name: str, s: dict[str, float], kind: str = "OOF") -> str:
     ci = (f" [{s['roc_auc_low']:.4f}, {s['roc_auc_high']:.4f}]" if "roc_auc_low" in s else "")
-    return (f"  {name:<20} OOF AUC {s['roc_auc']:.4f}{ci}  cost {s['business_cost']:.4f}  "
+    return (f"  {name:<20} {kind} AUC {s['roc_auc']:.4f}{ci}  cost {s['business_cost']:.4f}  "
             f"refused {s['refusal_rate']:.1%}")
 
 
@@ -119,9 +119,9 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         oof = pd.DataFrame({"SK_ID_CURR": rows["SK_ID_CURR"].to_numpy(), "fold": fold,
                             "TARGET": data.y})
 
-        def report(result: fit.CVResult, proba: np.ndarray) -> dict[str, float]:
+        def report(result: fit.CVResult, proba: np.ndarray, **logged: Any) -> dict[str, float]:
             scores = scored(data.y, proba, cost, config.bootstrap, config.seed)
-            track.log_candidate(result.name, result.params, scores, result.seconds)
+            track.log_candidate(result.name, {**result.params, **logged}, scores, result.seconds)
             candidates[result.name] = scores
             oof[result.name] = proba
             say(_summary(result.name, scores) + f"  ({result.seconds:.1f} s)")
@@ -146,8 +146,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         calib, briers = (calibrator.choose(lgbm.oof, data.y, fold) if config.calibrate
                          else (calibrator.Calibrator("none").fit(lgbm.oof, data.y), {}))
         proba = calib.predict(lgbm.oof)
-        lgbm.params.update(calibration=calib.method, cv_rounds=lgbm.rounds)
-        scores = report(lgbm, proba)
+        scores = report(lgbm, proba, calibration=calib.method, cv_rounds=lgbm.rounds)
         threshold = scores["threshold"]
         per_fold = fold_thresholds(data.y, proba, fold, cost)
         analytic = cost.analytic_threshold
@@ -186,7 +185,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
             track.log_metrics({f"test_{k}": v for k, v in test_scores.items()})
             track.log_table(test_rows[["SK_ID_CURR"]], "test_ids.csv")
             result.update({f"test_{k}": v for k, v in test_scores.items()})
-            say(_summary("refit on the test part", test_scores))
+            say(_summary("refit model", test_scores, "test"))
 
         say("explaining and plotting")
         shown = test_rows if test_rows is not None else rows
