@@ -230,15 +230,18 @@ class Calibration:
 
     def __post_init__(self) -> None:
         expected = [t for t in TABLES if not t.startswith("application")]
-        unknown = [t for t in self.tables if t not in expected]
-        if unknown or len(self.tables) != len(expected):
+        if sorted(self.tables) != sorted(expected):
             raise CalibrationError(f"calibration.tables: has {', '.join(self.tables)}; "
                                    f"expected {', '.join(expected)}")
 
     @classmethod
     def from_json(cls, text: str, where: str = "calibration") -> Calibration:
         """Parse and check a calibration; ``where`` prefixes the path in error messages."""
-        return decode(cls, json.loads(text), where)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise CalibrationError(f"{where}: not valid JSON ({error})") from None
+        return decode(cls, data, where)
 
     def to_json(self) -> str:
         """Compact JSON, the keys in field order."""
