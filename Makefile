@@ -49,7 +49,7 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
-# everyday tier: no server, browser or long run (under 2 minutes on 2 cores)
+# everyday tier: no server, browser or trained model (under 2 minutes on 2 cores)
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not server and not slow"
 

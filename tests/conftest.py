@@ -24,10 +24,18 @@ REAL_DATA = ROOT.parent / "shared" / "data" / "homecredit"
 SERVER_FIXTURES = {"model_server", "deployment", "app_url", "browser"}
 
 
+#: Fixtures that train models (the session's trained system, a fresh registry): their tests
+#: are marked ``slow``.
+SLOW_FIXTURES = {"system", "registry"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if SERVER_FIXTURES & fixtures:
             item.add_marker(pytest.mark.server)
+        if SLOW_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
