@@ -12,10 +12,13 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from cli import app
+from cli.data import POLARS_ALLOCATOR
 from scoring import features as F
 from scoring import store
-from scoring.cli import POLARS_ALLOCATOR, app
 from scoring.tables import DataError
+
+from . import write_spreadsheets
 
 
 @pytest.fixture
@@ -106,7 +109,7 @@ def test_cli_features_sets_the_allocator_before_polars_loads(tiny_data_dir, tmp_
     """polars puts its defaults before a setting it finds when it loads: finding ours after
     them shows that the command set it in time (a polars import at the top of the CLI would
     leave our setting alone in the variable, and without effect)."""
-    code = ("import os, sys\nfrom scoring.cli import app\n"
+    code = ("import os, sys\nfrom cli import app\n"
             "try:\n    app(['features', '--data-dir', sys.argv[1], '--out', sys.argv[2]])\n"
             "except SystemExit as done:\n    assert not done.code, done.code\n"
             "print(os.environ['_RJEM_MALLOC_CONF'])")
@@ -136,6 +139,18 @@ def test_whole_floats_in_a_csv_int_column_still_build(tiny_data_dir, tmp_path, t
                                    .alias("DAYS_CREDIT")).write_csv(path)
     summary = store.build_store(tiny_data_dir, tmp_path / "f")
     pd.testing.assert_frame_equal(store.read_store(summary.path),
+                                  F.build_features(tiny_tables).to_pandas(), check_dtype=False)
+
+
+def test_features_from_spreadsheet_exports(tiny_tables, tmp_path):
+    """``;``-separated, decimal-comma files with a byte-order mark (a French spreadsheet's
+    export) and lower-case names give the same store as the Kaggle-format files."""
+    frames = dict(tiny_tables, bureau=tiny_tables["bureau"].rename(str.lower))
+    folder = write_spreadsheets(tmp_path / "raw", frames)
+    result = CliRunner().invoke(app, ["features", "--data-dir", str(folder),
+                                      "--out", str(tmp_path / "f")])
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(store.read_store(tmp_path / "f"),
                                   F.build_features(tiny_tables).to_pandas(), check_dtype=False)
 
 
