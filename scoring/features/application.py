@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.features.aggregate import KEY
+from scoring.names import DAYS_PER_YEAR
 from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER, TABLES, TARGET
 
 APPLICATION = TABLES["application_train"]
@@ -54,6 +55,10 @@ APPLICATION_FEATURES: dict[str, str] = {
     "DOCUMENT_COUNT": "Number of documents provided (FLAG_DOCUMENT_2 to 21)",
     "BUREAU_ENQUIRIES": "Credit bureau enquiries in the year before the application (sum of "
                         "the hour to year counts)",
+    "CREDIT_TERM": "Credit amount / annuity: the loan term in months at a zero interest rate",
+    "DOWN_PAYMENT": "Price of the goods financed - credit amount (the client's own share; "
+                    "negative when the credit exceeds the price)",
+    "AGE_AT_END": "Age in years when the loan ends (age + credit amount / annuity months)",
 }
 _EXT = ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3")
 _DOCUMENTS = tuple(f"FLAG_DOCUMENT_{i}" for i in range(2, 22))
@@ -108,6 +113,7 @@ def derive_application_features(x: Mapping[str, np.ndarray]) -> dict[str, np.nda
     with np.errstate(invalid="ignore"):
         ext_mean = np.where(known, ext, 0.0).sum(axis=1) / n_known
     all_missing = n_known == 0
+    term = _ratio(x["AMT_CREDIT"], x["AMT_ANNUITY"])
     return {
         "DAYS_EMPLOYED_CLEAN": employed,
         "NOT_EMPLOYED_FLAG": np.where(np.isnan(x["DAYS_EMPLOYED"]), np.nan,
@@ -128,6 +134,9 @@ def derive_application_features(x: Mapping[str, np.ndarray]) -> dict[str, np.nda
         "EXT_SOURCE_MISSING": (3 - n_known).astype("float64"),
         "DOCUMENT_COUNT": _row_sum([x[c] for c in _DOCUMENTS]),
         "BUREAU_ENQUIRIES": _row_sum([x[c] for c in _ENQUIRIES]),
+        "CREDIT_TERM": term,
+        "DOWN_PAYMENT": x["AMT_GOODS_PRICE"] - x["AMT_CREDIT"],
+        "AGE_AT_END": -x["DAYS_BIRTH"] / DAYS_PER_YEAR + term / 12,
     }
 
 

@@ -43,6 +43,9 @@ def test_application_features_by_hand(tiny_tables):
     assert (one["EXT_SOURCE_MIN"], one["EXT_SOURCE_MAX"]) == (0.5, 0.6)
     assert math.isnan(one["EXT_SOURCE_PROD"]) and one["EXT_SOURCE_MISSING"] == 1
     assert one["DOCUMENT_COUNT"] == 2 and one["BUREAU_ENQUIRIES"] == 3
+    # 100,000 credit repaid by 10,000 a month: 10 months; goods of 90,000: -10,000 down.
+    assert one["CREDIT_TERM"] == 10 and one["DOWN_PAYMENT"] == -10_000
+    assert one["AGE_AT_END"] == pytest.approx(10_000 / 365.25 + 10 / 12)
     # The 365243 placeholder is "not employed", not a number of days.
     assert math.isnan(two["DAYS_EMPLOYED_CLEAN"]) and two["NOT_EMPLOYED_FLAG"] == 1
     assert math.isnan(two["EMPLOYED_AGE_RATIO"])
@@ -50,6 +53,18 @@ def test_application_features_by_hand(tiny_tables):
     # Zero or missing denominators give missing values, never inf.
     assert math.isnan(three["CREDIT_INCOME_RATIO"]) and math.isnan(three["INCOME_PER_PERSON"])
     assert list(got.columns) == list(F.APPLICATION_FEATURES)
+
+
+def test_loan_term_down_payment_and_age_at_end():
+    """A 12-month term from a 1,200 annuity on 14,400; no annuity: no term, no end age."""
+    x = {c: np.full(2, np.nan) for c in F.APPLICATION_INPUTS}
+    x |= {"AMT_CREDIT": np.array([14_400.0, 5_000.0]), "AMT_ANNUITY": np.array([1_200.0, 0.0]),
+          "AMT_GOODS_PRICE": np.array([16_000.0, np.nan]),
+          "DAYS_BIRTH": np.array([-365.25 * 30, -365.25 * 40])}
+    got = F.derive_application_features(x)
+    np.testing.assert_array_equal(got["CREDIT_TERM"], [12.0, np.nan])
+    np.testing.assert_array_equal(got["DOWN_PAYMENT"], [1_600.0, np.nan])
+    np.testing.assert_allclose(got["AGE_AT_END"], [31.0, np.nan])
 
 
 def test_single_row_equals_batch(tiny_tables):
