@@ -42,6 +42,12 @@ def test_application_features_by_hand(tiny_tables):
     assert one["EXT_SOURCE_MEAN"] == pytest.approx(0.55)
     assert (one["EXT_SOURCE_MIN"], one["EXT_SOURCE_MAX"]) == (0.5, 0.6)
     assert math.isnan(one["EXT_SOURCE_PROD"]) and one["EXT_SOURCE_MISSING"] == 1
+    # Scores 0.5 and 0.6 (score 3 missing): weights 2 and 1.
+    assert one["EXT_SOURCE_WEIGHTED"] == pytest.approx((2 * 0.5 + 0.6) / 3)
+    assert one["EXT_SOURCE_STD"] == pytest.approx(0.05)
+    assert one["EXT_SOURCE_PROD_12"] == pytest.approx(0.3)
+    assert math.isnan(one["EXT_SOURCE_PROD_13"]) and math.isnan(one["EXT_SOURCE_PROD_23"])
+    assert one["EXT_SOURCE_2_AGE_RATIO"] == pytest.approx(-0.6 / 10_000)
     assert one["DOCUMENT_COUNT"] == 2 and one["BUREAU_ENQUIRIES"] == 3
     # 100,000 credit repaid by 10,000 a month: 10 months; goods of 90,000: -10,000 down.
     assert one["CREDIT_TERM"] == 10 and one["DOWN_PAYMENT"] == -10_000
@@ -50,9 +56,17 @@ def test_application_features_by_hand(tiny_tables):
     assert math.isnan(two["DAYS_EMPLOYED_CLEAN"]) and two["NOT_EMPLOYED_FLAG"] == 1
     assert math.isnan(two["EMPLOYED_AGE_RATIO"])
     assert two["EXT_SOURCE_MEAN"] == 0.6 and two["EXT_SOURCE_MISSING"] == 2
+    assert two["EXT_SOURCE_WEIGHTED"] == pytest.approx(0.6) and two["EXT_SOURCE_STD"] == 0
     # Zero or missing denominators give missing values, never inf.
     assert math.isnan(three["CREDIT_INCOME_RATIO"]) and math.isnan(three["INCOME_PER_PERSON"])
     assert list(got.columns) == list(F.APPLICATION_FEATURES)
+
+
+def test_external_score_combinations_without_any_score_are_missing():
+    x = {c: np.full(1, np.nan) for c in F.APPLICATION_INPUTS}
+    got = F.derive_application_features(x)
+    for name in ("EXT_SOURCE_WEIGHTED", "EXT_SOURCE_STD", "EXT_SOURCE_PROD_12"):
+        assert np.isnan(got[name]).all(), name
 
 
 def test_loan_term_down_payment_and_age_at_end():
