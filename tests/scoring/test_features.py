@@ -162,6 +162,32 @@ def test_previous_features_by_hand(store_rows):
     assert two["PREV_REFUSED_COUNT"] == 0 and math.isnan(two["PREV_REFUSED_AMT_CREDIT_MEAN"])
 
 
+def test_latest_previous_applications_by_hand(store_rows):
+    # Client 1: approved 10,000 over 12 months at day -100 (asked 12,000), refused 5,000 at
+    # day -200 (asked 5,000, no term).
+    one, three = _row(store_rows, 1), _row(store_rows, 3)
+    assert one["PREV_LAST1_COUNT"] == 1 and one["PREV_LAST3_COUNT"] == 2
+    assert one["PREV_LAST1_IS_APPROVED_MEAN"] == 1 and one["PREV_LAST1_IS_REFUSED_MEAN"] == 0
+    assert one["PREV_LAST1_AMT_CREDIT_MEAN"] == 10_000
+    assert one["PREV_LAST1_DAYS_DECISION_MIN"] == -100
+    assert one["PREV_LAST3_IS_REFUSED_MEAN"] == 0.5
+    assert one["PREV_LAST3_AMT_CREDIT_MEAN"] == 7_500
+    assert one["PREV_LAST5_CNT_PAYMENT_MEAN"] == 12  # the refused one has no term
+    assert one["PREV_LAST5_APP_CREDIT_RATIO_MEAN"] == pytest.approx(1.1)
+    assert one["PREV_LAST3_DAYS_DECISION_MIN"] == -200
+    assert three["PREV_LAST1_COUNT"] == 0 and math.isnan(three["PREV_LAST1_AMT_CREDIT_MEAN"])
+    assert F.describe("PREV_LAST3_IS_REFUSED_MEAN") == (
+        "Share of the client's 3 latest previous applications where the application was refused")
+
+
+def test_latest_previous_application_on_a_tied_day_is_the_higher_id(table_maker):
+    rows = [dict(SK_ID_PREV=7, SK_ID_CURR=1, NAME_CONTRACT_STATUS="Refused", DAYS_DECISION=-5),
+            dict(SK_ID_PREV=9, SK_ID_CURR=1, NAME_CONTRACT_STATUS="Approved", DAYS_DECISION=-5)]
+    for order in (rows, rows[::-1]):
+        got = F.previous_features(table_maker("previous_application", order).lazy()).collect()
+        assert got["PREV_LAST1_IS_APPROVED_MEAN"].to_list() == [1.0]
+
+
 def test_interest_rate_solves_the_annuity_formula():
     credit, payments = 20_000.0, np.array([6.0, 12.0, 24.0, 60.0])
     monthly = np.array([0.005, 0.01, 0.03, 0.08])
