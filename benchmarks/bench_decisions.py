@@ -185,7 +185,7 @@ def stored_records(svc: Service) -> dict[int, str]:
 def supervisor_kill(run_dir: str, name: str = "decisions",
                     ) -> tuple[Callable[[], None], Callable[[str], float]]:
     """(kill, restarted): SIGKILL the program, then wait until supervisord runs a new pid."""
-    from scoring.services import rpc
+    from ops.supervisor import rpc
 
     def pid() -> int:
         return rpc(run_dir).supervisor.getProcessInfo(name)["pid"]
