@@ -23,7 +23,7 @@ def assess(gateway: Gateway, catalogue: Catalogue, rules: Rules, rows: pd.DataFr
     out: dict[str, Any] = {
         "client_id": client_id, "probability": score.probability, "decision": score.decision,
         "threshold": score.threshold, "distance": score.distance,
-        "model": gateway.model().__dict__, "inputs_hash": inputs_hash,
+        "model": gateway.model(score.model_version).__dict__, "inputs_hash": inputs_hash,
         "catalogue_version": catalogue.version,
         "reasons": principal_reasons(score.reasons, catalogue),
         "recourse": [], "recourse_note": None,

@@ -104,11 +104,13 @@ class Gateway:
                             f"{err}") from err
         return scores, hashlib.sha256(body.encode()).hexdigest()
 
-    def model(self) -> ModelInfo:
-        """The served model's name, version and alias (version looked up in the MLflow
-        registry at most once a minute unless ``DECISIONS_MODEL_VERSION`` fixes it)."""
+    def model(self, served: str | None = None) -> ModelInfo:
+        """The model's name, version and alias. The version is the one the model server
+        said it served (``scoring up`` replicas do), else ``DECISIONS_MODEL_VERSION``, else
+        the registry's version of the alias (looked up at most once a minute)."""
         s = self.settings
-        return ModelInfo(s.model_name, s.model_version or self._registry_version(), s.model_alias)
+        version = served or s.model_version or self._registry_version()
+        return ModelInfo(s.model_name, str(version), s.model_alias)
 
     def _registry_version(self) -> str:
         now = time.monotonic()
