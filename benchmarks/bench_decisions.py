@@ -136,8 +136,9 @@ def _loop(loop: Loop, call, stop: threading.Event, down: threading.Event) -> Non
 
 
 def load(svc: Service, ids: list[int], seconds: float, clients: int, writers: int,
-         kill: Callable[[], None] | None) -> tuple[Loop, Loop]:
-    """Score loops and decision writers for ``seconds``; ``kill()`` half-way when given."""
+         kill: Callable[[], float] | None) -> tuple[Loop, Loop]:
+    """Score loops and decision writers for ``seconds``; ``kill()`` half-way when given
+    (it returns once the service answers again; failures meanwhile count as cut)."""
     scores, decisions = Loop("GET /clients/{id}/score"), Loop("POST /clients/{id}/decisions")
     stop, down = threading.Event(), threading.Event()
     threads = []
@@ -161,8 +162,9 @@ def load(svc: Service, ids: list[int], seconds: float, clients: int, writers: in
     if kill:
         time.sleep(seconds / 2)
         down.set()
-        kill()
-        time.sleep(seconds / 2)
+        back = kill()  # seconds until the service answers again
+        down.clear()
+        time.sleep(max(0.0, seconds / 2 - back))
     else:
         time.sleep(seconds)
     stop.set()
@@ -182,31 +184,27 @@ def stored_records(svc: Service) -> dict[int, str]:
             return out
 
 
-def supervisor_kill(run_dir: str, name: str = "decisions",
-                    ) -> tuple[Callable[[], None], Callable[[str], float]]:
-    """(kill, restarted): SIGKILL the program, then wait until supervisord runs a new pid."""
+def supervisor_kill(run_dir: str, url: str, name: str = "decisions",
+                    timeout: float = 120.0) -> Callable[[], float]:
+    """A function that SIGKILLs the program and returns the seconds until supervisord runs a
+    new one that answers ``/health``."""
     from ops.supervisor import rpc
 
     def pid() -> int:
         return rpc(run_dir).supervisor.getProcessInfo(name)["pid"]
 
-    first = {}
-
-    def kill() -> None:
-        first["pid"], first["at"] = pid(), time.monotonic()
-        os.kill(first["pid"], signal.SIGKILL)
-
-    def restarted(url: str, timeout: float = 60.0) -> float:
-        while time.monotonic() - first["at"] < timeout:
+    def kill() -> float:
+        old, start = pid(), time.monotonic()
+        os.kill(old, signal.SIGKILL)
+        while time.monotonic() - start < timeout:
             try:
-                if pid() not in (0, first["pid"]) and requests.get(f"{url}/health",
-                                                                    timeout=2).ok:
-                    return time.monotonic() - first["at"]
+                if pid() not in (0, old) and requests.get(f"{url}/health", timeout=2).ok:
+                    return time.monotonic() - start
             except (OSError, requests.RequestException):
                 pass
             time.sleep(0.1)
         raise SystemExit(f"{name} did not come back within {timeout:.0f} s")
-    return kill, restarted
+    return kill
 
 
 def main() -> None:
@@ -233,12 +231,12 @@ def main() -> None:
                                                  args.repeats)}
     print(json.dumps(results["recourse"], indent=1), flush=True)
     before = stored_records(svc)
-    kill = restarted = None
-    if args.kill:
-        kill, restarted = supervisor_kill(args.run_dir)
-    scores, decisions = load(svc, ids, args.seconds, args.clients, args.writers, kill)
-    if restarted:
-        results["restart_seconds"] = round(restarted(args.url), 1)
+    kill = supervisor_kill(args.run_dir, args.url) if args.kill else None
+    restart: list[float] = []
+    timed_kill = (lambda: restart.append(kill()) or restart[-1]) if kill else None
+    scores, decisions = load(svc, ids, args.seconds, args.clients, args.writers, timed_kill)
+    if restart:
+        results["restart_seconds"] = round(restart[0], 1)
     stored = stored_records(svc)
     new = {i: h for i, h in stored.items() if i not in before}
     lost = [i for i, h in decisions.acknowledged.items() if stored.get(i) != h]

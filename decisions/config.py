@@ -27,7 +27,8 @@ class Settings:
     model_alias: str = CHAMPION
     #: The served version; looked up in the MLflow registry (by alias) when empty.
     model_version: str = ""
-    model_timeout: float = 10.0
+    #: Seconds to wait for the model server: under load it queues requests, it does not fail.
+    model_timeout: float = 30.0
     db_timeout: float = 10.0
     #: name -> key of the systems allowed to read scores and decisions (``X-API-Key``).
     api_keys: dict[str, str] = field(default_factory=dict)
@@ -45,7 +46,7 @@ class Settings:
                 model_name=env.get("DECISIONS_MODEL_NAME", MODEL_NAME),
                 model_alias=env.get("DECISIONS_MODEL_ALIAS", CHAMPION),
                 model_version=env.get("DECISIONS_MODEL_VERSION", ""),
-                model_timeout=_number(env, "DECISIONS_MODEL_TIMEOUT", 10.0),
+                model_timeout=_number(env, "DECISIONS_MODEL_TIMEOUT", 30.0),
                 db_timeout=_number(env, "DECISIONS_DB_TIMEOUT", 10.0))
         if env.get("DECISIONS_AUTH_FILE"):
             keys, advisors = read_auth_file(env["DECISIONS_AUTH_FILE"])

@@ -56,6 +56,8 @@ class Gateway:
         self._version: tuple[float, str] | None = None
         self._rows: OrderedDict[tuple[int, float], pd.DataFrame] = OrderedDict()
         self._rows_lock = threading.Lock()
+        #: Whether the last call to the model server got an answer (None: no call yet).
+        self.model_answered: bool | None = None
 
     @property
     def client(self) -> ScoringClient:
@@ -99,9 +101,11 @@ class Gateway:
             scores = self.client.post(body, ids)
         except ScoringError as err:
             if err.status is not None and 400 <= err.status < 500:
+                self.model_answered = True
                 raise Refused(str(err)) from err
-            raise ModelDown(f"the model server at {self.settings.model_url} cannot score: "
-                            f"{err}") from err
+            self.model_answered = False
+            raise ModelDown(f"cannot score now: {err}") from err
+        self.model_answered = True
         return scores, hashlib.sha256(body.encode()).hexdigest()
 
     def model(self, served: str | None = None) -> ModelInfo:

@@ -143,6 +143,9 @@ class ScoringClient:
             resp = self._session.post(f"{self.base_url}/invocations", data=body,
                                       headers={"Content-Type": "application/json"},
                                       timeout=self.timeout)
+        except requests.Timeout as err:
+            raise ScoringError(f"model server at {self.base_url} did not answer within "
+                               f"{self.timeout:g} s") from err
         except requests.RequestException as err:
             raise ScoringError(f"model server at {self.base_url} is unreachable: {err}") from err
         if not resp.ok:
