@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import param
 
+from scoring.names import DAYS_PER_YEAR
 from scoring.schema import APPLICATION_TEST, DAYS_EMPLOYED_PLACEHOLDER
 from serving.client import Score, ScoringError, UnknownClient
 
-DAYS_PER_YEAR = 365.25
 #: Stored columns that are not model inputs.
 NOT_INPUTS = ("TARGET", "DATASET")
 

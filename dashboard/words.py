@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from scoring.features import describe
+from scoring.names import DAYS_PER_YEAR
 from scoring.schema import APPLICATION_TEST, DAYS_EMPLOYED_PLACEHOLDER
 from serving.client import Score, format_field
 
-DAYS_PER_YEAR = 365.25
 #: Labels that read better than the schema's for the fields shown in years.
 _LABELS = {"DAYS_BIRTH": "Age", "DAYS_EMPLOYED": "Years employed",
            "DAYS_REGISTRATION": "Years since registration change",

@@ -20,7 +20,7 @@ import pytest
 from dashboard.words import percent, reason_sentence
 from scoring.store import client_ids, read_clients
 from serving.client import ScoringClient
-from tests.conftest import ROOT, VENV_BIN, free_port, running, serve_command, server_env
+from testkit import ROOT, VENV_BIN, free_port, running, serve_command, server_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"

@@ -1,12 +1,12 @@
 """Summary numbers of the real Home Credit samples, for the synthetic-data generator.
 
-``python -m training.calibration --data-dir ../shared/data/homecredit`` reads the real
-samples and writes ``training/calibration.json``. The file holds only aggregates (missing
+``python -m synthetic.calibration --data-dir ../shared/data/homecredit`` reads the real
+samples and writes ``synthetic/calibration.json``. The file holds only aggregates (missing
 shares, quantiles, category frequencies, a correlation matrix, row counts per parent and the
 coefficients of a small logistic risk model): never a row of the real data, which stays under
 the Kaggle rules.
 
-The generator (:mod:`training.synthetic`) reads the JSON back with :func:`load`.
+The generator (:mod:`synthetic.generator`) reads the JSON back with :func:`load`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 from scipy.special import ndtri
 
+from scoring.names import DAYS_PER_MONTH, DAYS_PER_YEAR
 from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER, TABLES, TARGET
 from scoring.tables import read_table
 
@@ -117,7 +118,7 @@ def risk_features(app: pl.DataFrame) -> tuple[list[str], np.ndarray]:
     """Engineered application features of the planted risk model (names, float matrix).
 
     Used twice: fitted on the real training sample here, and applied to generated
-    applications in :mod:`training.synthetic`, so both sides compute exactly the same thing.
+    applications in :mod:`synthetic.generator`, so both sides compute exactly the same thing.
     """
     employed = pl.col("DAYS_EMPLOYED") != DAYS_EMPLOYED_PLACEHOLDER
     exprs = {
@@ -126,8 +127,8 @@ def risk_features(app: pl.DataFrame) -> tuple[list[str], np.ndarray]:
         "ext3": pl.col("EXT_SOURCE_3").fill_null(0.5),
         "ext1_missing": pl.col("EXT_SOURCE_1").is_null(),
         "ext3_missing": pl.col("EXT_SOURCE_3").is_null(),
-        "age": -pl.col("DAYS_BIRTH") / 365.25,
-        "years_employed": pl.when(employed).then(-pl.col("DAYS_EMPLOYED") / 365.25)
+        "age": -pl.col("DAYS_BIRTH") / DAYS_PER_YEAR,
+        "years_employed": pl.when(employed).then(-pl.col("DAYS_EMPLOYED") / DAYS_PER_YEAR)
         .otherwise(0.0).clip(0, 40),
         "not_employed": ~employed,
         "credit_term": (pl.col("AMT_CREDIT") / pl.col("AMT_ANNUITY")).fill_null(20).clip(5, 45),
@@ -139,8 +140,8 @@ def risk_features(app: pl.DataFrame) -> tuple[list[str], np.ndarray]:
             ["Higher education", "Academic degree"]),
         "lower_education": pl.col("NAME_EDUCATION_TYPE") == "Lower secondary",
         "region_rating": pl.col("REGION_RATING_CLIENT_W_CITY"),
-        "id_publish_years": -pl.col("DAYS_ID_PUBLISH") / 365.25,
-        "phone_change_years": (-pl.col("DAYS_LAST_PHONE_CHANGE") / 365.25).fill_null(2),
+        "id_publish_years": -pl.col("DAYS_ID_PUBLISH") / DAYS_PER_YEAR,
+        "phone_change_years": (-pl.col("DAYS_LAST_PHONE_CHANGE") / DAYS_PER_YEAR).fill_null(2),
         "def_30_social": pl.col("DEF_30_CNT_SOCIAL_CIRCLE").fill_null(0).clip(0, 4),
         "revolving": pl.col("NAME_CONTRACT_TYPE") == "Revolving loans",
         "document_3": pl.col("FLAG_DOCUMENT_3"),
@@ -399,7 +400,7 @@ def history_calibration(tables: dict[str, pl.DataFrame], train_ids: pl.Series,
     train_cc = cc.filter(pl.col("SK_ID_CURR").is_in(train_ids.implode()))["SK_ID_PREV"].unique()
     orphan_cards = (~train_cc.is_in(prev["SK_ID_PREV"].implode())).sum()
     # Months between the bureau credit and the application: bureau_balance spans at most this.
-    span = (bureau["DAYS_CREDIT"] / -30.4375).floor() + 1
+    span = (bureau["DAYS_CREDIT"] / -DAYS_PER_MONTH).floor() + 1
     return {
         "clients": clients.len(),
         "rows_per_client": rows_per_client(tables, clients),

@@ -10,11 +10,11 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from scoring.cli import app
+from cli import app
 from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER, DAYS_PLACEHOLDER, TABLES, TARGET
 from scoring.tables import read_table
-from training.calibration import CALIBRATION_PATH, calibrate, load
-from training.synthetic import FIRST_CLIENT_ID, generate
+from synthetic.calibration import CALIBRATION_PATH, calibrate, load
+from synthetic.generator import FIRST_CLIENT_ID, generate
 
 CLIENTS = 4000
 TEST_SHARE = 0.2

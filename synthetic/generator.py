@@ -8,7 +8,7 @@ and memory stays bounded by one chunk.
 
 How the data is built:
 
-* Application fields follow the calibrated marginals (:mod:`training.calibration`); the main
+* Application fields follow the calibrated marginals (:mod:`synthetic.calibration`); the main
   ones are drawn jointly through a Gaussian copula, columns that are missing together share a
   missing mask, and employment fields obey the ``DAYS_EMPLOYED`` placeholder.
 * Every client has a latent *behaviour* factor ``b`` (standard normal, partly correlated with
@@ -34,9 +34,10 @@ import numpy as np
 import polars as pl
 from scipy.special import expit, ndtr, ndtri
 
+from scoring.names import DAYS_PER_MONTH
 from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER, DAYS_PLACEHOLDER, TABLES, TARGET
 from scoring.tables import TableWriter
-from training import calibration as calib
+from synthetic import calibration as calib
 
 #: Clients per chunk: bounds memory (about 4M side rows per chunk at full Kaggle density).
 CHUNK_CLIENTS = 20_000
@@ -44,7 +45,6 @@ CHUNK_CLIENTS = 20_000
 FIRST_CLIENT_ID = 100_002
 FIRST_BUREAU_ID = 5_000_000
 FIRST_PREV_ID = 1_000_000
-DAYS_PER_MONTH = 30.4375
 #: The Kaggle history goes back 96 months (DAYS_* >= -2922).
 MAX_MONTHS = 96
 #: Kaggle's train/test split: 48,744 test among 356,255 clients.
