@@ -18,7 +18,7 @@ app = sub_app("Operations: run the services, switch models, install systemd unit
 
 def _settings(run_dir: Path, host: str, tracking_port: int, model_port: int,
               dashboard_port: int, store: Path, prediction_log: str, workers: int,
-              model_nice: int = 10) -> Settings:
+              model_nice: int = 10, small: bool = False) -> Settings:
     """Services settings from the command line; the tracking store as `scoring train` uses."""
     from training import track
 
@@ -28,7 +28,8 @@ def _settings(run_dir: Path, host: str, tracking_port: int, model_port: int,
                     replica_ports=(model_port + 10, model_port + 11),
                     dashboard_port=dashboard_port, store=str(store.resolve()),
                     prediction_log=str(Path(prediction_log).resolve()) if prediction_log
-                    else None, workers=workers, model_nice=model_nice)
+                    else None, workers=workers, model_nice=model_nice,
+                    replicas=1 if small else 2, tracking_ui=not small)
 
 
 def _print_status(states) -> None:
@@ -57,20 +58,28 @@ def up(
         "dashboard's pages come first when scoring saturates the CPU.")] = 10,
     foreground: Annotated[bool, typer.Option(
         help="Run supervisord in the foreground (for systemd).")] = False,
+    small: Annotated[bool, typer.Option(
+        help="For a 1 GiB host: one model replica (a crash or `scoring reload` leaves the "
+        "model URL unanswered for a few seconds) and no MLflow tracking UI.")] = False,
 ) -> None:
     """Start the tracking UI, the model server (nginx + two replicas of @champion) and the
     dashboard under supervisord, and wait until each answers. Logs: RUN_DIR/logs/."""
     from ops.settings import ServiceError
-    from ops.supervisor import bytecode_compiled
+    from ops.supervisor import bytecode_compiled, json_guard_available
     from ops.supervisor import up as start
 
     settings = _settings(run_dir, host, tracking_port, model_port, dashboard_port, store,
-                         prediction_log, workers, model_nice)
+                         prediction_log, workers, model_nice, small)
     if not bytecode_compiled():
         typer.secho("warning: the installed packages have no compiled bytecode, so every "
                     "model-server start compiles them again (twice as slow); run `make setup` "
                     "or `python -m compileall -q` on the virtualenv", fg=typer.colors.YELLOW,
                     err=True)
+    if not json_guard_available():
+        typer.secho("warning: nginx's Lua module is not installed (`apt-get install "
+                    "libnginx-mod-http-lua`, or `make setup`): a JSON body nested 1,000 levels "
+                    "deep reaches the model server, which answers 500 instead of 400",
+                    fg=typer.colors.YELLOW, err=True)
     try:
         states = start(settings, foreground=foreground)
     except ServiceError as err:
