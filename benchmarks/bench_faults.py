@@ -14,6 +14,10 @@ Before the rounds, in the same script and on a free port, cold starts:
 * the replica's own command (``run/model-1.json``: the server command of ``mlflow models
   serve`` on its local copy, without the waiting parent).
 
+Before the kills, with the traffic on, ``--watch`` seconds of ``/ping`` to each replica, one a
+second: the slowest answer, and how many took more than 10 s, the timeout after which
+superlance's ``httpok`` restarts a program (at its first failed check).
+
 Reports times and their ratio to the reference, failed requests through nginx (goal 0), the
 restarted replica's peak RSS and whether the installed packages hold compiled bytecode (without
 it every start compiles mlflow, pandas... again).
@@ -25,6 +29,7 @@ it every start compiles mlflow, pandas... again).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -142,6 +147,21 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def watch_pings(s: settings.Settings, seconds: float) -> list[float]:
+    """Seconds each replica took to answer ``/ping``, once a second for ``seconds``."""
+    urls = [s.url(port) + "/ping" for _, port in s.replica_set]
+    times: list[float] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for url in urls:
+            start = time.monotonic()
+            with contextlib.suppress(requests.RequestException):
+                requests.get(url, timeout=60)
+            times.append(time.monotonic() - start)
+        time.sleep(1)
+    return times
+
+
 def biggest_process(pid: int) -> int:
     """The process of ``pid``'s tree with the largest resident memory."""
     root = psutil.Process(pid)
@@ -181,6 +201,8 @@ def main() -> None:
     parser.add_argument("--store", default="data/features", help="feature store folder")
     parser.add_argument("--pause", type=float, default=5.0,
                         help="seconds between a replica serving again and the next kill")
+    parser.add_argument("--watch", type=float, default=60.0,
+                        help="seconds of /ping timing under traffic before the kills")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     s = settings.Settings.load(args.run_dir)
@@ -197,6 +219,10 @@ def main() -> None:
     rounds = []
     try:
         time.sleep(2)
+        pings = watch_pings(s, args.watch)
+        print(f"/ping under traffic: {len(pings)} checks, slowest {max(pings):.1f} s, "
+              f"{sum(t > 10 for t in pings)} over 10 s (httpok would restart the replica)",
+              flush=True)
         for k in range(args.kills):
             name, target = s.replica_names[k % s.replicas], ("group", "biggest")[k // 2 % 2]
             rounds.append({"replica": name, "target": target,
@@ -221,7 +247,8 @@ def main() -> None:
         print(f"    {failure}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"cold": cold, "rounds": rounds, "ok": traffic.ok,
+        args.json.write_text(json.dumps({"cold": cold, "rounds": rounds, "pings": pings,
+                                         "ok": traffic.ok,
                                          "failures": traffic.failures}, indent=2))
 
 
