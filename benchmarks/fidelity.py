@@ -28,7 +28,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 from scoring.schema import TABLES, TARGET  # noqa: E402
 from scoring.tables import read_table  # noqa: E402
-from synthetic.calibration import KAGGLE_CLIENTS, KAGGLE_INSTALLMENTS  # noqa: E402
+from synthetic.calibrate import KAGGLE_CLIENTS, KAGGLE_INSTALLMENTS  # noqa: E402
 
 NUMERIC = ("AMT_INCOME_TOTAL", "AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE", "DAYS_BIRTH",
            "DAYS_EMPLOYED", "DAYS_REGISTRATION", "DAYS_ID_PUBLISH", "OWN_CAR_AGE",
