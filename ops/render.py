@@ -59,6 +59,20 @@ def _dashboard_command(s: Settings) -> list[str]:
             "--allow-websocket-origin", f"localhost:{s.dashboard_port}", "--liveness", "--warm"]
 
 
+def _decisions_command(s: Settings) -> list[str]:
+    """uvicorn on loopback behind nginx; settings come from ``_decisions_environment``."""
+    return [sys.executable, "-m", "uvicorn", "--factory", "decisions.app:create_app",
+            "--host", "127.0.0.1", "--port", str(s.decisions_backend_port),
+            "--timeout-keep-alive", "5"]
+
+
+def _decisions_environment(s: Settings) -> str:
+    return _environment(s, DECISIONS_DB_URL=s.decisions_db,
+                        DECISIONS_MODEL_URL=s.url(s.model_port),
+                        DECISIONS_STORE=str(Path(s.store).resolve()),
+                        DECISIONS_AUTH_FILE=str(s.decisions_auth))
+
+
 def supervisord_conf(s: Settings, nginx: str) -> str:
     """The supervisord.conf of the services: socket, logs and one section per program."""
     header = "\n".join([
@@ -86,6 +100,8 @@ def supervisord_conf(s: Settings, nginx: str) -> str:
                                        "-p", str(s.run / "nginx")], env, priority=300))
     if dashboard_enabled(s):
         sections.append(_program("dashboard", _dashboard_command(s), env, priority=400))
+    sections.append(_program("decisions", _decisions_command(s), _decisions_environment(s),
+                             priority=350))
     sections.append(_program("healthcheck", [sys.executable, "-m", "ops.health",
                                              str(s.run)], env, priority=900))
     return header + "\n" + "\n".join(sections)
@@ -113,7 +129,8 @@ def _json_guard(enabled: bool) -> tuple[str, str, str]:
 
 
 def nginx_conf(s: Settings, json_guard: bool = True) -> str:
-    """nginx in the foreground: the model URL, retrying a failed request on the other replica.
+    """nginx in the foreground: the model URL, retrying a failed request on the other replica,
+    and the decision service's URL.
 
     ``/invocations`` is a pure function of its input, so retrying it is safe (non_idempotent).
     ``X-Upstream`` tells which replica answered (``scoring reload`` watches it). With
@@ -142,6 +159,24 @@ http {{
     proxy_buffers 64 64k;
     proxy_max_temp_file_size 0;{lua_http}
     include {run}/upstream.conf;
+    upstream decisions {{
+        server 127.0.0.1:{s.decisions_backend_port} max_fails=0;
+        keepalive 16;
+        keepalive_timeout 4s;
+    }}
+    # The decision service: a decision is written once, so a request is never retried on
+    # another attempt once sent (nginx's default for POST).
+    server {{
+        listen {s.host}:{s.decisions_port};
+        location / {{
+            proxy_pass http://decisions;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_read_timeout 120s;
+        }}
+    }}
     server {{
         listen {s.host}:{s.model_port};
         proxy_http_version 1.1;

@@ -18,6 +18,7 @@ failing any. Logs are in ``run/logs/``, one file per program. Nothing starts at 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -103,7 +104,8 @@ def healthy(url: str, timeout: float = 3.0) -> bool:
 
 
 def _check_ports_free(s: Settings) -> None:
-    ports = [s.model_port, *s.replica_ports[:s.replicas]]
+    ports = [s.model_port, *s.replica_ports[:s.replicas], s.decisions_port,
+             s.decisions_backend_port]
     if s.tracking_ui:
         ports.append(s.tracking_port)
     if dashboard_enabled(s):
@@ -128,11 +130,25 @@ def prepare(s: Settings, version: str) -> Path:
     for name in s.replica_names:
         write_replica(s, name, version)
     prune_models(s, version)
+    write_decisions_auth(s)
     (s.run / "nginx.conf").write_text(nginx_conf(s, json_guard_available()))
     (s.run / "upstream.conf").write_text(upstream_conf(s, [p for _, p in s.replica_set], []))
     conf = s.run / "supervisord.conf"
     conf.write_text(supervisord_conf(s, nginx))
     return conf
+
+
+def write_decisions_auth(s: Settings) -> None:
+    """A credentials file for the decision service when the run folder has none: one API key
+    (``ops``) and one advisor (``advisor``), random, readable by this user only."""
+    import secrets
+
+    if s.decisions_auth.is_file():
+        return
+    s.decisions_auth.touch(mode=0o600)
+    s.decisions_auth.write_text(json.dumps({
+        "api_keys": {"ops": secrets.token_urlsafe(24)},
+        "advisors": {"advisor": secrets.token_urlsafe(12)}}, indent=2))
 
 
 def up(s: Settings, wait: float = 240.0, foreground: bool = False) -> list[ServiceStatus]:
@@ -174,7 +190,8 @@ def status(run_dir: Path | str = "run") -> list[ServiceStatus]:
     urls, checks = public_urls(s), health_urls(s)
     if not supervisor_running(run_dir):
         return [ServiceStatus(name, "STOPPED", urls.get(name, ""), "-")
-                for name in ("tracking", *s.replica_names, "proxy", "dashboard", "healthcheck")
+                for name in ("tracking", *s.replica_names, "proxy", "dashboard", "decisions",
+                             "healthcheck")
                 if name != "tracking" or s.tracking_ui]
     out = []
     for info in rpc(run_dir).supervisor.getAllProcessInfo():
