@@ -77,8 +77,8 @@ def test_small_profile_runs_one_replica_and_no_tracking_ui(tmp_path):
     parser = configparser.RawConfigParser()
     parser.read_string(render.supervisord_conf(s, "/usr/sbin/nginx"))
     assert [p.removeprefix("program:") for p in parser.sections() if p.startswith("program:")
-            ] == ["model-1", "proxy", "dashboard", "healthcheck"]
-    assert set(settings.health_urls(s)) == {"model-1", "proxy", "dashboard"}
+            ] == ["model-1", "proxy", "dashboard", "decisions", "healthcheck"]
+    assert set(settings.health_urls(s)) == {"model-1", "proxy", "dashboard", "decisions"}
 
 
 @pytest.mark.skipif(not supervisor.json_guard_available(), reason="no nginx Lua module")
