@@ -26,7 +26,7 @@ app = sub_app("Operations: run the services, switch models, install systemd unit
 def _settings(run_dir: Path, host: str, tracking_port: int, model_port: int,
               dashboard_port: int, store: Path, prediction_log: str, workers: int,
               model_nice: int = 10, decisions_port: int = DECISIONS_PORT,
-              decisions_db: str = DEFAULT_DECISIONS_DB_URL) -> Settings:
+              decisions_db: str = DEFAULT_DECISIONS_DB_URL, small: bool = False) -> Settings:
     """Services settings from the command line; the tracking store as `scoring train` uses."""
     from training import track
 
@@ -37,6 +37,7 @@ def _settings(run_dir: Path, host: str, tracking_port: int, model_port: int,
                     dashboard_port=dashboard_port, store=str(store.resolve()),
                     prediction_log=str(Path(prediction_log).resolve()) if prediction_log
                     else None, workers=workers, model_nice=model_nice,
+                    replicas=1 if small else 2, tracking_ui=not small,
                     decisions_port=decisions_port, decisions_backend_port=decisions_port + 10,
                     decisions_db=_absolute_sqlite(decisions_db))
 
@@ -78,21 +79,30 @@ def up(
         help="Database URL of the decision record.")] = DEFAULT_DECISIONS_DB_URL,
     foreground: Annotated[bool, typer.Option(
         help="Run supervisord in the foreground (for systemd).")] = False,
+    small: Annotated[bool, typer.Option(
+        help="For a 1 GiB host: one model replica (a crash or `scoring reload` leaves the "
+        "model URL unanswered for a few seconds) and no MLflow tracking UI.")] = False,
 ) -> None:
     """Start the tracking UI, the model server (nginx + two replicas of @champion), the
     dashboard and the decision service under supervisord, and wait until each answers.
     Logs: RUN_DIR/logs/; the decision service's credentials: RUN_DIR/decisions-auth.json."""
     from ops.settings import ServiceError
-    from ops.supervisor import bytecode_compiled
+    from ops.supervisor import bytecode_compiled, json_guard_available
     from ops.supervisor import up as start
 
     settings = _settings(run_dir, host, tracking_port, model_port, dashboard_port, store,
-                         prediction_log, workers, model_nice, decisions_port, decisions_db)
+                         prediction_log, workers, model_nice, decisions_port, decisions_db,
+                         small)
     if not bytecode_compiled():
         typer.secho("warning: the installed packages have no compiled bytecode, so every "
                     "model-server start compiles them again (twice as slow); run `make setup` "
                     "or `python -m compileall -q` on the virtualenv", fg=typer.colors.YELLOW,
                     err=True)
+    if not json_guard_available():
+        typer.secho("warning: nginx's Lua module is not installed (`apt-get install "
+                    "libnginx-mod-http-lua`, or `make setup`): a JSON body nested 1,000 levels "
+                    "deep reaches the model server, which answers 500 instead of 400",
+                    fg=typer.colors.YELLOW, err=True)
     try:
         states = start(settings, foreground=foreground)
     except ServiceError as err:

@@ -52,6 +52,20 @@ class Settings:
     health_failures: int = 6
     health_grace: float = 300.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Model-server replicas behind nginx (1 or 2) and the MLflow tracking UI: the small
+    #: profile (``scoring up --small``) runs one replica and no UI, for a 1 GiB host.
+    replicas: int = 2
+    tracking_ui: bool = True
+
+    @property
+    def replica_names(self) -> tuple[str, ...]:
+        """The replica programs this profile runs."""
+        return REPLICAS[:self.replicas]
+
+    @property
+    def replica_set(self) -> list[tuple[str, int]]:
+        """Each replica program with its port."""
+        return list(zip(self.replica_names, self.replica_ports, strict=False))
 
     @property
     def run(self) -> Path:
@@ -100,12 +114,12 @@ class ServiceStatus:
 
 def health_urls(s: Settings) -> dict[str, str]:
     """The URL each program must answer with 200 to count as healthy."""
-    urls = {"tracking": s.url(s.tracking_port) + "/health",
-            "proxy": s.url(s.model_port) + "/nginx-health",
+    urls = {"proxy": s.url(s.model_port) + "/nginx-health",
             "dashboard": s.url(s.dashboard_port) + "/liveness",
             "decisions": s.url(s.decisions_backend_port) + "/health"}
-    urls.update({name: s.url(port) + "/ping" for name, port in zip(REPLICAS, s.replica_ports,
-                                                                     strict=True)})
+    if s.tracking_ui:
+        urls["tracking"] = s.url(s.tracking_port) + "/health"
+    urls.update({name: s.url(port) + "/ping" for name, port in s.replica_set})
     return urls
 
 
@@ -114,7 +128,7 @@ def public_urls(s: Settings) -> dict[str, str]:
     return {"tracking": s.url(s.tracking_port), "proxy": s.url(s.model_port) + "/invocations",
             "dashboard": s.url(s.dashboard_port) + "/app",
             "decisions": s.url(s.decisions_port) + "/docs",
-            **{name: s.url(port) for name, port in zip(REPLICAS, s.replica_ports, strict=True)}}
+            **{name: s.url(port) for name, port in s.replica_set}}
 
 
 def dashboard_enabled(s: Settings) -> bool:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from cli import app
@@ -67,6 +68,31 @@ def test_nginx_retries_on_the_other_replica_and_binds_the_host(tmp_path):
     upstream = render.upstream_conf(s, [6012], [6011])
     assert "server 127.0.0.1:6012 max_fails=0;" in upstream
     assert "server 127.0.0.1:6011 max_fails=0 backup;" in upstream
+
+
+def test_small_profile_runs_one_replica_and_no_tracking_ui(tmp_path):
+    s = _settings(tmp_path, dashboard_app=str(tmp_path / "app.py"), replicas=1,
+                  tracking_ui=False)
+    (tmp_path / "app.py").write_text("")
+    parser = configparser.RawConfigParser()
+    parser.read_string(render.supervisord_conf(s, "/usr/sbin/nginx"))
+    assert [p.removeprefix("program:") for p in parser.sections() if p.startswith("program:")
+            ] == ["model-1", "proxy", "dashboard", "decisions", "healthcheck"]
+    assert set(settings.health_urls(s)) == {"model-1", "proxy", "dashboard", "decisions"}
+
+
+@pytest.mark.skipif(not supervisor.json_guard_available(), reason="no nginx Lua module")
+@pytest.mark.parametrize("guard", [True, False])
+def test_nginx_accepts_its_config_with_and_without_the_json_check(tmp_path, guard):
+    s = _settings(tmp_path, model_port=6001, replica_ports=(6011, 6012))
+    (s.run / "nginx").mkdir(parents=True)
+    (s.run / "logs").mkdir()
+    (s.run / "nginx.conf").write_text(render.nginx_conf(s, json_guard=guard))
+    (s.run / "upstream.conf").write_text(render.upstream_conf(s, [6011, 6012], []))
+    assert ("access_by_lua_file" in (s.run / "nginx.conf").read_text()) == guard
+    check = subprocess.run([supervisor.find_nginx(), "-t", "-c", str(s.run / "nginx.conf"),
+                            "-p", str(s.run / "nginx")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
 
 
 def test_systemd_units_run_supervisord_in_the_foreground(tmp_path):
