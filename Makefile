@@ -16,7 +16,7 @@ DEMO_TRIALS ?= 10
 export MLFLOW_DISABLE_TELEMETRY := true
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean messages
 
 define apt_install
 missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -50,6 +50,11 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
+
+# after changing a sentence of the dashboard: update the catalogues, then translate the
+# new French messages in dashboard/locale/fr/LC_MESSAGES/dashboard.po
+messages: setup
+	$(BIN)/python -m dashboard.messages
 
 bench: setup
 	$(BIN)/python benchmarks/bench_generate.py

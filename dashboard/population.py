@@ -65,13 +65,6 @@ def group_key(row: pd.Series, criteria: Sequence[str]) -> GroupKey:
     return tuple(key)
 
 
-def group_words(key: GroupKey) -> str:
-    """The group in words, e.g. 'clients with the same contract type (Cash loans)'."""
-    if not key:
-        return "all clients"
-    return "clients with the same " + " and the same ".join(f"{c} ({v})" for c, v in key)
-
-
 class Population:
     """Every client's outcome, group columns and comparison features, loaded once per server.
 
@@ -323,3 +316,30 @@ def refused_rows_dropped(rows: pd.DataFrame, message: str) -> pd.DataFrame | Non
 def score_sample(store: Path | str, client: ScoringClient, size: int) -> ScoredSample:
     """A started ``ScoredSample`` of ``size`` clients."""
     return ScoredSample(store, client, size=size).start()
+
+
+def explained_sample(store: Path | str, client: ScoringClient, size: int = 300,
+                     seed: int = 0) -> pd.DataFrame:
+    """Every feature's contribution for ``size`` clients (one request, ``explain='all'``):
+    long frame of ``SK_ID_CURR``, ``feature``, ``value``, ``contribution``.
+
+    Clients are one run of consecutive ids from a random start (one or two row groups read).
+    """
+    ids = np.array(client_ids(store))
+    start = int(np.random.default_rng(seed).integers(0, max(1, ids.size - size)))
+    rows = read_id_range(store, ids[start], ids[min(start + size, ids.size) - 1])
+    rows = rows.drop(columns=[TARGET, DATASET])
+    for _ in range(5):  # leave out the clients the server refuses (plausible ranges)
+        try:
+            scores = client.score(rows, explain="all")
+            break
+        except ScoringError as err:
+            kept = refused_rows_dropped(rows, str(err))
+            if err.status is None or kept is None or len(kept) == len(rows):
+                raise
+            rows = kept
+    else:
+        raise ScoringError("too many clients of the sample were refused")
+    return pd.DataFrame([{KEY: s.client_id, "feature": r["feature"], "value": r.get("value"),
+                          "contribution": float(r["contribution"])}
+                         for s in scores for r in s.reasons])

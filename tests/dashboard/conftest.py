@@ -31,13 +31,16 @@ class StandInScorer:
               threshold: float | None = None) -> list[Score]:
         if self.down:
             raise ScoringError("model server at http://stand-in is unreachable")
-        self.calls.append(rows)
+        self.calls.append(rows)  # every request, refused or not
         out = []
         for _, row in rows.iterrows():
             income = float(row["AMT_INCOME_TOTAL"])
             if income < 0:
                 raise ScoringError(f"AMT_INCOME_TOTAL: value {income:g} is outside the "
                                    "plausible range [0, 1e+08] (Income of the client)", 400)
+            if float(row["AMT_CREDIT"]) > 1.5e6:
+                raise ScoringError(f"AMT_CREDIT: value {float(row['AMT_CREDIT']):g} is outside "
+                                   "the plausible range [0, 1.5e+06] (Credit amount)", 400)
             ratio = float(row["AMT_CREDIT"]) / income
             p = 1 / (1 + math.exp(-(ratio - 4)))
             reasons = [{"feature": "AMT_CREDIT", "label": "Credit amount of the loan",
