@@ -142,10 +142,9 @@ def _language_links(t: Language, client_id: int | None) -> str:
     links = []
     for code, name in NAMES.items():
         query = f"?lang={code}" + (f"&client={client_id}" if client_id else "")
-        current = ' aria-current="page" style="font-weight:bold;text-decoration:none"' \
-            if code == t.code else ""
-        links.append(f'<a href="{query}" lang="{code}" hreflang="{code}"{current} '
-                     f'style="color:white">{name}</a>')
+        current = ' aria-current="true" style="color:white;font-weight:bold"' \
+            if code == t.code else ' style="color:white"'
+        links.append(f'<a href="{query}" lang="{code}" hreflang="{code}"{current}>{name}</a>')
     label = t.gettext("Language")
     return f'<nav aria-label="{label}" style="color:white">{" | ".join(links)}</nav>'
 
@@ -178,9 +177,9 @@ class Dashboard:
                     for key, name in PAGES.items()}
         for key, button in self.nav.items():
             button.on_click(lambda _e, k=key: self.show(k))
-        self.languages = pn.pane.HTML(_language_links(t, None), margin=(0, 10))
+        self.state = ServerState(status=self.status, t=t, links=_language_links(t, None))
         self.chosen.param.watch(lambda e: setattr(
-            self.languages, "object", _language_links(t, e.new)), "client_id")
+            self.state, "links", _language_links(t, e.new)), "client_id")
         self.chosen.param.watch(lambda e: self.show("client"), "client_id")
 
     def _explore_later(self, event) -> None:
@@ -211,10 +210,9 @@ class Dashboard:
     def _client_page(self) -> pn.viewable.Viewable:
         chosen = self.chosen
         return pn.Column(
-            ScoreCard(store=chosen),
-            pn.Row(pn.Column(Reasons(store=chosen), sizing_mode="stretch_width"),
-                   pn.Column(Recourse(store=chosen), ClientProfile(store=chosen),
-                             sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+            ScoreCard(store=chosen), Reasons(store=chosen),
+            pn.Row(Recourse(store=chosen), ClientProfile(store=chosen),
+                   sizing_mode="stretch_width"),
             LetterCard(store=chosen), sizing_mode="stretch_width")
 
     def _compare_page(self) -> pn.viewable.Viewable:
@@ -271,14 +269,13 @@ class Dashboard:
 
     def template(self) -> pn.template.BootstrapTemplate:
         _ = self.t.gettext
-        version = self.card.version if self.card else ""
+        self.state.version = str(self.card.version) if self.card else ""
         sidebar = [ClientPicker(id_index(self.config.store), store=self.chosen),
                    RecentClients(store=self.chosen),
-                   note(f"#### {_('Pages')}"), *self.nav.values()]
+                   note("#### " + _("Pages")), *self.nav.values()]
         template = pn.template.BootstrapTemplate(
             title=_(TITLE), sidebar=sidebar, sidebar_width=300,
-            header=[ServerState(status=self.status, t=self.t, version=version),
-                    self.languages],
+            header=[self.state],
             main=[ServerBanner(status=self.status, t=self.t), self.main],
             header_background="#0b3d63")
         self.show("client")

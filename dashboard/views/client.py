@@ -91,7 +91,7 @@ class RecentClients(Viewer):
                                        css_classes=["recent-client"], width=110)
             button.on_click(lambda _e, c=client_id: self.store.select(str(c)))
             buttons.append(button)
-        return pn.Column(note(f"#### {_('Recent clients')}"), pn.FlexBox(*buttons),
+        return pn.Column(note("#### " + _("Recent clients")), pn.FlexBox(*buttons),
                          sizing_mode="stretch_width")
 
 
@@ -101,16 +101,19 @@ class ServerState(Viewer):
     status = param.ClassSelector(class_=ServerStatus)
     t = param.ClassSelector(class_=Language)
     version = param.String(default="")
+    links = param.String(default="", doc="HTML of the language links shown after the state.")
 
-    @param.depends("status.ok")
+    @param.depends("status.ok", "links")
     def __panel__(self) -> pn.viewable.Viewable:
         _ = self.t.gettext
         state = _("✔ model server available") if self.status.ok else \
             _("✖ model server not answering")
         model = _("Model version {v}").format(v=self.version) if self.version else \
             _("No champion model found")
-        return pn.pane.HTML(f'<p class="server-state" role="status">{model} · {state}</p>',
-                            styles={"color": "white", "font-size": "1rem"}, margin=(0, 10))
+        return pn.pane.HTML(
+            f'<div style="display:flex;gap:2rem;align-items:center;color:white">'
+            f'<p class="server-state" role="status" style="margin:0">{model} · {state}</p>'
+            f'{self.links}</div>', styles={"font-size": "1rem"}, margin=(0, 10))
 
 
 class ServerBanner(Viewer):
@@ -199,8 +202,9 @@ class ScoreCard(Viewer):
         self._distance = note("", css_classes=["distance"])
         self._gauge = Gauge(self.store.t)
         self._plot = bokeh(self._gauge.figure)
-        self._layout = pn.Column(self._title, self._decision, self._distance, self._plot,
+        self._scored = pn.Column(self._decision, self._distance, self._plot,
                                  sizing_mode="stretch_width")
+        self._layout = pn.Column(self._title, self._scored, sizing_mode="stretch_width")
         self._update()
 
     @staticmethod
@@ -225,8 +229,7 @@ class ScoreCard(Viewer):
                                         styles=self._style(score.decision))
             self._distance.object = distance_text(self.store.t, score)
             self._gauge.update(score)
-        for part in (self._decision, self._distance, self._plot):
-            part.visible = score is not None
+        self._scored.visible = score is not None
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

@@ -63,3 +63,13 @@ def test_numbers_and_dates_follow_the_locale():
 def test_unknown_language_is_refused():
     with pytest.raises(ValueError, match="unknown language 'de'"):
         language("de")
+
+
+def test_no_sentence_hides_in_an_f_string():
+    """Babel's extractor does not read f-strings: `f"{_('x')}"` would never be translated."""
+    from dashboard.messages import PACKAGE
+
+    hidden = [f"{path.name}:{n}" for path in PACKAGE.rglob("*.py")
+              for n, line in enumerate(path.read_text().splitlines(), 1)
+              if re.search(r"""f(["']).*\{_\(""", line)]
+    assert hidden == []
