@@ -3,6 +3,11 @@
 A data folder holds one file per table, named after it, in any of the formats Kaggle users
 have: ``application_train.csv``, ``.csv.gz``, ``.csv.zip`` / ``.zip`` (one CSV inside) or
 ``.parquet``. Reading returns polars frames typed by :mod:`scoring.schema`.
+
+CSV files may also come from a spreadsheet: fields separated by ``;`` (or a tab, or ``|``),
+decimal commas, a UTF-8 byte-order mark, column names in another case. :func:`sniff` finds the
+separator and decimal mark from the file's first lines, :func:`schema_names` maps the header
+to the schema's names, and every reader below applies both.
 """
 
 from __future__ import annotations
@@ -10,8 +15,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -66,6 +73,91 @@ def _source(path: Path) -> bytes | Path:
     return path
 
 
+#: Field separators a CSV file may use, the Kaggle files' first.
+SEPARATORS = (",", ";", "\t", "|")
+#: How much of a file :func:`sniff` looks at.
+SNIFF_BYTES = 1 << 16
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How a CSV file is written: its field separator and decimal mark."""
+
+    separator: str = ","
+    decimal_comma: bool = False
+
+    @property
+    def plain(self) -> bool:
+        """True for the Kaggle files' own dialect (commas between fields, decimal points)."""
+        return self == Dialect()
+
+    def describe(self) -> str:
+        """E.g. ``';'-separated with decimal commas``."""
+        name = {"\t": "tab"}.get(self.separator, repr(self.separator))
+        return f"{name}-separated" + (" with decimal commas" if self.decimal_comma else "")
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of a CSV file's text, decompressed; empty if it cannot be read."""
+    try:
+        name = path.name.lower()
+        if name.endswith(".zip"):
+            with zipfile.ZipFile(path) as zf:
+                members = [m for m in zf.namelist() if m.lower().endswith(".csv")]
+                if len(members) != 1:
+                    return b""
+                with zf.open(members[0]) as fh:
+                    return fh.read(SNIFF_BYTES)
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rb") as fh:
+            return fh.read(SNIFF_BYTES)
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return b""
+
+
+def sniff(path: Path | str) -> Dialect:
+    """The dialect of a CSV file, from its first lines.
+
+    The separator is the candidate of :data:`SEPARATORS` found most often in the header (a
+    comma when none is); a file not separated by commas has decimal commas when a field of its
+    first lines is a number written with one (``-0,25``).
+    """
+    lines = _head(Path(path)).decode("utf-8", errors="replace").splitlines()
+    if not lines:
+        return Dialect()
+    header = lines[0]
+    separator = max(SEPARATORS, key=header.count) if any(map(header.count, SEPARATORS)) else ","
+    if separator == ",":
+        return Dialect()
+    sep = re.escape(separator)
+    number = re.compile(rf'(?:^|{sep})"?-?\d*,\d+"?(?:{sep}|$)')
+    return Dialect(separator, any(number.search(line) for line in lines[1:-1] or lines[1:]))
+
+
+def schema_names(columns: Iterable[str], spec: Table) -> dict[str, str]:
+    """Header names that are a schema column's name in another case (or with spaces around
+    it) -> that name; names already right, unknown, or whose column is also present are left
+    out."""
+    columns = list(columns)
+    wanted = {name.casefold(): name for name in spec.names}
+    renames = {}
+    for column in columns:
+        name = wanted.get(column.strip().casefold())
+        if name and name != column and name not in columns and name not in renames.values():
+            renames[column] = name
+    return renames
+
+
+def conform(frame: pl.DataFrame, spec: Table, dialect: Dialect) -> pl.DataFrame:
+    """An all-text frame with the schema's column names and decimal points."""
+    frame = frame.rename(schema_names(frame.columns, spec))
+    if dialect.plain:
+        return frame
+    numeric = [c.name for c in spec.columns if c.kind != "category" and c.name in frame.columns]
+    return frame.with_columns(pl.col(c).str.replace(",", ".", literal=True) for c in numeric
+                              if frame.schema[c] == pl.String)
+
+
 def _check_utf8(path: Path, data: bytes | Path) -> None:
     raw = data if isinstance(data, bytes) else data.read_bytes()
     try:
@@ -77,23 +169,28 @@ def _check_utf8(path: Path, data: bytes | Path) -> None:
             "re-save the file as UTF-8") from err
 
 
-def read_text(path: Path | str) -> pl.DataFrame:
+def read_text(path: Path | str, spec: Table | None = None) -> pl.DataFrame:
     """Read a table file with every CSV column as text, for validation.
 
-    Parquet files keep their stored types. Raises DataError for an empty, undecodable or
-    unreadable file.
+    The CSV dialect is sniffed. Given the table's ``spec``, column names that differ from the
+    schema's only in case take the schema's, and decimal commas of its numeric columns become
+    points. Parquet files keep their stored types. Raises DataError for an empty, undecodable
+    or unreadable file.
     """
     path = Path(path)
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty")
     if path.suffix == ".parquet":
         try:
-            return pl.read_parquet(path)
+            frame = pl.read_parquet(path)
         except Exception as err:  # polars raises several error types for bad parquet
             raise DataError(f"{path}: not a readable parquet file ({err})") from err
+        return frame.rename(schema_names(frame.columns, spec)) if spec else frame
     data = _source(path)
+    dialect = sniff(path)
     try:
-        frame = pl.read_csv(data, infer_schema=False, encoding="utf8")
+        frame = pl.read_csv(data, infer_schema=False, encoding="utf8",
+                            separator=dialect.separator)
     except pl.exceptions.NoDataError as err:
         raise DataError(f"{path}: the file is empty") from err
     except pl.exceptions.ComputeError as err:
@@ -101,7 +198,7 @@ def read_text(path: Path | str) -> pl.DataFrame:
         raise DataError(f"{path}: not a readable CSV file ({err})") from err
     if frame.width == 0:
         raise DataError(f"{path}: the file is empty")
-    return frame
+    return conform(frame, spec, dialect) if spec else frame
 
 
 def parse(text: pl.Expr, kind: Kind) -> pl.Expr:
@@ -156,14 +253,17 @@ def read_table(data_dir: Path | str, table: str) -> pl.DataFrame:
                         f"(looked for {', '.join(table + e for e in EXTENSIONS)})")
     if path.suffix != ".parquet":
         # Fast path: let the CSV reader parse the types; fall back on a text read for a
-        # message that names the bad column.
+        # message that names the bad column, or for names in another case.
+        dialect = sniff(path)
         try:
-            frame = pl.read_csv(_source(path), schema_overrides=polars_schema(spec))
+            frame = pl.read_csv(_source(path), schema_overrides=polars_schema(spec),
+                                separator=dialect.separator,
+                                decimal_comma=dialect.decimal_comma)
             if set(spec.names) <= set(frame.columns):
                 return frame.select(spec.names)
         except (pl.exceptions.PolarsError, UnicodeDecodeError):
             pass
-    return cast(read_text(path), spec, path)
+    return cast(read_text(path, spec), spec, path)
 
 
 def scan_table(data_dir: Path | str, table: str) -> pl.LazyFrame:
@@ -173,7 +273,8 @@ def scan_table(data_dir: Path | str, table: str) -> pl.LazyFrame:
     schema's columns, is scanned lazily: a query reads only the columns it uses, as it goes.
     A CSV value that does not parse then fails the query with a polars error, and
     ``read_table`` on the file names the column (``scoring.store.build_store`` does so).
-    Any other file is read (and checked) by ``read_table``; raises DataError as it does.
+    Any other file (compressed, in a spreadsheet's dialect, with names in another case) is
+    read (and checked) by ``read_table``; raises DataError as it does.
     """
     spec = TABLES[table]
     path = find_file(data_dir, table)
@@ -184,7 +285,8 @@ def scan_table(data_dir: Path | str, table: str) -> pl.LazyFrame:
             stored = {}
         if all(stored.get(name) == kind for name, kind in polars_schema(spec).items()):
             return pl.scan_parquet(path).select(spec.names)
-    if path is not None and path.suffix == ".csv" and set(spec.names) <= _csv_header(path):
+    if (path is not None and path.suffix == ".csv" and sniff(path).plain
+            and set(spec.names) <= _csv_header(path)):
         return pl.scan_csv(path, schema_overrides=polars_schema(spec)).select(spec.names)
     return read_table(data_dir, table).lazy()
 
@@ -194,7 +296,7 @@ def _csv_header(path: Path) -> set[str]:
     with open(path, "rb") as fh:
         line = fh.readline()
     try:
-        return set(next(csv.reader([line.decode("utf-8").rstrip("\r\n")]), []))
+        return set(next(csv.reader([line.decode("utf-8-sig").rstrip("\r\n")]), []))
     except UnicodeDecodeError:
         return set()
 

@@ -3,7 +3,9 @@
 Each table is checked in four steps:
 
 1. **file**: the file exists (``application_train`` is required, the others are optional), is
-   readable, non-empty and UTF-8. Every column is read as text.
+   readable, non-empty and UTF-8. Every column is read as text. A spreadsheet's CSV dialect
+   (``;`` between fields, decimal commas) and names in another case are accepted, with a
+   warning.
 2. **text** (pandera): the schema's columns are present, no unexpected column, every value
    parses as the column's kind (int or float).
 3. **values** (pandera, on the typed frame): key and TARGET columns are filled, TARGET is 0
@@ -23,18 +25,39 @@ counts. The pandera schemas are built from :mod:`scoring.schema`, never restated
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import pandera.polars as pa
 import polars as pl
-from pandera.api.polars.types import PolarsData
-from pandera.errors import SchemaErrors
 
 from scoring.schema import TABLES, TARGET, Column, Table
-from scoring.tables import EXTENSIONS, DataError, find_file, parse, read_text
+from scoring.tables import (
+    EXTENSIONS,
+    DataError,
+    conform,
+    find_file,
+    parse,
+    read_text,
+    schema_names,
+    sniff,
+)
+
+# pandera imports pyspark.pandas whenever pyspark is installed (the `spark` extra), which prints
+# a FutureWarning on every `scoring validate` (then fails to import with pandas 3). Nothing
+# here needs it: pandera is imported while pyspark.pandas reads as absent (an ImportError,
+# which pandera ignores), then un-hidden for the Spark path.
+_HIDE_SPARK = sys.modules.setdefault("pyspark.pandas", None) is None
+try:
+    import pandera.polars as pa
+    from pandera.api.polars.types import PolarsData
+    from pandera.errors import SchemaErrors
+finally:
+    if _HIDE_SPARK:
+        del sys.modules["pyspark.pandas"]
+
 
 Severity = Literal["error", "warning"]
 
@@ -317,12 +340,24 @@ def _locate(data_dir: Path, spec: Table, report: TableReport) -> Path | None:
 
 
 def _read(path: Path, spec: Table, report: TableReport) -> pl.DataFrame | None:
-    """The file as an all-text frame, or None (with an error) when it cannot be used."""
+    """The file as an all-text frame with the schema's names and decimal points, or None
+    (with an error) when it cannot be used."""
     try:
         frame = _as_text(read_text(path))
     except (DataError, OSError) as err:
         report.add("error", str(err).removeprefix(f"{path}: "))
         return None
+    dialect = sniff(path) if path.suffix != ".parquet" else None
+    if dialect and not dialect.plain:
+        report.add("warning", f"read as {dialect.describe()} (a spreadsheet's CSV export); "
+                              "the Kaggle files use commas and decimal points")
+    renames = schema_names(frame.columns, spec)
+    if renames:
+        pairs = [f"{old!r} as {new}" for old, new in list(renames.items())[:SAMPLES]]
+        more = ", ..." if len(renames) > SAMPLES else ""
+        report.add("warning", f"{len(renames):,} column name(s) differ from the schema's only "
+                              f"in case, read as the schema's: {', '.join(pairs)}{more}")
+    frame = conform(frame, spec, dialect) if dialect else frame.rename(renames)
     report.rows = frame.height
     if frame.height == 0:
         report.add("error" if spec.required else "warning", "the file has no data rows")
@@ -333,6 +368,12 @@ def check_text(text: pl.DataFrame, spec: Table, report: TableReport) -> pl.DataF
     """Columns and parsing, on the all-text frame; returns the usable columns typed."""
     failures = failure_cases(text_schema(spec), text)
     report.problems += describe_failures(failures, spec, report.path)
+    present = sum(name in text.columns for name in spec.names)
+    if present < len(spec.columns) / 2:
+        report.add("error", f"only {present} of the {len(spec.columns)} schema columns are in "
+                            f"the header, which holds {text.width} name(s), e.g. "
+                            f"{_examples(text.columns[:SAMPLES])}: is this {spec.name}'s "
+                            "file, with its header line?")
     unusable = set(failures["column"].drop_nulls()) if not failures.is_empty() else set()
     usable = [c for c in spec.columns if c.name in text.columns and c.name not in unusable]
     return text.select(parse(pl.col(c.name), c.kind).alias(c.name) for c in usable)

@@ -67,3 +67,18 @@ def write_folder(folder: Path, frames: dict[str, pl.DataFrame], fmt: str = "csv"
         else:
             frame.write_csv(path)
     return folder
+
+
+def spreadsheet_csv(frame: pl.DataFrame) -> bytes:
+    """``frame`` as a French spreadsheet exports it ("CSV UTF-8"): a byte-order mark, ``;``
+    between fields, decimal commas, CRLF line ends."""
+    text = frame.write_csv(separator=";", decimal_comma=True, line_terminator="\r\n")
+    return "\ufeff".encode() + text.encode()
+
+
+def write_spreadsheets(folder: Path, frames: dict[str, pl.DataFrame]) -> Path:
+    """Write each frame to ``folder/<table>.csv`` as :func:`spreadsheet_csv` does."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        (folder / f"{name}.csv").write_bytes(spreadsheet_csv(frame))
+    return folder

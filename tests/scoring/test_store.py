@@ -17,6 +17,8 @@ from scoring import store
 from scoring.cli import POLARS_ALLOCATOR, app
 from scoring.tables import DataError
 
+from . import write_spreadsheets
+
 
 @pytest.fixture
 def built(tiny_data_dir, tmp_path):
@@ -136,6 +138,18 @@ def test_whole_floats_in_a_csv_int_column_still_build(tiny_data_dir, tmp_path, t
                                    .alias("DAYS_CREDIT")).write_csv(path)
     summary = store.build_store(tiny_data_dir, tmp_path / "f")
     pd.testing.assert_frame_equal(store.read_store(summary.path),
+                                  F.build_features(tiny_tables).to_pandas(), check_dtype=False)
+
+
+def test_features_from_spreadsheet_exports(tiny_tables, tmp_path):
+    """``;``-separated, decimal-comma files with a byte-order mark (a French spreadsheet's
+    export) and lower-case names give the same store as the Kaggle-format files."""
+    frames = dict(tiny_tables, bureau=tiny_tables["bureau"].rename(str.lower))
+    folder = write_spreadsheets(tmp_path / "raw", frames)
+    result = CliRunner().invoke(app, ["features", "--data-dir", str(folder),
+                                      "--out", str(tmp_path / "f")])
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(store.read_store(tmp_path / "f"),
                                   F.build_features(tiny_tables).to_pandas(), check_dtype=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import zipfile
 from pathlib import Path
 
@@ -13,15 +14,18 @@ from scoring.schema import TABLES
 from scoring.tables import (
     POLARS_TYPES,
     DataError,
+    Dialect,
     TableWriter,
     find_file,
     read_table,
     read_tables,
     read_text,
     scan_table,
+    schema_names,
+    sniff,
 )
 
-from . import tiny_frames, write_folder
+from . import spreadsheet_csv, tiny_frames, write_folder
 
 #: Row counts of the real samples (their README).
 REAL_ROWS = {
@@ -165,3 +169,55 @@ def test_unreadable_files_raise_data_error(tmp_path: Path, name: str, data: byte
     (tmp_path / name).write_bytes(data)
     with pytest.raises(DataError, match=message):
         read_text(tmp_path / name)
+
+
+# --- spreadsheet exports and header case ----------------------------------------------------
+@pytest.mark.parametrize(("text", "dialect"), [
+    (b"A,B\n1.5,x\n", Dialect()),
+    (b"\xef\xbb\xbfA;B\r\n1,5;x\r\n2;y\r\n", Dialect(";", decimal_comma=True)),
+    (b"A;B\n1.5;x\n", Dialect(";")),
+    (b"A;B\n1;Spouse, partner\n", Dialect(";")),  # a comma inside a text is no decimal comma
+    (b"A\tB\n-0,25\tx\n", Dialect("\t", decimal_comma=True)),
+    (b"A\n1\n", Dialect()),
+])
+def test_sniff_finds_separator_and_decimal_mark(tmp_path: Path, text: bytes,
+                                                dialect: Dialect) -> None:
+    (tmp_path / "t.csv").write_bytes(text)
+    assert sniff(tmp_path / "t.csv") == dialect
+    (tmp_path / "t.csv.gz").write_bytes(gzip.compress(text))
+    assert sniff(tmp_path / "t.csv.gz") == dialect
+
+
+@pytest.mark.parametrize("table", ["application_train", "bureau", "credit_card_balance"])
+def test_a_spreadsheet_export_reads_the_same(tmp_path: Path, table: str) -> None:
+    frame = tiny_frames(rows=30)[table]
+    data = spreadsheet_csv(frame)
+    (tmp_path / f"{table}.csv").write_bytes(data)
+    assert_frame_equal(read_table(tmp_path, table), frame)
+    assert_frame_equal(scan_table(tmp_path, table).collect(), frame)
+    (tmp_path / f"{table}.csv").unlink()
+    (tmp_path / f"{table}.csv.gz").write_bytes(gzip.compress(data))
+    assert_frame_equal(read_table(tmp_path, table), frame)
+
+
+def test_a_spreadsheet_export_with_a_bad_value_names_it(tmp_path: Path) -> None:
+    frame = tiny_frames()["bureau"].with_columns(pl.col("DAYS_CREDIT") + 0.5)
+    (tmp_path / "bureau.csv").write_bytes(spreadsheet_csv(frame))
+    with pytest.raises(DataError, match=r"column DAYS_CREDIT expects int values; 6 row\(s\)"):
+        read_table(tmp_path, "bureau")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_names_in_another_case_read_the_same(tmp_path: Path, fmt: str) -> None:
+    frame = tiny_frames()["bureau"]
+    renamed = frame.rename({c: c.lower() for c in frame.columns} | {"SK_ID_CURR": "Sk_Id_Curr "})
+    write_folder(tmp_path, {"bureau": renamed}, fmt)
+    assert_frame_equal(read_table(tmp_path, "bureau"), frame)
+    assert_frame_equal(scan_table(tmp_path, "bureau").collect(), frame)
+
+
+def test_schema_names_leave_present_and_unknown_names() -> None:
+    spec = TABLES["bureau_balance"]
+    assert schema_names(["sk_id_bureau", "MONTHS_BALANCE", "status", "Status", "note"], spec
+                        ) == {"sk_id_bureau": "SK_ID_BUREAU", "status": "STATUS"}
+    assert schema_names(["SK_ID_BUREAU", "sk_id_bureau"], spec) == {}

@@ -6,6 +6,9 @@ both :func:`scoring.validation.validate_folder` and the CLI (message and exit st
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +21,7 @@ import scoring.validation
 from scoring.cli import app
 from scoring.validation import Report, validate_folder
 
-from . import tiny_frames, write_folder
+from . import spreadsheet_csv, tiny_frames, write_folder, write_spreadsheets
 
 Breakage = Callable[[Path], None]
 
@@ -78,6 +81,15 @@ def latin1_cell(table: str, column: str) -> Breakage:
         path.write_bytes(path.read_text(encoding="utf-8").encode("latin-1"))
 
     return breaks
+
+
+def as_spreadsheet(table: str) -> Breakage:
+    """Rewrite the table as a French spreadsheet exports it (``;``, decimal commas, BOM)."""
+    return write_bytes(table, spreadsheet_csv(tiny_frames()[table]))
+
+
+def lower_case_names(table: str) -> Breakage:
+    return _edit(table, lambda f: f.rename(str.lower))
 
 
 def also_parquet(table: str) -> Breakage:
@@ -169,6 +181,18 @@ CASES = {
     "empty value the Kaggle files always fill": Case(
         set_cell("POS_CASH_balance", "SK_DPD", 2, None), "POS_CASH_balance", "warning",
         "SK_DPD", "1 empty value(s) in a column that the Kaggle files always fill (line 4)", 0),
+    "spreadsheet export": Case(
+        as_spreadsheet("application_train"), "application_train", "warning", None,
+        "read as ';'-separated with decimal commas (a spreadsheet's CSV export)", 0),
+    "names in another case": Case(
+        lower_case_names("bureau"), "bureau", "warning", None,
+        "17 column name(s) differ from the schema's only in case, read as the schema's: "
+        "'sk_id_curr' as SK_ID_CURR, 'sk_id_bureau' as SK_ID_BUREAU,", 0),
+    "header of something else": Case(
+        write_bytes("application_train", b"first name last name\nAnn Lee\n"),
+        "application_train", "error", None,
+        "only 0 of the 122 schema columns are in the header, which holds 1 name(s), e.g. "
+        "'first name last name': is this application_train's file, with its header line?", 1),
     "two files for one table": Case(
         also_parquet("bureau"), "bureau", "warning", None,
         "also found bureau.csv; using bureau.parquet", 0),
@@ -239,6 +263,38 @@ def test_bad_input_is_reported(valid_dir: Path, case: Case,
     table_line = next(line for line in output.splitlines() if line.startswith(case.table))
     assert ("error" if case.exit_code else "warning") in table_line
     assert output.splitlines()[-1].startswith("FAILED" if case.exit_code else "OK")
+
+
+def test_a_folder_of_spreadsheet_exports_validates(tmp_path: Path) -> None:
+    """Values read from ``;``-separated, decimal-comma files pass every check; each table
+    only gets the warning that says how it was read."""
+    frames = tiny_frames()
+    frames["application_train"] = frames["application_train"].rename(str.lower)
+    report = validate_folder(write_spreadsheets(tmp_path, frames))
+    assert report.errors == 0, report.render()
+    assert [t.rows for t in report.tables] == [6] * 8
+    for table in report.tables:
+        found = [p.message for p in table.problems]
+        # bureau_balance holds no decimal number: it is only ';'-separated
+        expected = ["read as ';'-separated" + ("" if table.table == "bureau_balance" else
+                                               " with decimal commas (a spreadsheet's")]
+        if table.table == "application_train":
+            expected.append("122 column name(s) differ from the schema's only in case, read "
+                            "as the schema's: 'sk_id_curr' as SK_ID_CURR, 'target' as TARGET,")
+        assert [m[:len(e)] for m, e in zip(found, expected, strict=True)] == expected
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed")
+def test_validation_leaves_spark_alone(valid_dir: Path) -> None:
+    """pandera imports pyspark.pandas when it can, which printed a FutureWarning on every run."""
+    code = ("import sys\nfrom scoring.cli import app\n"
+            "try:\n    app(['validate', '--data-dir', sys.argv[1]])\n"
+            "except SystemExit as done:\n    assert not done.code, done.code\n"
+            "print(sorted(m for m in sys.modules if m.startswith('pyspark.pandas')))")
+    run = subprocess.run([sys.executable, "-W", "default", "-c", code, str(valid_dir)],
+                         capture_output=True, text=True, check=True)
+    assert run.stdout.splitlines()[-1] == "[]"
+    assert "Warning" not in run.stderr, run.stderr
 
 
 def test_only_the_broken_table_is_flagged(valid_dir: Path) -> None:

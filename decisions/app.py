@@ -1,0 +1,70 @@
+"""The FastAPI application: ``create_app(settings)``; ``uvicorn --factory
+decisions.app:create_app`` serves it with settings from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from decisions.catalogue import load_catalogue
+from decisions.config import Settings
+from decisions.database import make_engine, migrate
+from decisions.dependencies import Shared
+from decisions.gateway import Gateway, ModelDown, Refused, UnknownClient
+from decisions.metrics import Metrics
+from decisions.recourse import load_rules
+from decisions.routers import applications, clients, decisions
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The decision service; the database is migrated when it starts."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = make_engine(settings.db_url, settings.db_timeout)
+        migrate(app.state.engine)
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(title="Credit decisions", version="1", lifespan=lifespan,
+                  description="Scores by client id through the model servers, principal "
+                  "reasons, recourse, and the advisors' tamper-evident decision record.")
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.services = Shared(Gateway(settings), load_catalogue(), load_rules())
+    app.middleware("http")(app.state.metrics.middleware)
+    for module in (clients, applications, decisions):
+        app.include_router(module.router)
+    _errors(app)
+
+    @app.get("/health", tags=["service"])
+    def health() -> dict:
+        """200 when the database answers; says whether the model server does."""
+        with app.state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "model_server": app.state.services.gateway.client.healthy()}
+
+    @app.get("/metrics", tags=["service"], response_class=Response)
+    def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(app.state.metrics.registry),
+                        media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    def handler(code: int):
+        async def handle(_: Request, err: Exception) -> JSONResponse:
+            return JSONResponse({"detail": str(err)}, status_code=code)
+        return handle
+
+    app.add_exception_handler(UnknownClient, handler(status.HTTP_404_NOT_FOUND))
+    app.add_exception_handler(Refused, handler(status.HTTP_422_UNPROCESSABLE_CONTENT))
+    app.add_exception_handler(ModelDown, handler(status.HTTP_503_SERVICE_UNAVAILABLE))

@@ -1,0 +1,27 @@
+"""/applications/score: a new application's raw fields scored."""
+
+from __future__ import annotations
+
+import pandas as pd
+from fastapi import APIRouter, Request
+
+from decisions.assess import assess
+from decisions.auth import Reader
+from decisions.dependencies import Services
+from decisions.schemas import Application, ScoreOut
+
+router = APIRouter(prefix="/applications", tags=["applications"])
+
+
+@router.post("/score", response_model=ScoreOut)
+def score(application: Application, services: Services, _: Reader,  # type: ignore[valid-type]
+          request: Request, recourse: bool = True) -> dict:
+    """Score an application given as raw fields (the columns of ``application_test``, the
+    optional ones may be left out) with an optional ``history`` object."""
+    fields = application.model_dump()
+    fields["history"] = fields["history"] or {}
+    rows = pd.DataFrame([fields])
+    out = assess(services.gateway, services.catalogue, services.rules, rows,
+                 fields["SK_ID_CURR"], recourse)
+    request.app.state.metrics.scored(out["decision"])
+    return out

@@ -1,0 +1,102 @@
+"""decisions/record.py on a real SQLite file: the hash chain, tampering, concurrent writers."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+
+import pytest
+from sqlalchemy.orm import Session
+
+from decisions import record
+from decisions.database import make_engine, migrate
+
+
+def entry(client_id: int = 100001, **changes) -> dict:
+    base = {"client_id": client_id, "inputs_hash": "ab" * 32, "model_name": "credit-scoring",
+            "model_version": "3", "model_alias": "champion", "threshold": 0.12,
+            "probability": 0.3141592653589793, "model_decision": "refused",
+            "reasons": record.canonical([{"group": "credit_amount", "contribution": 0.4}]),
+            "catalogue_version": "1", "advisor": "alice", "final_decision": "refused",
+            "override_reason_code": None, "override_reason_text": None}
+    return {**base, **changes}
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "decisions.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    yield path, engine
+    engine.dispose()
+
+
+def test_records_chain_and_verify(db):
+    _, engine = db
+    with Session(engine) as session:
+        first = record.append(session, entry())
+        second = record.append(session, entry(client_id=100002, final_decision="granted",
+                                               override_reason_code="DATA_ERROR",
+                                               override_reason_text="income typo"))
+        assert first["previous_hash"] == record.GENESIS
+        assert second["previous_hash"] == first["record_hash"]
+        assert record.verify(session).ok
+        total, rows = record.find(session, record.Filters(overrides_only=True))
+        assert total == 1 and rows[0]["id"] == 2
+
+
+def test_an_edited_row_is_named_by_verify(db):
+    path, engine = db
+    with Session(engine) as session:
+        for i in range(5):
+            record.append(session, entry(client_id=100000 + i))
+    with sqlite3.connect(path) as conn:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute("UPDATE decision_records SET final_decision='granted' WHERE id=3")
+        # someone with the file removes the guard and edits a record
+        conn.execute("DROP TRIGGER decision_records_no_update")
+        conn.execute("UPDATE decision_records SET final_decision='granted' WHERE id=3")
+    with Session(engine) as session:
+        v = record.verify(session)
+    assert not v.ok and v.broken_id == 3 and "altered" in v.problem
+
+
+def test_a_deleted_row_is_named_by_verify(db):
+    path, engine = db
+    with Session(engine) as session:
+        for i in range(4):
+            record.append(session, entry(client_id=100000 + i))
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TRIGGER decision_records_no_delete")
+        conn.execute("DELETE FROM decision_records WHERE id=2")
+    with Session(engine) as session:
+        v = record.verify(session)
+    assert v.broken_id == 2 and "missing" in v.problem
+
+
+def test_concurrent_writers_keep_one_chain(db, tmp_path):
+    path, engine = db
+    # another process appends at the same time as this one's threads
+    script = ("import sys; from sqlalchemy.orm import Session; from decisions import record;"
+              "from decisions.database import make_engine;"
+              "from tests.decisions.test_record import entry;"
+              "e = make_engine(sys.argv[1]);"
+              "[record.append(Session(e), entry(client_id=200000 + i)) for i in range(30)]")
+    other = subprocess.Popen([sys.executable, "-c", script, f"sqlite:///{path}"])
+
+    def write(k: int) -> None:
+        with Session(engine) as session:
+            for i in range(10):
+                record.append(session, entry(client_id=k * 100 + i))
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert other.wait(120) == 0
+    with Session(engine) as session:
+        v = record.verify(session)
+        assert v.ok and v.records == 90 == record.count(session)
