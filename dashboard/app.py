@@ -23,6 +23,8 @@ from bokeh.events import DocumentReady
 from bokeh.models import CustomJS
 
 from dashboard import population as P
+from dashboard.decision_client import DecisionClient
+from dashboard.desk import DecisionDesk
 from dashboard.i18n import LOCALES, N_, NAMES, Language, default_language, language
 from dashboard.registry import ModelCard, champion_card, tracking_uri
 from dashboard.store import Application, ClientScore, ServerStatus
@@ -43,7 +45,8 @@ from dashboard.views import (
     ServerState,
     ShapSummary,
 )
-from dashboard.views.common import alert, card, note, pairs_html
+from dashboard.views.common import alert, card, heading, note, pairs_html
+from dashboard.views.decision import ClientReasons, DecisionPanel, ServiceRecourse
 from dashboard.views.letter import LetterCard
 from serving.client import DEFAULT_URL, ClientScorer, ScoringClient
 
@@ -64,6 +67,8 @@ class Config:
     health_seconds: float = 3.0
     timeout: float = 5.0
     lang: str = "fr"
+    decisions_url: str = ""
+    advisor: str = ""
 
     @classmethod
     def from_argv(cls, argv: list[str] | None = None) -> Config:
@@ -79,9 +84,15 @@ class Config:
                             default=float(env("DASHBOARD_TIMEOUT", 5.0)))
         parser.add_argument("--lang", choices=list(LOCALES), default=default_language(),
                             help="language of the pages (default: DASHBOARD_LANG, else fr)")
+        parser.add_argument("--decisions-url", default=env("DASHBOARD_DECISIONS_URL", ""),
+                            help="the decision service; empty: no decision recording")
+        parser.add_argument("--advisor", default=env("DASHBOARD_ADVISOR", ""),
+                            help="advisor id at the decision service (password: "
+                                 "DASHBOARD_ADVISOR_PASSWORD)")
         args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
         return cls(args.model_url, str(Path(args.store).resolve()), args.sample,
-                   args.health_seconds, args.timeout, args.lang)
+                   args.health_seconds, args.timeout, args.lang, args.decisions_url,
+                   args.advisor)
 
 
 # --- readers cached once per server ----------------------------------------------------------
@@ -149,6 +160,13 @@ def _language_links(t: Language, client_id: int | None) -> str:
     return f'<nav aria-label="{label}" style="color:white">{" | ".join(links)}</nav>'
 
 
+class Page(pn.template.BootstrapTemplate):
+    """Panel's Bootstrap template with landmarks (``templates/page.html``): header, a
+    labelled navigation, main, and the title as the level-one heading."""
+
+    _template = Path(__file__).resolve().parent / "templates" / "page.html"
+
+
 class Dashboard:
     """One session's pages, built when first shown."""
 
@@ -159,6 +177,10 @@ class Dashboard:
         self.status = ServerStatus(client)
         lookup = ClientScorer(config.store, client).row
         self.chosen = ClientScore(client, lookup, self.status, t=t)
+        service = DecisionClient(config.decisions_url, config.advisor,
+                                 os.environ.get("DASHBOARD_ADVISOR_PASSWORD", ""),
+                                 timeout=3 * config.timeout) if config.decisions_url else None
+        self.desk = DecisionDesk(service, t=t)
         self.card, self.card_problem = _card_or_none(tracking_uri())
         self.features = P.plot_features(config.store,
                                         self.card.importance if self.card else None)
@@ -183,12 +205,17 @@ class Dashboard:
         self.chosen.param.watch(lambda e: self.show("client"), "client_id")
 
     def _explore_later(self, event) -> None:
-        """Score the variants after the score is on screen (recourse follows the decision)."""
-        if event.new is not None:
-            if pn.state.curdoc and pn.state.curdoc.session_context:
-                pn.state.execute(self.chosen.explore, schedule=True)
-            else:
-                self.chosen.explore()
+        """Score the variants and ask the decision service once the score is on screen
+        (recourse and the decision card follow the decision)."""
+        if event.new is None:
+            return
+        def follow() -> None:
+            self.chosen.explore()
+            self.desk.load(self.chosen.client_id)
+        if pn.state.curdoc and pn.state.curdoc.session_context:
+            pn.state.execute(follow, schedule=True)
+        else:
+            follow()
 
     def heartbeat(self) -> None:
         self.chosen.heartbeat()
@@ -210,10 +237,11 @@ class Dashboard:
     def _client_page(self) -> pn.viewable.Viewable:
         chosen = self.chosen
         return pn.Column(
-            ScoreCard(store=chosen), Reasons(store=chosen),
-            pn.Row(Recourse(store=chosen), ClientProfile(store=chosen),
-                   sizing_mode="stretch_width"),
-            LetterCard(store=chosen), sizing_mode="stretch_width")
+            ScoreCard(store=chosen), DecisionPanel(desk=self.desk),
+            Reasons(store=chosen, extra=[ClientReasons(desk=self.desk)]),
+            pn.Row(Recourse(store=chosen, extra=[ServiceRecourse(desk=self.desk)]),
+                   ClientProfile(store=chosen), sizing_mode="stretch_width"),
+            LetterCard(store=chosen, desk=self.desk), sizing_mode="stretch_width")
 
     def _compare_page(self) -> pn.viewable.Viewable:
         people = population(self.config.store, tuple(self.features))
@@ -251,6 +279,8 @@ class Dashboard:
     def _about_page(self) -> pn.viewable.Viewable:
         _ = self.t.gettext
         pairs = [(_("Model server"), self.config.model_url),
+                 (_("Decision service"), self.config.decisions_url or _("none")),
+                 (_("Advisor"), self.config.advisor or _("none")),
                  (_("Feature store"), self.config.store),
                  (_("Model registry"), tracking_uri())]
         if self.card:
@@ -267,24 +297,25 @@ class Dashboard:
 
     # --- the template --------------------------------------------------------------------
 
-    def template(self) -> pn.template.BootstrapTemplate:
+    def template(self) -> Page:
         _ = self.t.gettext
         # One root per template area: Bokeh recomputes the document's models for each root
         # added, so fifteen small roots cost seconds where three cost a fraction.
         sidebar = pn.Column(ClientPicker(id_index(self.config.store), store=self.chosen),
-                            RecentClients(store=self.chosen), note("#### " + _("Pages")),
+                            RecentClients(store=self.chosen), heading(_("Pages")),
                             *self.nav.values(), sizing_mode="stretch_width")
         self.state.version = str(self.card.version) if self.card else ""
-        template = pn.template.BootstrapTemplate(
+        template = Page(
             title=_(TITLE), sidebar=[sidebar], sidebar_width=300, header=[self.state],
             main=[pn.Column(ServerBanner(status=self.status, t=self.t), self.main,
                             sizing_mode="stretch_width")],
             header_background="#0b3d63")
+        template._render_variables["nav_label"] = _("Client search and pages")
         self.show("client")
         return template
 
 
-def build(config: Config, lang: str | None = None) -> pn.template.BootstrapTemplate:
+def build(config: Config, lang: str | None = None) -> Page:
     """One session's page in ``lang`` (default: the configured language)."""
     t = language(lang or config.lang)
     board = Dashboard(config, t)

@@ -33,6 +33,10 @@ class Letter:
     curves: Curves | None = None
     today: date = field(default_factory=date.today)
     reasons: int = 4
+    #: The decision service's principal reasons and proposals in the letter's language
+    #: (client's words, no protected attribute); else the model's contributions are used.
+    client_reasons: list[str] | None = None
+    proposals: list[str] | None = None
 
 
 def _client_reason(t: Language, reason: dict) -> str:
@@ -40,6 +44,8 @@ def _client_reason(t: Language, reason: dict) -> str:
 
 
 def _changes(t: Language, letter: Letter) -> list[str]:
+    if letter.proposals:
+        return letter.proposals
     if letter.curves is None:
         return [t.gettext("Your advisor can tell you which changes to your application "
                           "(amount, term, goods price) could change the decision.")]
@@ -67,7 +73,8 @@ def texts(t: Language, letter: Letter) -> dict:
                           "{threshold}.")).format(p=t.percent(score.probability),
                                                   threshold=t.percent(score.threshold)),
         "reasons_title": _("The principal reasons for this decision"),
-        "reasons": [_client_reason(t, r) for r in reasons[:letter.reasons]],
+        "reasons": (letter.client_reasons[:letter.reasons] if letter.client_reasons else
+                    [_client_reason(t, r) for r in reasons[:letter.reasons]]),
         "change_title": _("What could change the decision"),
         "changes": _changes(t, letter),
         "review_title": _("Asking for a review by a person"),

@@ -25,6 +25,7 @@ from dashboard.views.common import (
     alert,
     bokeh,
     card,
+    heading,
     html_pane,
     note,
     pairs_html,
@@ -91,7 +92,7 @@ class RecentClients(Viewer):
                                        css_classes=["recent-client"], width=110)
             button.on_click(lambda _e, c=client_id: self.store.select(str(c)))
             buttons.append(button)
-        return pn.Column(note("#### " + _("Recent clients")), pn.FlexBox(*buttons),
+        return pn.Column(heading(_("Recent clients")), pn.FlexBox(*buttons),
                          sizing_mode="stretch_width")
 
 
@@ -336,12 +337,14 @@ class Reasons(Viewer):
     store = param.ClassSelector(class_=ClientScore)
     top = param.Integer(default=5, bounds=(1, 10))
     chart = param.Boolean(default=True)
+    extra = param.List(default=[], doc="More content of the card (client's words).")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self._sentences = note("", css_classes=["reasons"])
         parts = [self._sentences]
         self._waterfall = Waterfall(self.store.t, self.top) if self.chart else None
+        parts += self.extra
         if self._waterfall:
             parts.append(bokeh(self._waterfall.figure))
         self._layout = card(self.store.t.gettext("Principal reasons"), *parts,
@@ -371,12 +374,14 @@ class Recourse(Viewer):
     server."""
 
     store = param.ClassSelector(class_=ClientScore)
+    extra = param.List(default=[], doc="More content of the card (verified proposals).")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self._text = note("", css_classes=["recourse"])
         self._layout = card(self.store.t.gettext("What could change the decision"),
-                            self._text, css_class="recourse-card")
+                            heading(self.store.t.gettext("One amount at a time"), 3),
+                            self._text, *self.extra, css_class="recourse-card")
         self._update()
 
     @param.depends("store.curves", "store.result", watch=True)

@@ -68,10 +68,18 @@ def bokeh(fig: figure) -> pn.pane.Bokeh:
     return pn.pane.Bokeh(fig, sizing_mode="stretch_width")
 
 
+def heading(text: str, level: int = 2) -> pn.pane.HTML:
+    """A heading of the page outline (h1 is the page title; cards are h2, their parts h3)."""
+    size = {2: "1.2rem", 3: "1.05rem"}.get(level, "1rem")
+    return pn.pane.HTML(f'<h{level} style="font-size:{size};margin:0.4rem 0 0.2rem;'
+                        f'color:#1a1a1a">{html.escape(text)}</h{level}>',
+                        sizing_mode="stretch_width")
+
+
 def card(title: str, *objects, css_class: str = "", **kwargs) -> pn.Column:
     """A titled section of a page (a heading, then its content)."""
     classes = ["dash-card"] + ([css_class] if css_class else [])
-    return pn.Column(note(f"### {title}"), *objects, css_classes=classes,
+    return pn.Column(heading(title), *objects, css_classes=classes,
                      sizing_mode="stretch_width", styles={
                          "border": "1px solid #c8c8c8", "border-radius": "6px",
                          "padding": "0.2rem 0.8rem 0.6rem", "margin-bottom": "0.8rem",

@@ -8,6 +8,7 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
+from dashboard.desk import DecisionDesk
 from dashboard.i18n import NAMES, language
 from dashboard.letter import Letter, letter_html, letter_pdf
 from dashboard.store import ClientScore
@@ -18,6 +19,7 @@ class LetterCard(Viewer):
     """Two downloads (PDF, HTML) of the letter in the language chosen for the client."""
 
     store = param.ClassSelector(class_=ClientScore)
+    desk = param.ClassSelector(class_=DecisionDesk, default=None, allow_None=True)
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -39,6 +41,12 @@ class LetterCard(Viewer):
         self._update()
 
     def _letter(self) -> Letter:
+        code = self.lang.value
+        a = self.desk.assessment if self.desk is not None else None
+        if a is not None and a.client_id == self.store.client_id:
+            return Letter(self.store.client_id, self.store.result, self.store.curves,
+                          client_reasons=[getattr(r, code) for r in a.reasons] or None,
+                          proposals=[getattr(p, code) for p in a.recourse] or None)
         return Letter(self.store.client_id, self.store.result, self.store.curves)
 
     def _pdf(self) -> io.BytesIO:

@@ -50,7 +50,7 @@ class ModelPage(Viewer):
         counts = model.confusion()
         if counts:
             parts.append(table(pd.DataFrame({
-                "": [_("actually repaid"), _("actually defaulted")],
+                _("outcome"): [_("actually repaid"), _("actually defaulted")],
                 _("granted (below the threshold)"): [t.number(counts["TN"]),
                                                      t.number(counts["FN"])],
                 _("refused (at or above)"): [t.number(counts["FP"]), t.number(counts["TP"])]}),

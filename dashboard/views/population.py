@@ -117,7 +117,7 @@ class PopulationView(Viewer):
         value = display_value(self.feature, row.get(self.feature))
         self._marker.update(location=0.0 if math.isnan(value) else value,
                             visible=not math.isnan(value))
-        self._title.object = f"#### {axis_label(t, self.feature)}: {group_words(t, key)}"
+        self._title.object = f"### {axis_label(t, self.feature)}: {group_words(t, key)}"
         self._summary.object = self._sentence(row, key, value)
         self._similar.object = self._table(row, key)
 

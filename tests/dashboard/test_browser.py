@@ -46,7 +46,7 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(),
                        reason="Debian's chromium is not installed (/usr/bin/chromium): "
                               "apt-get install -y chromium, or make setup"),
-    pytest.mark.timeout(400),
+    pytest.mark.timeout(900),
 ]
 
 

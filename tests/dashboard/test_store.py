@@ -8,12 +8,15 @@ import panel as pn
 import pytest
 
 from dashboard import views as V
+from dashboard.desk import DecisionDesk
 from dashboard.i18n import language
 from dashboard.population import IdIndex, group_key, refused_rows_dropped
 from dashboard.registry import confusion_counts
 from dashboard.sensitivity import sensitivity
 from dashboard.store import Application, ClientScore, ServerStatus
 from dashboard.views import population as VP
+from dashboard.views.decision import DecisionPanel
+from dashboard.views.letter import LetterCard
 from dashboard.words import distance_text, format_value, reason_sentence
 from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER
 from serving.client import Score
@@ -146,7 +149,8 @@ def test_every_view_renders(chosen, scorer, population, sample, card, rows):
              V.ModelPage(card=card, t=EN), V.GlobalImportance(card=card, t=EN),
              V.ShapSummary(contributions, ["AMT_CREDIT", "DAYS_BIRTH"], t=EN),
              V.ServerBanner(status=chosen.status, t=EN),
-             V.ServerState(status=chosen.status, t=EN, version="3")]
+             V.ServerState(status=chosen.status, t=EN, version="3"),
+             DecisionPanel(desk=DecisionDesk(None, t=EN)), LetterCard(store=chosen)]
     for view in views:
         _render(view)  # nothing chosen yet
     chosen.select("100002")
@@ -154,8 +158,7 @@ def test_every_view_renders(chosen, scorer, population, sample, card, rows):
     whatif.submit()
     for view in views:
         _render(view)
-    text = V.ScoreCard(store=chosen).__panel__().objects
-    assert any("Loan refused" in getattr(o, "object", "") for o in text)
+    assert "Loan refused" in V.ScoreCard(store=chosen)._decision.object
     assert chosen.recent == [100002]
 
 
