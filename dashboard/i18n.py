@@ -28,6 +28,8 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "dashboard"
 #: Language code -> babel locale of its formats.
 LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+#: Language code -> Bokeh's number-format language (plot axes).
+NUMERALS = {"fr": "fr", "en": "en-gb"}
 #: Each language's name in itself (what the switch shows).
 NAMES = {"fr": "Français", "en": "English"}
 DEFAULT = "fr"
@@ -71,6 +73,13 @@ class Language:
         self._t = _translations(code)
         percent = self.locale.percent_formats[None].pattern
         self._percent = percent.replace("0", "0.0", 1)
+
+    def ticks(self, pattern: str):
+        """A Bokeh tick formatter of ``pattern`` (numbro, e.g. '0,0' or '0.0%') in this
+        language."""
+        from bokeh.models import NumeralTickFormatter
+
+        return NumeralTickFormatter(format=pattern, language=NUMERALS[self.code])
 
     def gettext(self, message: str) -> str:
         """The sentence in this language."""

@@ -7,7 +7,7 @@ import math
 
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, FactorRange, Label, NumeralTickFormatter, Span
+from bokeh.models import ColumnDataSource, FactorRange, Label, Span
 from bokeh.plotting import figure
 from panel.viewable import Viewer
 
@@ -165,7 +165,7 @@ class Gauge:
                                  text_color=TEXT, text_font_style="bold")
         for item in (self.span, self.threshold_label, self.value_label):
             fig.add_layout(item)
-        fig.xaxis.formatter = NumeralTickFormatter(format="0%")
+        fig.xaxis.formatter = t.ticks("0%")
         fig.yaxis.visible = False
         fig.ygrid.visible = False
         fig.legend.label_text_font_size = "0.8rem"
@@ -425,8 +425,9 @@ class SensitivityView(Viewer):
                                      line_dash="dotted", line_width=2)
             fig.add_layout(self._spans[name])
             fig.add_layout(self._marks[name])
-            fig.yaxis.formatter = NumeralTickFormatter(format="0%")
-            fig.xaxis.formatter = NumeralTickFormatter(format="0,0")
+            fig.yaxis.formatter = t.ticks("0.0%")
+            fig.xaxis.formatter = t.ticks("0,0")
+            fig.y_range.start = 0
             fig.yaxis.axis_label = _("probability of default")
             fig.xaxis.axis_label = _("amount (dotted: the client's; dashed: the threshold)")
             self._figures[name] = fig
@@ -451,6 +452,8 @@ class SensitivityView(Viewer):
             self._sources[name].data = {"x": part["value"].tolist(),
                                         "y": part["probability"].tolist()}
             self._spans[name].location = curves.threshold
+            top = max([curves.threshold, *part["probability"]])
+            self._figures[name].y_range.update(start=0, end=1.15 * top)
             current = part.loc[part["factor"].sub(1).abs().idxmin(), "value"] \
                 if len(part) else 0
             self._marks[name].location = float(current)

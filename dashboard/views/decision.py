@@ -25,7 +25,8 @@ class DecisionPanel(Viewer):
         t = self.desk.t
         _ = t.gettext
         self.confirm = pn.widgets.Button(label=_("Confirm the model's decision"),
-                                         color="primary", css_classes=["decision-confirm"])
+                                         color="primary", css_classes=["decision-confirm"],
+                                         width=340, sizing_mode="fixed")
         self.confirm.on_click(lambda _e: self.desk.confirm())
         choose = _("— choose a reason —")
         self.reason = pn.widgets.Select(
@@ -36,7 +37,8 @@ class DecisionPanel(Viewer):
                                              max_length=2000, height=90,
                                              css_classes=["override-text"])
         self.override = pn.widgets.Button(label=_("Override the model's decision"),
-                                          color="warning", css_classes=["decision-override"])
+                                          color="warning", css_classes=["decision-override"],
+                                          width=340, sizing_mode="fixed")
         self.override.on_click(lambda _e: self._override())
         self._model = note("", css_classes=["model-decision"])
         self._status = pn.pane.HTML("", sizing_mode="stretch_width")

@@ -50,9 +50,27 @@ pytestmark = [
 ]
 
 
+ADVISOR, PASSWORD = "alice", "alice-pw"
+
+
+@pytest.fixture(scope="module")
+def decision_service(system, model_server, tmp_path_factory) -> Iterator[str]:
+    """The decision service (uvicorn, as its README starts it) on a fresh SQLite file."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    folder = tmp_path_factory.mktemp("decisions")
+    env = {**server_env(system.tracking_uri), "DECISIONS_DB_URL":
+           f"sqlite:///{folder / 'decisions.db'}", "DECISIONS_MODEL_URL": model_server,
+           "DECISIONS_STORE": str(system.store), "DECISIONS_ADVISORS": f"{ADVISOR}={PASSWORD}"}
+    command = [str(VENV_BIN / "uvicorn"), "--factory", "decisions.app:create_app",
+               "--host", "127.0.0.1", "--port", str(port)]
+    with running(command, f"{url}/health", env, folder / "decisions.log"):
+        yield url
+
+
 @contextmanager
 def dashboard(system, model_url: str, log: Path, health_seconds: float = 1.0, sample: int = 500,
-              lang: str = "fr") -> Iterator[str]:
+              lang: str = "fr", decisions_url: str = "") -> Iterator[str]:
     """``panel serve`` of the app on a free loopback port; yields the app's URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/app"
@@ -60,14 +78,17 @@ def dashboard(system, model_url: str, log: Path, health_seconds: float = 1.0, sa
                "--port", str(port), "--address", "127.0.0.1",
                "--allow-websocket-origin", f"127.0.0.1:{port}", "--args",
                "--model-url", model_url, "--store", str(system.store), "--sample", str(sample),
-               "--health-seconds", str(health_seconds), "--lang", lang]
-    with running(command, url, server_env(system.tracking_uri), log):
+               "--health-seconds", str(health_seconds), "--lang", lang,
+               "--decisions-url", decisions_url, "--advisor", ADVISOR]
+    env = {**server_env(system.tracking_uri), "DASHBOARD_ADVISOR_PASSWORD": PASSWORD}
+    with running(command, url, env, log):
         yield url
 
 
 @pytest.fixture(scope="module")
-def app_url(system, model_server, tmp_path_factory) -> Iterator[str]:
-    with dashboard(system, model_server, tmp_path_factory.mktemp("panel") / "panel.log") as url:
+def app_url(system, model_server, decision_service, tmp_path_factory) -> Iterator[str]:
+    with dashboard(system, model_server, tmp_path_factory.mktemp("panel") / "panel.log",
+                   decisions_url=decision_service) as url:
         yield url
 
 
@@ -217,7 +238,9 @@ def tab_to(page, matches, limit: int = 80) -> dict:
     raise AssertionError(f"Tab never reached the element; last focused: {focused}")
 
 
-def test_keyboard_only_find_a_client_and_open_each_page(page, app_url, client_id):
+def test_keyboard_only_find_a_client_open_each_page_and_record_a_decision(page, app_url,
+                                                                         system):
+    client_id = client_ids(system.store, dataset="train")[7]
     open_app(page, app_url, "fr")
     tab_to(page, lambda f: f["tag"] == "INPUT" and f["placeholder"].startswith("par ex."))
     page.keyboard.type(str(client_id))
@@ -227,6 +250,34 @@ def test_keyboard_only_find_a_client_and_open_each_page(page, app_url, client_id
         tab_to(page, lambda f, k=key: f["tag"] == "BUTTON" and f["text"] == NAV[k]["fr"])
         page.keyboard.press("Enter")
         page.get_by_text(PAGES[key]["fr"]).first.wait_for(timeout=90_000)
+    page.locator(".decision-confirm button").wait_for(timeout=60_000)
+    tab_to(page, lambda f: f["tag"] == "BUTTON"
+           and f["text"] == "Confirmer la décision du modèle")
+    page.keyboard.press("Enter")
+    page.get_by_text("Décision enregistrée").wait_for(timeout=30_000)
+    assert "alice" in page.locator(".decision-history").inner_text()
+
+
+def test_override_needs_a_reason_and_lists_the_earlier_decisions(page, app_url, system,
+                                                                  decision_service):
+    import requests
+
+    client_id = client_ids(system.store, dataset="train")[8]
+    open_app(page, app_url, "en", client=client_id)
+    page.locator(".decision-override button").click()
+    page.get_by_text("Choose why you override").wait_for(timeout=30_000)
+    page.locator(".override-reason select").select_option(label="Guarantor or collateral")
+    page.locator(".decision-override button").click()
+    page.get_by_text("the reason is required").wait_for(timeout=30_000)
+    page.locator(".override-text textarea").fill("A parent guarantees the loan.")
+    page.locator(".decision-override button").click()
+    page.get_by_text("Decision recorded").wait_for(timeout=30_000)
+    history = page.locator(".decision-history").inner_text()
+    assert "Guarantor or collateral: A parent guarantees the loan." in history
+    stored = requests.get(f"{decision_service}/decisions", params={"client_id": client_id},
+                          auth=(ADVISOR, PASSWORD), timeout=30).json()["decisions"]
+    assert [d["override_reason_code"] for d in stored] == ["GUARANTOR_OR_COLLATERAL"]
+    assert stored[0]["final_decision"] != stored[0]["model_decision"]
 
 
 def test_letter_downloads_in_the_chosen_language(page, app_url, client_id):
