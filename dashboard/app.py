@@ -118,8 +118,8 @@ def scored_sample(store: str, model_url: str, size: int) -> P.ScoredSample:
 
 
 @pn.cache
-def explained_sample(store: str, model_url: str) -> pd.DataFrame:
-    return P.explained_sample(store, ScoringClient(model_url, timeout=120.0))
+def explained_sample(store: str, model_url: str) -> P.ExplainedSample:
+    return P.ExplainedSample(store, ScoringClient(model_url, timeout=300.0)).start()
 
 
 @pn.cache
@@ -185,6 +185,8 @@ class Dashboard:
         self.features = P.plot_features(config.store,
                                         self.card.importance if self.card else None)
         self.sample = scored_sample(config.store, config.model_url, config.sample)
+        self.contributions = explained_sample(config.store, config.model_url)
+        self._shap: pn.Column | None = None
         self.whatif = Application(client, self.status, t=t)
         self.newcomer = Application(client, self.status, t=t,
                                     base=new_client_template(config.store))
@@ -202,23 +204,25 @@ class Dashboard:
         self.state = ServerState(status=self.status, t=t, links=_language_links(t, None))
         self.chosen.param.watch(lambda e: setattr(
             self.state, "links", _language_links(t, e.new)), "client_id")
-        self.chosen.param.watch(lambda e: self.show("client"), "client_id")
 
     def _explore_later(self, event) -> None:
-        """Score the variants and ask the decision service once the score is on screen
-        (recourse and the decision card follow the decision)."""
+        """Score the variants, then ask the decision service, each once the previous step is
+        on screen (the decision first, then its recourse, then the decision card)."""
         if event.new is None:
             return
-        def follow() -> None:
-            self.chosen.explore()
-            self.desk.load(self.chosen.client_id)
+        steps = [self.chosen.explore, lambda: self.desk.load(self.chosen.client_id)]
         if pn.state.curdoc and pn.state.curdoc.session_context:
-            pn.state.execute(follow, schedule=True)
+            for step in steps:  # each scheduled callback's changes are sent when it ends
+                pn.state.execute(step, schedule=True)
         else:
-            follow()
+            for step in steps:
+                step()
 
     def heartbeat(self) -> None:
         self.chosen.heartbeat()
+        if self._shap is not None and self.contributions.ready and not isinstance(
+                self._shap.objects[0], ShapSummary):
+            self._shap.objects = [self._shap_summary()]
         if self.sample.ready and self._compare and not self._compare[1].drawn_ready:
             self._compare[1].param.trigger("refresh")
 
@@ -266,15 +270,19 @@ class Dashboard:
         _ = self.t.gettext
         if self.card is None:
             return alert(_("No champion model could be read from the registry."))
-        parts = [ModelPage(card=self.card, t=self.t),
-                 GlobalImportance(card=self.card, t=self.t)]
-        try:
-            contributions = explained_sample(self.config.store, self.config.model_url)
-            parts.append(ShapSummary(contributions, list(self.card.importance["feature"]),
-                                     t=self.t))
-        except Exception as err:  # the server is down: the rest of the card still shows
-            log.warning("no contributions sample: %s", err)
-        return pn.Column(*parts, sizing_mode="stretch_width")
+        self._shap = pn.Column(self._shap_summary(), sizing_mode="stretch_width")
+        return pn.Column(ModelPage(card=self.card, t=self.t),
+                         GlobalImportance(card=self.card, t=self.t), self._shap,
+                         sizing_mode="stretch_width")
+
+    def _shap_summary(self) -> pn.viewable.Viewable:
+        """The SHAP summary once the contributions sample is scored (the heartbeat swaps it
+        in), a note until then."""
+        if not self.contributions.ready:
+            return note(self.t.gettext("Computing the contributions of {n} clients for the "
+                                       "SHAP summary…").format(n=self.contributions.size))
+        return ShapSummary(self.contributions.frame, list(self.card.importance["feature"]),
+                           t=self.t)
 
     def _about_page(self) -> pn.viewable.Viewable:
         _ = self.t.gettext

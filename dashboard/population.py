@@ -318,28 +318,55 @@ def score_sample(store: Path | str, client: ScoringClient, size: int) -> ScoredS
     return ScoredSample(store, client, size=size).start()
 
 
-def explained_sample(store: Path | str, client: ScoringClient, size: int = 300,
-                     seed: int = 0) -> pd.DataFrame:
-    """Every feature's contribution for ``size`` clients (one request, ``explain='all'``):
-    long frame of ``SK_ID_CURR``, ``feature``, ``value``, ``contribution``.
+@dataclass
+class ExplainedSample:
+    """Every feature's contribution for ``size`` clients (``explain='all'``), computed once in
+    a background thread (a few seconds of the model server's time): long frame of
+    ``SK_ID_CURR``, ``feature``, ``value``, ``contribution``.
 
-    Clients are one run of consecutive ids from a random start (one or two row groups read).
+    Clients are one run of consecutive ids from a random start (one or two row groups read);
+    clients the server refuses (outside its plausible ranges) are left out.
     """
-    ids = np.array(client_ids(store))
-    start = int(np.random.default_rng(seed).integers(0, max(1, ids.size - size)))
-    rows = read_id_range(store, ids[start], ids[min(start + size, ids.size) - 1])
-    rows = rows.drop(columns=[TARGET, DATASET])
-    for _ in range(5):  # leave out the clients the server refuses (plausible ranges)
-        try:
-            scores = client.score(rows, explain="all")
-            break
-        except ScoringError as err:
-            kept = refused_rows_dropped(rows, str(err))
-            if err.status is None or kept is None or len(kept) == len(rows):
-                raise
-            rows = kept
-    else:
-        raise ScoringError("too many clients of the sample were refused")
-    return pd.DataFrame([{KEY: s.client_id, "feature": r["feature"], "value": r.get("value"),
-                          "contribution": float(r["contribution"])}
-                         for s in scores for r in s.reasons])
+
+    store: Path | str
+    client: ScoringClient
+    size: int = 150
+    seed: int = 0
+    retry_seconds: float = 5.0
+    frame: pd.DataFrame | None = None
+    error: str | None = None
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def ready(self) -> bool:
+        return self.frame is not None
+
+    def start(self) -> ExplainedSample:
+        """Start in a daemon thread (once); returns self."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name="dashboard-contributions")
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        ids = np.array(client_ids(self.store))
+        start = int(np.random.default_rng(self.seed).integers(0, max(1, ids.size - self.size)))
+        rows = read_id_range(self.store, ids[start], ids[min(start + self.size, ids.size) - 1])
+        rows = rows.drop(columns=[TARGET, DATASET])
+        while True:
+            try:
+                scores = self.client.score(rows, explain="all")
+                break
+            except ScoringError as err:
+                self.error = str(err)
+                kept = refused_rows_dropped(rows, str(err))
+                if err.status is not None and kept is not None and 0 < len(kept) < len(rows):
+                    rows = kept
+                    continue
+                time.sleep(self.retry_seconds)  # server down (or refusing all): try again
+        self.error = None
+        self.frame = pd.DataFrame([{KEY: s.client_id, "feature": r["feature"],
+                                    "value": r.get("value"),
+                                    "contribution": float(r["contribution"])}
+                                   for s in scores for r in s.reasons])
