@@ -1,7 +1,8 @@
 # make setup: a .venv with everything, compiled to bytecode (a model-server restart then
 #             imports in half the time; uv is bootstrapped with pip when missing)
 # make demo:  set up, then run the whole system on its default synthetic data
-# make test:  set up, then run the test suite
+# make test:  set up, then run the test suite (make test-fast: the everyday tier)
+# make lint:  ruff and the import contracts
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
@@ -16,7 +17,7 @@ DEMO_TRIALS ?= 10
 export MLFLOW_DISABLE_TELEMETRY := true
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test lint bench clean messages
+.PHONY: setup demo test test-fast lint bench clean messages
 
 define apt_install
 missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -30,7 +31,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen --compile-bytecode --extra dev --extra spark
+	$(UV) sync --frozen --compile-bytecode --extra dev --extra spark --extra bench
 	@$(call apt_install,$(APT_PACKAGES))
 	@command -v java >/dev/null || { $(call apt_install,$(APT_JAVA)); }
 	@touch $@
@@ -48,8 +49,14 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+# everyday tier: no server, browser or trained model (under 2 minutes on 2 cores)
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not server and not slow"
+
+# ruff, and the architecture contracts of pyproject.toml ([tool.importlinter])
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # after changing a sentence of the dashboard: update the catalogues, then translate the
 # new French messages in dashboard/locale/fr/LC_MESSAGES/dashboard.po

@@ -43,7 +43,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import VENV_BIN, free_port, running, serve_command, server_env  # noqa: E402
+from testkit import VENV_BIN, free_port, running, serve_command, server_env  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / ".cache"
 CHROMIUM = "/usr/bin/chromium"

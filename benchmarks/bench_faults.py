@@ -38,9 +38,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_load import JSON, payloads  # noqa: E402
-from scoring import services  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from ops import settings, supervisor  # noqa: E402
+from testkit import JSON, free_port, payloads  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -70,14 +69,14 @@ def cold_start(command: list[str], env: dict[str, str], port: int) -> float:
     proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_until(lambda: services.healthy(f"http://127.0.0.1:{port}/ping", timeout=1), 120)
+        wait_until(lambda: supervisor.healthy(f"http://127.0.0.1:{port}/ping", timeout=1), 120)
         return time.monotonic() - start
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
 
 
-def cold_starts(s: services.Settings, repeats: int) -> dict[str, float]:
+def cold_starts(s: settings.Settings, repeats: int) -> dict[str, float]:
     """Median seconds of the reference and of both server commands."""
     replica = json.loads((s.run / "model-1.json").read_text())
     env = {**os.environ, "MLFLOW_TRACKING_URI": s.tracking_uri,
@@ -140,16 +139,16 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def kill_round(s: services.Settings, name: str, body: str) -> dict[str, float]:
+def kill_round(s: settings.Settings, name: str, body: str) -> dict[str, float]:
     """Kill replica ``name``; seconds until restarted, pinging and scoring; its peak RSS."""
-    server = services.rpc(s.run)
+    server = supervisor.rpc(s.run)
     old = server.supervisor.getProcessInfo(name)["pid"]
-    url = s.url(s.replica_ports[services.REPLICAS.index(name)])
+    url = s.url(s.replica_ports[settings.REPLICAS.index(name)])
     start = time.monotonic()
     os.killpg(old, signal.SIGKILL)  # `mlflow models serve` and the server it runs
     restarted = wait_until(lambda: server.supervisor.getProcessInfo(name)["pid"] not in (0, old),
                            60)
-    ping = wait_until(lambda: services.healthy(f"{url}/ping", timeout=1), 120)
+    ping = wait_until(lambda: supervisor.healthy(f"{url}/ping", timeout=1), 120)
     scored = requests.post(f"{url}/invocations", data=body, headers=JSON, timeout=60)
     serving = time.monotonic() - start
     if scored.status_code != 200:
@@ -170,9 +169,9 @@ def main() -> None:
                         help="seconds between a replica serving again and the next kill")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    s = services.Settings.load(args.run_dir)
+    s = settings.Settings.load(args.run_dir)
     bodies = payloads(args.store, count=50)
-    print(f"bytecode compiled: {services.bytecode_compiled()}; load average "
+    print(f"bytecode compiled: {supervisor.bytecode_compiled()}; load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)
     cold = cold_starts(s, args.repeats)
     reference = cold["reference"]
@@ -185,7 +184,7 @@ def main() -> None:
     try:
         time.sleep(2)
         for k in range(args.kills):
-            name = services.REPLICAS[k % 2]
+            name = settings.REPLICAS[k % 2]
             rounds.append({"replica": name, **kill_round(s, name, bodies[k])})
             r = rounds[-1]
             print(f"kill {k + 1} {name}: restarted {r['restarted']:.1f} s, /ping "

@@ -134,7 +134,7 @@ def _text_columns(table: str) -> dict[str, str]:
 def in_subprocess(kind: str, data_dir: Path, out: Path) -> dict:
     """Run one implementation in a child process, with the polars allocator settings that
     ``scoring features`` applies (they must be in the environment before polars loads)."""
-    from scoring.cli import POLARS_ALLOCATOR
+    from cli.data import POLARS_ALLOCATOR
 
     result = subprocess.run([sys.executable, __file__, "--child", kind, str(data_dir),
                              str(out)], capture_output=True, text=True,

@@ -5,7 +5,7 @@
 
 Three runs, each in a child process of its own so that its peak RSS can be read:
 
-1. ``generate``: the command itself (``python -m scoring.cli generate``) at the given size;
+1. ``generate``: the command itself (``python -m cli generate``) at the given size;
 2. ``demo``: the same at the 20,000-client demo size (``make demo``);
 3. ``write floor``: the time to only write as many rows per table through ``TableWriter``,
    from frames already built in memory (one generated chunk written over and over). This is
@@ -43,7 +43,7 @@ def child_generate(applications: int, seed: int, fmt: str, out: Path) -> dict:
     """Run the CLI command in this (child) process and measure it."""
     from typer.testing import CliRunner
 
-    from scoring.cli import app
+    from cli import app
     from scoring.schema import TABLES
 
     t0 = time.perf_counter()
@@ -62,7 +62,7 @@ def child_generate(applications: int, seed: int, fmt: str, out: Path) -> dict:
 def child_write_floor(rows: dict[str, int], fmt: str, out: Path) -> dict:
     """Write ``rows`` rows per table from one in-memory chunk; time the writes only."""
     from scoring.tables import TableWriter
-    from training.synthetic import CHUNK_CLIENTS, IdCounters, generate_chunk
+    from synthetic.generator import CHUNK_CLIENTS, IdCounters, generate_chunk
 
     frames = generate_chunk(0, 0, 100_002, CHUNK_CLIENTS, IdCounters())
     apps = frames["application_train"]

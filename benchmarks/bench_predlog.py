@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=500, help="predict calls per variant")
     args = parser.parse_args()
 
-    from scoring.features import pack_history
+    from scoring.request import pack_history
     from scoring.store import client_ids, read_clients
     from serving.predlog import PredictionLog, read_log
     from training import track

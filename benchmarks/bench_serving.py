@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 import requests  # noqa: E402
 
-from tests.conftest import free_port, running, serve_command, server_env  # noqa: E402
+from testkit import free_port, running, serve_command, server_env  # noqa: E402
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float]:
@@ -52,9 +52,9 @@ def timed(fn, n: int) -> list[float]:
 def prepare(clients: int, work: Path) -> tuple[Path, str]:
     """Data, store and a promoted champion in ``work``; returns (store, tracking URI)."""
     from scoring.store import build_store
+    from synthetic.generator import generate
     from training.promote import promote
     from training.run import TrainConfig, train
-    from training.synthetic import generate
 
     raw = ROOT / "benchmarks" / ".cache" / f"homecredit-{clients}"
     if not (raw / "application_train.csv").exists():
@@ -79,7 +79,8 @@ def main() -> None:
 
     import mlflow
 
-    from scoring.features import pack_history, to_model_frame
+    from scoring.features import to_model_frame
+    from scoring.request import pack_history
     from scoring.store import client_ids, read_clients
     from serving.client import ScoringClient, to_payload
     from serving.model import read_request

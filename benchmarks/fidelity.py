@@ -28,7 +28,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 from scoring.schema import TABLES, TARGET  # noqa: E402
 from scoring.tables import read_table  # noqa: E402
-from training.calibration import KAGGLE_CLIENTS, KAGGLE_INSTALLMENTS  # noqa: E402
+from synthetic.calibrate import KAGGLE_CLIENTS, KAGGLE_INSTALLMENTS  # noqa: E402
 
 NUMERIC = ("AMT_INCOME_TOTAL", "AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE", "DAYS_BIRTH",
            "DAYS_EMPLOYED", "DAYS_REGISTRATION", "DAYS_ID_PUBLISH", "OWN_CAR_AGE",
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="fidelity-") as tmp:
         syn_dir = args.synthetic_dir
         if syn_dir is None:
-            from training.synthetic import generate
+            from synthetic.generator import generate
 
             real_train = read_table(args.real_dir, "application_train")
             real_test = read_table(args.real_dir, "application_test")

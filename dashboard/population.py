@@ -7,7 +7,6 @@ per server, not once per client.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -18,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from dashboard.words import display_value, display_values
+from scoring.names import DAYS_PER_YEAR
+from scoring.request import RequestError
 from scoring.schema import APPLICATION_TEST
 from scoring.store import client_ids, read_id_range, read_store, read_store_schema
 from serving.client import ScoringClient, ScoringError
@@ -47,7 +48,7 @@ def plot_features(store: Path | str, importance: pd.DataFrame | None, top: int =
 
 def age_band(days_birth: pd.Series | float) -> pd.Series | str:
     """10-year age bands such as '40-49' from ``DAYS_BIRTH``."""
-    years = np.floor(np.abs(np.asarray(days_birth, dtype="float64")) / 365.25 / 10) * 10
+    years = np.floor(np.abs(np.asarray(days_birth, dtype="float64")) / DAYS_PER_YEAR / 10) * 10
     bands = pd.Series(years).map(lambda y: "unknown" if np.isnan(y) else f"{y:.0f}-{y + 9:.0f}")
     return bands if isinstance(days_birth, pd.Series) else bands.iloc[0]
 
@@ -281,7 +282,7 @@ class ScoredSample:
             except ScoringError as err:
                 self.error = str(err)
                 if err.status is not None and 400 <= err.status < 500:
-                    kept = refused_rows_dropped(rows, str(err))
+                    kept = refused_rows_dropped(rows, err.error)
                     if kept is not None and 0 < len(kept) < len(rows):
                         rows = kept
                         continue
@@ -293,23 +294,22 @@ class ScoredSample:
                 time.sleep(self.retry_seconds)
 
 
-_OUTSIDE = re.compile(r"^(\w+): value \S+ is outside the plausible range "
-                      r"\[(\S+), (\S+)\]")
-_UNKNOWN = re.compile(r"^(\w+): unknown value '(.*?)'")
-_MISSING = re.compile(r"^(\w+): value is missing")
-
-
-def refused_rows_dropped(rows: pd.DataFrame, message: str) -> pd.DataFrame | None:
-    """The rows without those the model server's 400 ``message`` refers to, or None when
-    the message does not say which (out of range, unknown level, missing value)."""
-    if m := _OUTSIDE.match(message):
-        values = pd.to_numeric(rows[m[1]], errors="coerce")
-        low, high = float(m[2]), float(m[3])
+def refused_rows_dropped(rows: pd.DataFrame, error: RequestError | None,
+                         ) -> pd.DataFrame | None:
+    """The rows without those the model server's refusal ``error`` refers to, or None when
+    it does not say which (out of range, unknown level, missing value of a column)."""
+    if error is None or error.field not in rows:
+        return None
+    column = rows[error.field]
+    if error.code == "outside_range":
+        values = pd.to_numeric(column, errors="coerce")
+        low = -np.inf if error.low is None else error.low
+        high = np.inf if error.high is None else error.high
         return rows[values.isna() | values.between(low, high)]
-    if m := _UNKNOWN.match(message):
-        return rows[rows[m[1]].astype(str) != m[2]]
-    if m := _MISSING.match(message):
-        return rows[rows[m[1]].notna()]
+    if error.code == "unknown_level":
+        return rows[column.astype(str) != str(error.value)]
+    if error.code == "missing":
+        return rows[column.notna()]
     return None
 
 
@@ -360,7 +360,7 @@ class ExplainedSample:
                 break
             except ScoringError as err:
                 self.error = str(err)
-                kept = refused_rows_dropped(rows, str(err))
+                kept = refused_rows_dropped(rows, err.error)
                 if err.status is not None and kept is not None and 0 < len(kept) < len(rows):
                     rows = kept
                     continue

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-MODEL_NAME = "credit-scoring"
-CHAMPION = "champion"
+from scoring.names import CHAMPION, MODEL_NAME, tracking_uri
+
 PLOTS = ("confusion_matrix", "roc_curve", "shap_summary")
 
 
@@ -69,12 +69,6 @@ def _int(text: str | None) -> int | None:
         return int(text) if text is not None else None
     except ValueError:
         return None
-
-
-def tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI``, else the project's embedded store ``mlruns/mlflow.db``."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or \
-        f"sqlite:///{Path('mlruns').resolve() / 'mlflow.db'}"
 
 
 def champion_card(name: str = MODEL_NAME, alias: str = CHAMPION,

@@ -98,7 +98,7 @@ def sensitivity(scorer, row: pd.DataFrame, threshold: float, decision: str,
         except ScoringError as err:
             if err.status is None or not 400 <= err.status < 500:
                 raise
-            kept = refused_rows_dropped(rows, str(err))
+            kept = refused_rows_dropped(rows, err.error)
             if kept is None or len(kept) == len(rows):
                 raise
             rows = kept

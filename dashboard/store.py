@@ -8,7 +8,6 @@ with a stand-in scoring client and no browser.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,10 +19,10 @@ from babel.numbers import NumberFormatError, parse_decimal
 
 from dashboard.i18n import N_, Language, language
 from dashboard.sensitivity import Curves, sensitivity
+from scoring.names import DAYS_PER_YEAR
 from scoring.schema import APPLICATION_TEST, DAYS_EMPLOYED_PLACEHOLDER
 from serving.client import Score, ScoringError, UnknownClient
 
-DAYS_PER_YEAR = 365.25
 #: Stored columns that are not model inputs.
 NOT_INPUTS = ("TARGET", "DATASET")
 
@@ -298,23 +297,21 @@ class Application(param.Parameterized):
                 self.status.failed(err)
                 self.message = _("The model server does not answer: try again shortly.")
                 return
-            field = str(err).split(":", 1)[0].strip()
+            field = err.error.field if err.error is not None else None
             if field in _BY_NAME:
                 self.errors = {field: f"{_(_BY_NAME[field].label)}: "
-                                      f"{refusal_words(self.t, str(err))}"}
+                                      f"{refusal_words(self.t, err)}"}
             else:
                 self.message = _("The model server refused the application: {error}").format(
                     error=err)
 
 
-_OUTSIDE = re.compile(r"^\w+: value (\S+) is outside the plausible range \[(\S+), (\S+)\]")
-
-
-def refusal_words(t: Language, message: str) -> str:
-    """The model server's refusal of a field in the session's language (its own words when
-    the refusal is of an unknown kind)."""
-    if m := _OUTSIDE.match(message):
-        low, high = (t.short(float(v)) for v in (m[2], m[3]))
+def refusal_words(t: Language, error: ScoringError) -> str:
+    """The model server's refusal of a field in the session's language (read from its
+    machine-readable error; the server's own words for a refusal of another kind)."""
+    e = error.error
+    if e is not None and e.code == "outside_range" and None not in (e.value, e.low, e.high):
         return t.gettext("{value} is outside the plausible range, from {low} to {high}.").format(
-            value=t.short(float(m[1])), low=low, high=high)
+            value=t.short(float(e.value)), low=t.short(e.low), high=t.short(e.high))
+    message = e.message if e is not None else str(error)
     return message.split(":", 1)[1].strip() if ":" in message else message

@@ -15,13 +15,13 @@ import pandas as pd
 
 from dashboard.i18n import Language
 from scoring.features import describe
+from scoring.names import DAYS_PER_YEAR
 from scoring.schema import APPLICATION_TEST, DAYS_EMPLOYED_PLACEHOLDER
 from serving.client import Score
 
 if TYPE_CHECKING:
     from dashboard.sensitivity import Curves
 
-DAYS_PER_YEAR = 365.25
 #: Labels that read better than the schema's for the fields shown in years.
 _LABELS = {"DAYS_BIRTH": "Age", "DAYS_EMPLOYED": "Years employed",
            "DAYS_REGISTRATION": "Years since registration change",

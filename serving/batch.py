@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from scoring import features as F
+from scoring.names import CHAMPION_URI
+from scoring.request import pack_history
 from scoring.tables import read_tables
-
-CHAMPION_URI = "models:/credit-scoring@champion"
 
 
 def score_folder(data_dir: Path | str, model_uri: str = CHAMPION_URI, chunk: int = 20_000,
@@ -32,7 +32,7 @@ def score_folder(data_dir: Path | str, model_uri: str = CHAMPION_URI, chunk: int
     parts = []
     for start in range(0, len(rows), chunk):
         part = rows.iloc[start:start + chunk]
-        out = model.predict(F.pack_history(part), params={"explain": "none"})
+        out = model.predict(pack_history(part), params={"explain": "none"})
         parts.append(pd.DataFrame({"SK_ID_CURR": part["SK_ID_CURR"].to_numpy(),
                                    "probability": out["probability"].to_numpy(),
                                    "decision": out["decision"].to_numpy()}))

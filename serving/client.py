@@ -14,15 +14,24 @@ from typing import Any
 import pandas as pd
 import requests
 
-DEFAULT_URL = "http://127.0.0.1:5001"
+from scoring.names import DAYS_PER_YEAR, DEFAULT_MODEL_URL
+from scoring.request import RequestError
+
+DEFAULT_URL = DEFAULT_MODEL_URL
 
 
 class ScoringError(Exception):
-    """The model server refused a request or could not be reached; the message says why."""
+    """The model server refused a request or could not be reached; the message says why.
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    ``error`` is the model's machine-readable refusal (field, code, value, range), when it
+    gave one.
+    """
+
+    def __init__(self, message: str, status: int | None = None,
+                 error: RequestError | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.error = error
 
 
 @dataclass
@@ -52,7 +61,7 @@ def _json_value(value: Any) -> Any:
 def to_payload(rows: pd.DataFrame, params: dict[str, Any] | None = None) -> str:
     """The JSON body of an ``/invocations`` request for these rows (store rows or raw
     application fields; history features are folded into the ``history`` object)."""
-    from scoring.features import HISTORY, pack_history
+    from scoring.request import HISTORY, pack_history
     from scoring.schema import APPLICATION_TEST
 
     if HISTORY not in rows:
@@ -84,14 +93,23 @@ def from_response(body: str | bytes, client_ids: list[int | None] | None = None)
             for cid, p in zip(ids, predictions, strict=True)]
 
 
-def error_message(body: str | bytes) -> str:
-    """The human part of an MLflow error body (its ``message``), or the body itself."""
+def parse_error(body: str | bytes) -> tuple[str, RequestError | None]:
+    """The readable message of a model server's error body, and the model's refusal as data
+    (None when the body holds none: a server error, a proxy page)."""
     try:
         message = json.loads(body)["message"]
     except (ValueError, KeyError, TypeError):
-        return body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+        return (body.decode(errors="replace") if isinstance(body, bytes) else str(body)), None
+    error = RequestError.from_json(message)
+    if error is not None:
+        return error.message, error
     # MLflow prefixes model errors with a dump of the input frame; keep our own sentence.
-    return message.rsplit("Error: ", 1)[-1].strip()
+    return message.rsplit("Error: ", 1)[-1].strip(), None
+
+
+def error_message(body: str | bytes) -> str:
+    """The human part of an MLflow error body (its ``message``), or the body itself."""
+    return parse_error(body)[0]
 
 
 class ScoringClient:
@@ -127,7 +145,8 @@ class ScoringClient:
         except requests.RequestException as err:
             raise ScoringError(f"model server at {self.base_url} is unreachable: {err}") from err
         if not resp.ok:
-            raise ScoringError(error_message(resp.content), status=resp.status_code)
+            message, error = parse_error(resp.content)
+            raise ScoringError(message, status=resp.status_code, error=error)
         ids = rows["SK_ID_CURR"].tolist() if "SK_ID_CURR" in rows else None
         return from_response(resp.content, ids)
 
@@ -154,7 +173,7 @@ def format_field(name: str, value: Any) -> str:
     if name == "DAYS_EMPLOYED" and value == DAYS_EMPLOYED_PLACEHOLDER:
         return "not employed"
     if name in _YEARS:
-        return f"{abs(float(value)) / 365.25:.1f} years"
+        return f"{abs(float(value)) / DAYS_PER_YEAR:.1f} years"
     if name.startswith("AMT_"):
         return f"{float(value):,.0f}"
     if name.startswith("FLAG_OWN_"):

@@ -3,7 +3,7 @@
 Input: one row per application with the raw application fields (as in ``application_test``;
 optional ones may be left out when missing) and a ``history`` object holding the client's
 stored history features (absent or empty when the client has none;
-``scoring.features.pack_history`` builds it from store rows).
+``scoring.request.pack_history`` builds it from store rows).
 Output per row: ``probability`` of default, ``decision`` (granted / refused), ``threshold``,
 ``distance`` (probability minus threshold) and ``reasons``: the top contributions (feature,
 label, value, contribution in log-odds) from LightGBM's own ``pred_contrib``.
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,19 +37,21 @@ from scoring.features import (
     APPLICATION_INPUTS,
     CATEGORIES,
     FEATURES,
-    HISTORY,
     HISTORY_FEATURES,
     derive_application_features,
     describe,
-    history_matrix,
 )
+from scoring.names import MODEL_VERSION_ENV, PREDICTION_LOG_ENV
+from scoring.ranges import PlausibleRanges
+from scoring.request import HISTORY, RequestError, history_matrix
 from scoring.schema import APPLICATION_TEST
 
 EXPLAIN = ("none", "top-k", "all")
 
 
-def _bad(message: str) -> MlflowException:
-    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
+def _bad(error: RequestError) -> MlflowException:
+    """A 400 answer whose message is the error as JSON (``RequestError.from_json`` reads it)."""
+    return MlflowException(error.to_json(), error_code=INVALID_PARAMETER_VALUE)
 
 
 _CATEGORIES = [c for c in APPLICATION_TEST.columns if c.kind == "category"]
@@ -71,45 +72,37 @@ class Request:
     history: np.ndarray  # ``HISTORY_FEATURES``, NaN where absent
 
 
-Bounds = tuple[np.ndarray, np.ndarray]
+UNBOUNDED = PlausibleRanges.from_json({}, _NUMBER_NAMES)
 
 
-def plausible_bounds(ranges: dict[str, tuple[float, float]]) -> Bounds:
-    """Lowest and highest plausible value of each numeric field (``_NUMBER_NAMES`` order),
-    unbounded where ``ranges`` says nothing. Computed once, when the model loads."""
-    low = np.array([ranges.get(n, (-np.inf, np.inf))[0] for n in _NUMBER_NAMES])
-    high = np.array([ranges.get(n, (-np.inf, np.inf))[1] for n in _NUMBER_NAMES])
-    return low, high
-
-
-UNBOUNDED = plausible_bounds({})
-
-
-def read_request(rows: pd.DataFrame, bounds: Bounds = UNBOUNDED) -> Request:
+def read_request(rows: pd.DataFrame, ranges: PlausibleRanges = UNBOUNDED) -> Request:
     """The request's arrays; raises a 400-class error naming the first bad field.
 
     Checks: no rows, absent or empty required fields (absent optional ones are missing),
     non-numbers, infinite numbers, non-integers in integer fields, unknown category levels,
-    numbers outside ``bounds`` (``plausible_bounds``), and the history objects
-    (``scoring.features.history_matrix``). One pass over the cells as plain objects and numpy
+    numbers outside the plausible ``ranges``, and the history objects
+    (``scoring.request.history_matrix``). One pass over the cells as plain objects and numpy
     arrays: pandas' per-column cost (milliseconds on 120 columns) stays off the request path.
     """
     if len(rows) == 0:
-        raise _bad("the request holds no application rows")
+        raise _bad(RequestError(None, "no_rows", "the request holds no application rows"))
     absent = [c for c in APPLICATION_TEST.columns if c.name not in rows and not c.nullable]
     if absent:
-        raise _bad(f"{absent[0].name}: required field is missing ({absent[0].label})"
-                   + (f"; {len(absent) - 1} more missing" if len(absent) > 1 else ""))
+        raise _bad(RequestError(
+            absent[0].name, "missing",
+            f"{absent[0].name}: required field is missing ({absent[0].label})"
+            + (f"; {len(absent) - 1} more missing" if len(absent) > 1 else "")))
     # An absent optional field reads as missing: the last column, all None.
     cells = np.column_stack([rows.to_numpy(dtype=object), np.full(len(rows), None)])
     position = defaultdict(lambda: -1, {name: j for j, name in enumerate(rows.columns)})
-    numbers = _numbers(cells[:, [position[n] for n in _NUMBER_NAMES]])
-    _check_numbers(numbers, bounds)
-    codes = _codes(cells[:, [position[n] for n in _CATEGORY_NAMES]])
     try:
+        numbers = _numbers(cells[:, [position[n] for n in _NUMBER_NAMES]])
+        _check_numbers(numbers)
+        ranges.check(numbers)
+        codes = _codes(cells[:, [position[n] for n in _CATEGORY_NAMES]])
         history = history_matrix(cells[:, position[HISTORY]])
-    except ValueError as err:
-        raise _bad(str(err)) from None
+    except RequestError as err:
+        raise _bad(err) from None
     return Request(numbers, codes, history)
 
 
@@ -124,28 +117,28 @@ def _numbers(cells: np.ndarray) -> np.ndarray:
                 float(value)
             except (TypeError, ValueError):
                 if not pd.isna(value):
-                    raise _bad(f"{name}: expects a number, got {value!r}") from None
+                    raise RequestError(name, "not_a_number",
+                                       f"{name}: expects a number, got {value!r}",
+                                       value=value) from None
     return pd.DataFrame(cells).apply(pd.to_numeric).to_numpy(dtype="float64", na_value=np.nan)
 
 
-def _check_numbers(block: np.ndarray, bounds: Bounds) -> None:
-    _first_bad(np.isnan(block) & _REQUIRED, "value is missing")
-    _first_bad(np.isinf(block), "infinite value")
-    _first_bad(_INTEGER & np.isfinite(block) & (block != np.round(block)),
+def _check_numbers(block: np.ndarray) -> None:
+    _first_bad(np.isnan(block) & _REQUIRED, "missing", "value is missing")
+    _first_bad(np.isinf(block), "infinite", "infinite value")
+    _first_bad(_INTEGER & np.isfinite(block) & (block != np.round(block)), "not_whole",
                "expects a whole number", block)
-    low, high = bounds
-    outside = (block < low) | (block > high)
-    if outside.any():
-        row, j = np.argwhere(outside)[0]
-        raise _bad(f"{_NUMBER_NAMES[j]}: value {block[row, j]:g} is outside the plausible "
-                   f"range [{low[j]:g}, {high[j]:g}] ({_NUMBERS[j].label})")
 
 
-def _first_bad(mask: np.ndarray, problem: str, block: np.ndarray | None = None) -> None:
+def _first_bad(mask: np.ndarray, code: str, problem: str,
+               block: np.ndarray | None = None) -> None:
     if mask.any():
         row, j = np.argwhere(mask)[0]
-        got = f", got {block[row, j]:g}" if block is not None else ""
-        raise _bad(f"{_NUMBER_NAMES[j]}: {problem}{got} ({_NUMBERS[j].label})")
+        value = float(block[row, j]) if block is not None else None
+        got = f", got {value:g}" if value is not None else ""
+        raise RequestError(_NUMBER_NAMES[j], code,
+                           f"{_NUMBER_NAMES[j]}: {problem}{got} ({_NUMBERS[j].label})",
+                           value=value)
 
 
 def _codes(cells: np.ndarray) -> np.ndarray:
@@ -157,10 +150,12 @@ def _codes(cells: np.ndarray) -> np.ndarray:
             if code is not None:
                 out[i, j] = code
             elif not _missing(value):
-                raise _bad(f"{col.name}: unknown value {value!r}; expected one of "
-                           f"{', '.join(map(repr, col.levels))}")
+                raise RequestError(col.name, "unknown_level",
+                                   f"{col.name}: unknown value {value!r}; expected one of "
+                                   f"{', '.join(map(repr, col.levels))}", value=value)
             elif not col.nullable:
-                raise _bad(f"{col.name}: value is missing ({col.label})")
+                raise RequestError(col.name, "missing",
+                                   f"{col.name}: value is missing ({col.label})")
     return out
 
 
@@ -217,14 +212,19 @@ def _params(params: dict[str, Any] | None, default_threshold: float) -> tuple[st
     params = params or {}
     explain = params.get("explain") or "top-k"
     if explain not in EXPLAIN:
-        raise _bad(f"params.explain: {explain!r} is not one of {', '.join(EXPLAIN)}")
+        raise _bad(RequestError("params.explain", "unknown_level", f"params.explain: "
+                                f"{explain!r} is not one of {', '.join(EXPLAIN)}", value=explain))
     top_k = int(params.get("top_k") or 10)
     if top_k < 1:
-        raise _bad(f"params.top_k: must be at least 1, got {top_k}")
+        raise _bad(RequestError("params.top_k", "outside_range",
+                                f"params.top_k: must be at least 1, got {top_k}", value=top_k,
+                                low=1))
     threshold = params.get("threshold")
     threshold = default_threshold if threshold is None else float(threshold)
     if not 0.0 <= threshold <= 1.0:
-        raise _bad(f"params.threshold: must be between 0 and 1, got {threshold}")
+        raise _bad(RequestError("params.threshold", "outside_range", "params.threshold: must "
+                                f"be between 0 and 1, got {threshold}", value=threshold,
+                                low=0.0, high=1.0))
     return explain, top_k, threshold
 
 
@@ -246,14 +246,16 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
             config = json.load(fh)
         self.threshold: float = config["threshold"]
         self.calibration: tuple[float, float] | None = config.get("calibration")
-        self.bounds = plausible_bounds({k: tuple(v) for k, v in config.get("ranges", {}).items()})
+        self.ranges = PlausibleRanges.from_json(config.get("ranges", {}), _NUMBER_NAMES)
         self.layout = Layout(self.booster.feature_name())
         self.prediction_log = _prediction_log()
+        #: The registered version served (set by `scoring up` and `scoring serve`), if known.
+        self.version: str | None = os.environ.get(MODEL_VERSION_ENV) or None
 
     def predict(self, context: Any, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> pd.DataFrame:
         explain, top_k, threshold = _params(params, self.threshold)
-        matrix = self.layout.matrix(read_request(model_input, self.bounds))
+        matrix = self.layout.matrix(read_request(model_input, self.ranges))
         margin = self.booster.predict(matrix, raw_score=True)
         if self.calibration:
             a, b = self.calibration
@@ -265,6 +267,8 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
             "threshold": threshold,
             "distance": proba - threshold,
         })
+        if self.version:
+            out["model_version"] = self.version
         if explain != "none":
             contrib = self.booster.predict(matrix, pred_contrib=True)[:, :-1]
             if self.calibration:  # keep contributions additive on the calibrated log-odds
@@ -279,14 +283,12 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
 def _prediction_log() -> Any:
     """The prediction log (``serving/predlog.py``) when ``SCORING_PREDICTION_LOG`` names a
     folder, else None. Set by ``scoring up`` for the served model only."""
-    if not os.environ.get("SCORING_PREDICTION_LOG"):
+    if not os.environ.get(PREDICTION_LOG_ENV):
         return None
     try:
         from serving.predlog import from_environment
-    except ImportError:  # the model runs outside this project: serve without the log
-        warnings.warn("SCORING_PREDICTION_LOG is set but serving.predlog cannot be imported; "
-                      "predictions are not logged", stacklevel=2)
-        return None
+    except ImportError:  # served outside the project: the copy logged with the model
+        from predlog import from_environment
     return from_environment()
 
 

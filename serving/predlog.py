@@ -24,10 +24,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from scoring.names import MODEL_VERSION_ENV, PREDICTION_LOG_ENV
+
 #: Environment variable naming the log folder; logging is off when it is unset or empty.
-LOG_ENV = "SCORING_PREDICTION_LOG"
+LOG_ENV = PREDICTION_LOG_ENV
 #: Environment variable giving the served model version (set by ``scoring up``).
-VERSION_ENV = "SCORING_MODEL_VERSION"
+VERSION_ENV = MODEL_VERSION_ENV
 #: Output columns copied from the model's answer into the log.
 OUTPUT_COLUMNS = ("probability", "decision", "threshold")
 #: Metadata columns added to every record.
@@ -100,7 +102,8 @@ def _records(when: float, inputs: pd.DataFrame, outputs: pd.DataFrame,
              version: str) -> pd.DataFrame:
     """One batch as log records: inputs (history features as columns, as in the store),
     chosen outputs and metadata, one row per application."""
-    from scoring.features import HISTORY_FEATURES, unpack_history
+    from scoring.features import HISTORY_FEATURES
+    from scoring.request import unpack_history
     from scoring.schema import APPLICATION_TEST
 
     # Every application field, absent optional ones included: one schema for every file.

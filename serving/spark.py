@@ -49,7 +49,8 @@ def score_frame(frame: Any, udf: Any, inputs: list[str]) -> Any:
     """``SK_ID_CURR, probability, decision`` for every row of a Spark DataFrame of store rows."""
     from pyspark.sql import functions as fn
 
-    from scoring.features import HISTORY, HISTORY_FEATURES
+    from scoring.features import HISTORY_FEATURES
+    from scoring.request import HISTORY
 
     columns = [fn.col(c) for c in inputs if c in frame.columns]
     history = [fn.col(c) for c in HISTORY_FEATURES if c in frame.columns]
@@ -62,15 +63,17 @@ def score_frame(frame: Any, udf: Any, inputs: list[str]) -> Any:
 def score_store(spark: Any, store: Path | str, model_uri: str, dataset: str | None = "test",
                 ) -> Any:
     """Score the feature store's clients (only ``dataset`` ones unless None) on Spark."""
+    import mlflow
     from pyspark.sql import functions as fn
 
-    from training import track
+    from scoring.names import tracking_uri
 
     frame = spark.read.parquet(str(store_path(store)))
     if dataset is not None:
         frame = frame.filter(fn.col("DATASET") == dataset)
     inputs = _model_inputs(model_uri)
-    track.configure()
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_registry_uri(tracking_uri())
     return score_frame(frame, scoring_udf(spark, model_uri), inputs)
 
 

@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
+
+from testkit import free_port, running, serve_command, server_env
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 REAL_DATA = ROOT.parent / "shared" / "data" / "homecredit"
+
+
+#: Fixtures that start a real server (model server, services, browser): their tests are marked
+#: ``server`` and left out of the fast tier (``make test-fast``).
+SERVER_FIXTURES = {"model_server", "deployment", "app_url", "browser"}
+
+
+#: Fixtures that train models (the session's trained system, a fresh registry): their tests
+#: are marked ``slow``.
+SLOW_FIXTURES = {"system", "registry"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if SERVER_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.server)
+        if SLOW_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -48,9 +63,9 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> System:
     Sets MLFLOW_TRACKING_URI for the session so every MLflow call of the tests uses it.
     """
     from scoring.store import build_store
+    from synthetic.generator import generate
     from training.promote import promote
     from training.run import TrainConfig, train
-    from training.synthetic import generate
 
     root = tmp_path_factory.mktemp("system")
     raw, store = root / "raw", root / "features"
@@ -63,55 +78,6 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> System:
     decision = promote(store)
     assert decision.promoted
     return System(raw, store, uri, decision.challenger)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def running(command: list[str], url: str, env: dict[str, str], log: Path,
-            timeout: float = 120.0) -> Iterator[subprocess.Popen]:
-    """Run a server process until ``url`` answers, yield it, and stop it afterwards."""
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{command[0]} exited: {log.read_text()[-2000:]}")
-            try:
-                if requests.get(url, timeout=10).ok:  # a dashboard page on a busy machine
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        else:
-            raise RuntimeError(f"{url} did not answer in {timeout:.0f} s: "
-                               f"{log.read_text()[-2000:]}")
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-
-
-def serve_command(model_uri: str, port: int) -> list[str]:
-    """The stock MLflow model server, as a user starts it."""
-    return [str(VENV_BIN / "mlflow"), "models", "serve", "-m", model_uri,
-            "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
-
-
-def server_env(tracking_uri: str) -> dict[str, str]:
-    return {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 @pytest.fixture(scope="session")

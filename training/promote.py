@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from scoring.features import pack_history
+from scoring.request import pack_history
 from scoring.schema import TARGET
 from scoring.store import read_clients, store_path
 from training import track
@@ -54,10 +55,21 @@ def gate(challenger: dict[str, float], champion: dict[str, float]) -> tuple[bool
     return better_auc and better_cost, verdict
 
 
+def run_costs(client: Any, run_id: str) -> CostModel:
+    """The business costs a run was trained with (its own params, else its parent run's)."""
+    run = client.get_run(run_id)
+    params = run.data.params
+    if "fn_cost" not in params and (parent := run.data.tags.get("mlflow.parentRunId")):
+        params = client.get_run(parent).data.params
+    return CostModel(float(params.get("fn_cost", 10.0)), float(params.get("fp_cost", 1.0)))
+
+
 def promote(store: Path | str = Path("data/features"), force: bool = False,
-            reason: str | None = None, fn_cost: float = 10.0, fp_cost: float = 1.0,
-            ) -> Decision:
-    """Compare challenger and champion and move ``champion`` when the gate passes (or forced)."""
+            reason: str | None = None) -> Decision:
+    """Compare challenger and champion and move ``champion`` when the gate passes (or forced).
+
+    Both are scored with the business costs the challenger was trained with.
+    """
     from mlflow import MlflowClient
 
     if force and not reason:
@@ -76,7 +88,7 @@ def promote(store: Path | str = Path("data/features"), force: bool = False,
     rows = rows[rows[TARGET].notna()]
     if rows.empty:
         raise PromotionError(f"{store}: none of the challenger's test clients are in the store")
-    cost = CostModel(fn_cost, fp_cost)
+    cost = run_costs(client, run_id)
     new = score_version(challenger, rows, cost)
     old = score_version(champion, rows, cost) if champion and champion != challenger else None
     if old is None:

@@ -21,7 +21,9 @@ from scipy.special import expit
 from sklearn.metrics import brier_score_loss
 
 from scoring import features as F
-from scoring.schema import APPLICATION_TEST, DAYS_EMPLOYED_PLACEHOLDER
+from scoring.ranges import PlausibleRanges
+from scoring.request import pack_history
+from scoring.schema import APPLICATION_TEST
 from scoring.store import store_path
 from training import dataset, plots, track
 from training import train as fit
@@ -53,32 +55,6 @@ class TrainResult:
     version: str | None
     metrics: dict[str, float]
     candidates: dict[str, dict[str, float]] = field(default_factory=dict)
-
-
-def _ranges(rows: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """Plausible range of each raw numeric field, from its training range [low, high].
-
-    A field never negative in training may not be negative; a negative one never positive
-    (days before the application) may not be positive. Otherwise the range extends the
-    training range by its width below and ten widths above: wide enough for any real client,
-    narrow enough to catch a typo of a few orders of magnitude.
-    """
-    out = {}
-    for col in APPLICATION_TEST.columns:
-        if col.kind == "category" or col.name == "SK_ID_CURR":
-            continue
-        values = pd.to_numeric(rows[col.name], errors="coerce").dropna()
-        if col.name == "DAYS_EMPLOYED":
-            values = values[values != DAYS_EMPLOYED_PLACEHOLDER]
-        if values.empty:
-            continue
-        low, high = float(values.min()), float(values.max())
-        width = max(high - low, abs(high), abs(low), 1.0)
-        out[col.name] = (0.0 if low >= 0 else low - width,
-                         0.0 if high <= 0 < -low else high + 10 * width)
-    if "DAYS_EMPLOYED" in out:
-        out["DAYS_EMPLOYED"] = (out["DAYS_EMPLOYED"][0], float(DAYS_EMPLOYED_PLACEHOLDER))
-    return out
 
 
 def _probability(margin: np.ndarray, calibration: tuple[float, float] | None) -> np.ndarray:
@@ -177,9 +153,9 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
             booster.save_model(booster_file)
             config_file.write_text(json.dumps({
                 "threshold": threshold, "calibration": calibration,
-                "ranges": _ranges(parts.train), "fn_cost": cost.fn_cost,
+                "ranges": PlausibleRanges().fit(parts.train).to_json(), "fn_cost": cost.fn_cost,
                 "fp_cost": cost.fp_cost}))
-            example = F.pack_history(parts.test[APPLICATION_TEST.names + history].head(1))
+            example = pack_history(parts.test[APPLICATION_TEST.names + history].head(1))
             start = time.perf_counter()
             info = track.log_model(booster_file, config_file, example)
             seconds = time.perf_counter() - start

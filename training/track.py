@@ -14,18 +14,27 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-MODEL_NAME = "credit-scoring"
-EXPERIMENT = "credit-scoring"
-CHALLENGER, CHAMPION = "challenger", "champion"
+from scoring.names import (  # noqa: F401 (re-exported for the callers of track)
+    CHALLENGER,
+    CHAMPION,
+    DEFAULT_TRACKING_DB,
+    EXPERIMENT,
+    MODEL_NAME,
+    TRACKING_URI_ENV,
+)
+
 MODEL_CODE = Path(__file__).resolve().parents[1] / "serving" / "model.py"
-CORE_PACKAGE = Path(__file__).resolve().parents[1] / "scoring"
+#: What the logged model ships besides its code: the core package, and the prediction log
+#: (imported as ``predlog`` where the project itself is not installed).
+CODE_PATHS = [Path(__file__).resolve().parents[1] / "scoring",
+              Path(__file__).resolve().parents[1] / "serving" / "predlog.py"]
 
 
-def default_store(root: Path | str = "mlruns") -> str:
-    """The embedded store: an SQLite database in ``root``."""
-    root = Path(root).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{root / 'mlflow.db'}"
+def default_store() -> str:
+    """The embedded store: an SQLite database under ``mlruns/`` (created if needed)."""
+    path = DEFAULT_TRACKING_DB.resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
 
 
 def configure(uri: str | None = None) -> str:
@@ -38,7 +47,7 @@ def configure(uri: str | None = None) -> str:
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or default_store()
+    uri = uri or os.environ.get(TRACKING_URI_ENV) or default_store()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if run_id := os.environ.get("MLFLOW_RUN_ID"):  # launched by `mlflow run`: log into its run
@@ -75,6 +84,24 @@ def alias_version(alias: str, name: str = MODEL_NAME) -> str | None:
         return None
 
 
+def model_version(model_uri: str) -> str | None:
+    """The registered version a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI names,
+    or None for any other URI (or an unknown alias)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    name, sep, rest = model_uri.removeprefix("models:/").partition("@")
+    if not model_uri.startswith("models:/"):
+        return None
+    if sep:
+        try:
+            return str(MlflowClient().get_model_version_by_alias(name, rest).version)
+        except MlflowException:
+            return None
+    version = model_uri.removeprefix("models:/").rpartition("/")[2]
+    return version if version.isdigit() else None
+
+
 def set_alias(alias: str, version: str, name: str = MODEL_NAME) -> None:
     from mlflow import MlflowClient
 
@@ -97,13 +124,13 @@ def signature():
     Raw application fields are columns typed from the schema, required when the schema says
     they are never empty and optional otherwise (an absent optional field is a missing value,
     so callers may leave out what they do not know). The history features travel as one
-    optional ``history`` object (see ``scoring.features.pack_history``), which the model checks
+    optional ``history`` object (see ``scoring.request.pack_history``), which the model checks
     itself: a client without history simply leaves it out.
     """
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
 
-    from scoring.features import HISTORY
+    from scoring.request import HISTORY
     from scoring.schema import APPLICATION_TEST
 
     kinds = {"int": "long", "float": "double", "category": "string"}
@@ -124,7 +151,7 @@ def log_model(booster_file: Path, config_file: Path, input_example: Any):
         name="model",
         python_model=str(MODEL_CODE),
         artifacts={"booster": str(booster_file), "config": str(config_file)},
-        code_paths=[str(CORE_PACKAGE)],
+        code_paths=[str(p) for p in CODE_PATHS],
         signature=signature(),
         input_example=input_example,
         pip_requirements=pip_requirements(),

@@ -22,7 +22,7 @@ from dashboard.i18n import language
 from dashboard.words import reason_sentence
 from scoring.store import client_ids, read_clients
 from serving.client import ScoringClient
-from tests.conftest import ROOT, VENV_BIN, free_port, running, serve_command, server_env
+from testkit import ROOT, VENV_BIN, free_port, running, serve_command, server_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"

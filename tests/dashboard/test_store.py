@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import holoviews as hv
 import pandas as pd
 import panel as pn
@@ -18,8 +20,9 @@ from dashboard.views import population as VP
 from dashboard.views.decision import DecisionPanel
 from dashboard.views.letter import LetterCard
 from dashboard.words import distance_text, format_value, reason_sentence
+from scoring.request import RequestError
 from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER
-from serving.client import Score
+from serving.client import Score, parse_error
 
 EN, FR = language("en"), language("fr")
 
@@ -231,10 +234,17 @@ def test_model_page_lists_the_confusion_counts(card):
 
 
 def test_refused_sample_rows_are_left_out(rows):
-    message = ("AMT_INCOME_TOTAL: value 200000 is outside the plausible range [0, 160000] "
-               "(Income of the client)")
-    assert refused_rows_dropped(rows, message)["SK_ID_CURR"].tolist() == [100002, 100003]
-    unknown = "NAME_INCOME_TYPE: unknown value 'Pensioner'; expected one of 'Working'"
+    """The model server's refusal, parsed once from its JSON, says which rows to leave out."""
+    outside = RequestError("AMT_INCOME_TOTAL", "outside_range", "...", value=200000.0,
+                           low=0.0, high=160000.0)
+    body = json.dumps({"error_code": "INVALID_PARAMETER_VALUE",
+                       "message": f"Failed to predict. Error: {outside.to_json()}"})
+    message, parsed = parse_error(body)
+    assert parsed == outside and message == "..."
+    assert refused_rows_dropped(rows, parsed)["SK_ID_CURR"].tolist() == [100002, 100003]
+    unknown = RequestError("NAME_INCOME_TYPE", "unknown_level", "...", value="Pensioner")
     assert len(refused_rows_dropped(rows, unknown)) == 2
-    assert len(refused_rows_dropped(rows, "AMT_GOODS_PRICE: value is missing (Goods)")) == 2
-    assert refused_rows_dropped(rows, "the request holds no application rows") is None
+    missing = RequestError("AMT_GOODS_PRICE", "missing", "...")
+    assert len(refused_rows_dropped(rows, missing)) == 2
+    assert refused_rows_dropped(rows, RequestError(None, "no_rows", "...")) is None
+    assert refused_rows_dropped(rows, None) is None

@@ -12,22 +12,22 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from scoring import launch, services
-from scoring.cli import app
-from scoring.systemd import units
+from cli import app
+from ops import launch, render, settings, supervisor
+from ops.systemd import units
 
 
-def _settings(tmp_path, **changes) -> services.Settings:
+def _settings(tmp_path, **changes) -> settings.Settings:
     values = {"tracking_uri": f"sqlite:///{tmp_path}/mlruns/mlflow.db",
               "run_dir": str(tmp_path / "run"), **changes}
-    return services.Settings(**values)
+    return settings.Settings(**values)
 
 
 def test_supervisord_conf_has_a_restarting_program_with_a_log_per_service(tmp_path):
     s = _settings(tmp_path, dashboard_app=str(tmp_path / "app.py"))
     (tmp_path / "app.py").write_text("")
     parser = configparser.RawConfigParser()
-    parser.read_string(services.supervisord_conf(s, "/usr/sbin/nginx"))
+    parser.read_string(render.supervisord_conf(s, "/usr/sbin/nginx"))
     programs = [p.removeprefix("program:") for p in parser.sections()
                 if p.startswith("program:")]
     assert programs == ["tracking", "model-1", "model-2", "proxy", "dashboard", "healthcheck"]
@@ -42,21 +42,21 @@ def test_supervisord_conf_has_a_restarting_program_with_a_log_per_service(tmp_pa
 
 def test_dashboard_is_left_out_while_its_file_is_absent(tmp_path):
     s = _settings(tmp_path, dashboard_app=str(tmp_path / "missing.py"))
-    assert "[program:dashboard]" not in services.supervisord_conf(s, "nginx")
-    assert not services.dashboard_enabled(s)
+    assert "[program:dashboard]" not in render.supervisord_conf(s, "nginx")
+    assert not settings.dashboard_enabled(s)
 
 
 def test_percent_signs_are_escaped_for_supervisord(tmp_path):
     s = _settings(tmp_path, extra_env={"A": "50%"})
-    assert 'A="50%%"' in services.supervisord_conf(s, "nginx")
+    assert 'A="50%%"' in render.supervisord_conf(s, "nginx")
 
 
 def test_nginx_retries_on_the_other_replica_and_binds_the_host(tmp_path):
     s = _settings(tmp_path, host="0.0.0.0", model_port=6001, replica_ports=(6011, 6012))
-    conf = services.nginx_conf(s)
+    conf = render.nginx_conf(s)
     assert "listen 0.0.0.0:6001;" in conf
     assert "proxy_next_upstream error timeout http_502 http_503 non_idempotent;" in conf
-    upstream = services.upstream_conf(s, [6012], [6011])
+    upstream = render.upstream_conf(s, [6012], [6011])
     assert "server 127.0.0.1:6012 max_fails=0;" in upstream
     assert "server 127.0.0.1:6011 max_fails=0 backup;" in upstream
 
@@ -100,11 +100,11 @@ def test_status_and_down_when_nothing_runs(tmp_path):
 
 
 def test_waiting_for_health_accepts_an_absent_dashboard(tmp_path, monkeypatch):
-    states = [services.ServiceStatus("tracking", "RUNNING", "", "ok"),
-              services.ServiceStatus("dashboard", "ABSENT", "", "-")]
-    monkeypatch.setattr(services, "status", lambda run_dir: states)
+    states = [settings.ServiceStatus("tracking", "RUNNING", "", "ok"),
+              settings.ServiceStatus("dashboard", "ABSENT", "", "-")]
+    monkeypatch.setattr(supervisor, "status", lambda run_dir: states)
     start = time.monotonic()
-    assert services.wait_healthy(_settings(tmp_path), timeout=30) == states
+    assert supervisor.wait_healthy(_settings(tmp_path), timeout=30) == states
     assert time.monotonic() - start < 1
 
 
@@ -141,9 +141,9 @@ def test_launch_stops_what_is_left_of_the_previous_start_and_nothing_else(tmp_pa
 def test_model_copy_reads_the_settings_store_not_mlflow_defaults(system, tmp_path):
     """`scoring up` in a shell without MLFLOW_TRACKING_URI: the version comes from the store
     of the settings, and no stray mlflow.db appears in the working folder."""
-    code = ("import sys; from scoring import services; "
-            "s = services.Settings(tracking_uri=sys.argv[1], run_dir=sys.argv[2]); "
-            "print(services.fetch_model(s, services.champion_version(s.tracking_uri)))")
+    code = ("import sys; from ops import models, settings; "
+            "s = settings.Settings(tracking_uri=sys.argv[1], run_dir=sys.argv[2]); "
+            "print(models.fetch_model(s, models.champion_version(s.tracking_uri)))")
     env = {k: v for k, v in os.environ.items()
            if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     out = subprocess.run([sys.executable, "-c", code, system.tracking_uri,

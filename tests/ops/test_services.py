@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -18,15 +19,15 @@ import requests
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from benchmarks.bench_load import run_load
-from scoring import deploy, services
-from scoring.cli import app
+from cli import app
+from ops import deploy, models, settings, supervisor
+from ops.settings import ServiceError
 from serving.predlog import read_log
-from tests.ops.conftest import traffic
+from testkit import run_load, traffic
 
 
 def _pid(settings, name: str) -> int:
-    return services.rpc(settings.run).supervisor.getProcessInfo(name)["pid"]
+    return supervisor.rpc(settings.run).supervisor.getProcessInfo(name)["pid"]
 
 
 def _wait(condition, timeout: float, step: float = 0.2) -> float:
@@ -54,7 +55,7 @@ def test_status_shows_every_service_running_and_healthy(deployment):
 
 def test_short_load_has_no_errors(deployment, bodies):
     dashboard = (deployment.url(deployment.dashboard_port) + "/app"
-                 if services.dashboard_enabled(deployment) else None)
+                 if settings.dashboard_enabled(deployment) else None)
     results = run_load(deployment.url(deployment.model_port), bodies, seconds=8, clients=8,
                        dashboard_url=dashboard, dashboard_clients=2 if dashboard else 0,
                        think=0.5)
@@ -81,13 +82,13 @@ def test_prediction_log_holds_each_scored_application(deployment, bodies):
     expected = response.json()["predictions"][0]
     assert last["probability"] == pytest.approx(expected["probability"])
     assert last["decision"] == expected["decision"]
-    assert last["model_version"] == services.replica_version(deployment, "model-1")
+    assert last["model_version"] == models.replica_version(deployment, "model-1")
     assert {"SK_ID_CURR", "AMT_CREDIT", "threshold", "scored_at"} <= set(log.columns)
 
 
 def test_replicas_run_the_stock_server_on_a_local_copy_of_the_version(deployment):
-    version = services.replica_version(deployment, "model-1")
-    copy = services.model_dir(deployment, version)
+    version = models.replica_version(deployment, "model-1")
+    copy = models.model_dir(deployment, version)
     assert (copy / "MLmodel").is_file()
     cmdline = Path(f"/proc/{_pid(deployment, 'model-1')}/cmdline").read_bytes().split(b"\0")
     args = cmdline[cmdline.index(b"models"):]
@@ -102,13 +103,13 @@ def test_killed_model_server_costs_no_request_and_serves_again(deployment, bodie
     """SIGKILL of a replica: nginx retries elsewhere; it answers /ping again within 20 s
     (benchmarks/bench_faults.py measures the real figure: about 2.5 s)."""
     old = _pid(deployment, "model-1")
-    ping = services.health_urls(deployment)["model-1"]
+    ping = settings.health_urls(deployment)["model-1"]
     with traffic(deployment.url(deployment.model_port), bodies) as seen:
         time.sleep(2)
         os.killpg(old, signal.SIGKILL)  # `mlflow models serve` and its uvicorn server
         killed = time.monotonic()
         restarted = _wait(lambda: _pid(deployment, "model-1") not in (0, old), timeout=10)
-        _wait(lambda: services.healthy(ping, timeout=1), timeout=20, step=0.1)
+        _wait(lambda: supervisor.healthy(ping, timeout=1), timeout=20, step=0.1)
         serving = time.monotonic() - killed
         time.sleep(1)
     print(f"model-1 restarted by supervisord after {restarted:.1f} s, answering "
@@ -118,14 +119,18 @@ def test_killed_model_server_costs_no_request_and_serves_again(deployment, bodie
     assert seen.ok > 0
 
 
-def test_stopped_dashboard_is_restarted(deployment):
-    """Supervisord starts it again at once; it answers again by the end of the module."""
-    if not services.dashboard_enabled(deployment):
+def test_killed_dashboard_is_restarted_and_answers_again(deployment):
+    """Supervisord starts it again at once; its page answers again after the warm-up."""
+    if not settings.dashboard_enabled(deployment):
         pytest.skip(f"{deployment.dashboard_app} does not exist yet")
     old = _pid(deployment, "dashboard")
     os.kill(old, signal.SIGKILL)
     restarted = _wait(lambda: _pid(deployment, "dashboard") not in (0, old), timeout=10)
     print(f"dashboard restarted by supervisord after {restarted:.1f} s")
+    url = settings.health_urls(deployment)["dashboard"]
+    _wait(lambda: supervisor.healthy(url), timeout=180, step=1)
+    page = requests.get(deployment.url(deployment.dashboard_port) + "/app", timeout=60)
+    assert page.status_code == 200 and "bokeh" in page.text.lower()
 
 
 def _new_champion(system) -> str:
@@ -146,25 +151,47 @@ def test_reload_switches_model_without_failing_a_request(deployment, bodies, sys
     assert switch.switched and switch.new == version
     assert seen.failures == []
     assert seen.ok > 0
-    assert [services.replica_version(deployment, n) for n in services.REPLICAS] == [
+    assert [models.replica_version(deployment, n) for n in settings.REPLICAS] == [
         version, version]
     assert [d.name for d in (deployment.run / "models").iterdir()] == [version]
     result = CliRunner().invoke(app, ["reload", "--run-dir", str(deployment.run)])
     assert result.exit_code == 0 and "already serving" in result.output
 
 
+def test_reload_to_a_version_that_does_not_start_rolls_back(deployment, bodies):
+    """Replica 1 cannot start the new version: it goes back to the old one, the command says
+    why, and no request fails."""
+    old = [models.replica_version(deployment, n) for n in settings.REPLICAS]
+    broken = models.model_dir(deployment, "9999")
+    shutil.copytree(models.model_dir(deployment, old[0]), broken)
+    for booster in (broken / "artifacts").glob("booster*"):
+        booster.write_text("not a LightGBM model")
+    try:
+        with traffic(deployment.url(deployment.model_port), bodies) as seen:
+            with pytest.raises(ServiceError, match="model-1 did not"):
+                deploy.reload(str(deployment.run), version="9999", timeout=60)
+            time.sleep(1)
+    finally:
+        shutil.rmtree(broken, ignore_errors=True)
+    assert [models.replica_version(deployment, n) for n in settings.REPLICAS] == old
+    assert supervisor.healthy(settings.health_urls(deployment)["model-1"])
+    assert seen.failures == [] and seen.ok > 0
+    upstream = (deployment.run / "upstream.conf").read_text()
+    assert "backup" not in upstream and upstream.count("server ") == 2
+
+
 def test_unreadable_tracking_store_is_a_clear_error_and_keeps_serving(deployment, bodies,
                                                                       tmp_path):
     broken = tmp_path / "mlflow.db"
     broken.write_bytes(b"this is not an SQLite database" * 100)
-    saved = (deployment.run / services.SETTINGS_FILE).read_text()
-    settings = services.Settings.load(deployment.run)
-    settings.tracking_uri = f"sqlite:///{broken}"
-    settings.save()
+    saved = (deployment.run / settings.SETTINGS_FILE).read_text()
+    s = settings.Settings.load(deployment.run)
+    s.tracking_uri = f"sqlite:///{broken}"
+    s.save()
     try:
         result = CliRunner().invoke(app, ["reload", "--run-dir", str(deployment.run)])
     finally:
-        (deployment.run / services.SETTINGS_FILE).write_text(saved)
+        (deployment.run / settings.SETTINGS_FILE).write_text(saved)
     assert result.exit_code == 1
     assert "cannot read the tracking store" in result.output
     assert str(broken) in result.output
@@ -174,7 +201,11 @@ def test_unreadable_tracking_store_is_a_clear_error_and_keeps_serving(deployment
     assert seen.failures == [] and seen.ok > 0
 
 
-def test_drift_of_the_prediction_log_is_logged_to_mlflow(deployment, system, tmp_path):
+def test_drift_of_the_prediction_log_is_logged_to_mlflow(deployment, system, bodies, tmp_path):
+    with traffic(deployment.url(deployment.model_port), bodies, clients=2) as seen:
+        time.sleep(3)  # the log holds scored applications whatever ran before
+    assert seen.ok > 0
+    time.sleep(1.5)  # the log's writer thread writes every second
     out = tmp_path / "drift.html"
     result = CliRunner().invoke(app, [
         "drift", "--reference", "train", "--current", "log", "--store", str(system.store),
@@ -191,20 +222,11 @@ def test_drift_of_the_prediction_log_is_logged_to_mlflow(deployment, system, tmp
     assert {"drift.html", "drift.csv"} <= artifacts
 
 
-def test_restarted_dashboard_answers_again(deployment):
-    if not services.dashboard_enabled(deployment):
-        pytest.skip(f"{deployment.dashboard_app} does not exist yet")
-    url = services.health_urls(deployment)["dashboard"]
-    _wait(lambda: services.healthy(url), timeout=180, step=1)
-    page = requests.get(deployment.url(deployment.dashboard_port) + "/app", timeout=60)
-    assert page.status_code == 200 and "bokeh" in page.text.lower()
-
-
 def test_down_stops_every_service(deployment):
     result = CliRunner().invoke(app, ["down", "--run-dir", str(deployment.run)])
     assert result.exit_code == 0 and "stopped" in result.output
-    assert not services.supervisor_running(deployment.run)
-    for url in services.health_urls(deployment).values():
-        assert not services.healthy(url, timeout=1)
+    assert not supervisor.supervisor_running(deployment.run)
+    for url in settings.health_urls(deployment).values():
+        assert not supervisor.healthy(url, timeout=1)
     result = CliRunner().invoke(app, ["status", "--run-dir", str(deployment.run)])
     assert result.exit_code == 3 and "STOPPED" in result.output

@@ -9,10 +9,11 @@ import mlflow
 import numpy as np
 import pytest
 
-from scoring.features import pack_history
+from scoring.request import pack_history
 from scoring.store import read_store
 
 pytestmark = [
+    pytest.mark.slow,  # a JVM and a local Spark session
     pytest.mark.skipif(importlib.util.find_spec("pyspark") is None,
                        reason="pyspark is not installed (make spark: the 'spark' extra)"),
     pytest.mark.skipif(shutil.which("java") is None,

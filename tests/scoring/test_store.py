@@ -12,9 +12,10 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from cli import app
+from cli.data import POLARS_ALLOCATOR
 from scoring import features as F
 from scoring import store
-from scoring.cli import POLARS_ALLOCATOR, app
 from scoring.tables import DataError
 
 from . import write_spreadsheets
@@ -108,7 +109,7 @@ def test_cli_features_sets_the_allocator_before_polars_loads(tiny_data_dir, tmp_
     """polars puts its defaults before a setting it finds when it loads: finding ours after
     them shows that the command set it in time (a polars import at the top of the CLI would
     leave our setting alone in the variable, and without effect)."""
-    code = ("import os, sys\nfrom scoring.cli import app\n"
+    code = ("import os, sys\nfrom cli import app\n"
             "try:\n    app(['features', '--data-dir', sys.argv[1], '--out', sys.argv[2]])\n"
             "except SystemExit as done:\n    assert not done.code, done.code\n"
             "print(os.environ['_RJEM_MALLOC_CONF'])")

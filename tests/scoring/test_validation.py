@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 import scoring.validation
-from scoring.cli import app
+from cli import app
 from scoring.validation import Report, validate_folder
 
 from . import spreadsheet_csv, tiny_frames, write_folder, write_spreadsheets
@@ -287,7 +287,7 @@ def test_a_folder_of_spreadsheet_exports_validates(tmp_path: Path) -> None:
 @pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed")
 def test_validation_leaves_spark_alone(valid_dir: Path) -> None:
     """pandera imports pyspark.pandas when it can, which printed a FutureWarning on every run."""
-    code = ("import sys\nfrom scoring.cli import app\n"
+    code = ("import sys\nfrom cli import app\n"
             "try:\n    app(['validate', '--data-dir', sys.argv[1]])\n"
             "except SystemExit as done:\n    assert not done.code, done.code\n"
             "print(sorted(m for m in sys.modules if m.startswith('pyspark.pandas')))")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -13,10 +15,9 @@ from mlflow.exceptions import MlflowException
 from scoring.features import (
     CATEGORIES,
     HISTORY_FEATURES,
-    history_matrix,
-    pack_history,
     to_model_frame,
 )
+from scoring.request import history_matrix, pack_history
 from scoring.store import read_store
 from serving.model import read_request
 
@@ -106,3 +107,53 @@ def test_absent_optional_field_reads_as_missing(system, rows):
     np.testing.assert_array_equal(full["probability"], short["probability"])
     with pytest.raises(MlflowException, match="AMT_CREDIT"):
         model.predict(request.drop(columns="AMT_CREDIT"))
+
+
+_OUTSIDE = '''
+import sys
+# Forget this checkout: its editable install, its folder on the path.
+sys.meta_path = [f for f in sys.meta_path if "editable" not in type(f).__module__ + repr(f)]
+sys.path = [p for p in sys.path if p not in ("", sys.argv[3]) and "__editable__" not in p]
+import importlib.util
+assert importlib.util.find_spec("serving") is None and importlib.util.find_spec("ops") is None
+import mlflow, pandas as pd
+model = mlflow.pyfunc.load_model(sys.argv[1])
+out = model.predict(pd.read_pickle(sys.argv[2]), params={"explain": "top-k", "top_k": 3})
+import scoring, predlog  # the copies shipped with the model
+print(out["probability"].round(12).tolist())
+print(sorted(m for m in sys.modules if m.split(".")[0] in
+             ("scoring", "serving", "training", "ops", "cli", "dashboard", "monitoring")))
+'''
+
+
+def test_logged_model_scores_outside_the_checkout_with_the_core_only(system, tmp_path):
+    """The logged model ships the core package and the prediction log, nothing else of ours:
+    copied outside the checkout, with the project not importable, it scores and logs."""
+    import subprocess
+    import sys
+
+    from mlflow.artifacts import download_artifacts
+
+    from testkit import ROOT
+
+    model_dir = Path(download_artifacts("models:/credit-scoring@champion",
+                                        dst_path=str(tmp_path / "model")))
+    shipped = {p.name for p in (model_dir / "code").iterdir()}
+    assert shipped == {"scoring", "predlog.py"}
+    assert not any((model_dir / "code" / "scoring").glob("cli*"))
+    rows = read_store(system.store).head(4)
+    request = pack_history(rows)
+    request.to_pickle(tmp_path / "request.pkl")
+    log = tmp_path / "log"
+    env = {**os.environ, "SCORING_PREDICTION_LOG": str(log), "PYTHONPATH": ""}
+    out = subprocess.run([sys.executable, "-c", _OUTSIDE, str(model_dir),
+                          str(tmp_path / "request.pkl"), str(ROOT)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    probabilities, modules = out.stdout.strip().splitlines()[-2:]
+    local = mlflow.pyfunc.load_model("models:/credit-scoring@champion").predict(
+        request, params={"explain": "none"})
+    assert eval(probabilities) == pytest.approx(local["probability"].tolist(), abs=1e-9)
+    assert "serving" not in modules and "ops" not in modules, modules
+    written = list(log.glob("*.parquet"))
+    assert written and sum(len(pd.read_parquet(p)) for p in written) == 4

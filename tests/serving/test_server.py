@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import requests
 
-from scoring.features import pack_history
+from scoring.request import pack_history
 from scoring.store import client_ids, read_clients
-from serving.client import ScoringClient, ScoringError, to_payload
+from serving.client import ScoringClient, ScoringError, parse_error, to_payload
 
 JSON = {"Content-Type": "application/json"}
 
@@ -137,6 +137,28 @@ def test_bad_request_gets_a_4xx_naming_the_field(model_server, rows, case):
     assert post(model_server, to_payload(rows.head(1))).ok
 
 
+MODEL_REFUSALS = {  # refused by the model itself: a machine-readable error object
+    "unknown category": ("CODE_GENDER", "unknown_level"),
+    "missing required value": ("AMT_INCOME_TOTAL", "missing"),
+    "extreme value": ("DAYS_BIRTH", "outside_range"),
+    "history value not a number": ("history.BURO_COUNT", "not_a_number"),
+    "unknown history feature": ("history", "bad_history"),
+    "bad explain param": ("params.explain", "unknown_level"),
+}
+
+
+@pytest.mark.parametrize("case", MODEL_REFUSALS)
+def test_refusal_carries_a_json_error_object(model_server, rows, case):
+    field, code = MODEL_REFUSALS[case]
+    resp = post(model_server, BAD_REQUESTS[case][0](rows))
+    message, error = parse_error(resp.content)
+    assert error is not None, resp.text[:500]
+    assert (error.field, error.code) == (field, code)
+    assert message == error.message and field.split(".")[-1] in message
+    if code == "outside_range":
+        assert error.value == 5000 and error.low < error.high <= 0
+
+
 def test_fractional_integer_is_truncated_by_mlflow(model_server, rows):
     """Documented limitation: MLflow casts JSON to the signature's long type before the model
     runs, so 1.5 children arrive as 1; the model cannot see or refuse the fraction."""
@@ -148,6 +170,7 @@ def test_fractional_integer_is_truncated_by_mlflow(model_server, rows):
 def test_client_raises_the_server_message(model_server, rows):
     with pytest.raises(ScoringError, match="CODE_GENDER") as err:
         ScoringClient(model_server).score(rows.head(1).assign(CODE_GENDER="Q"))
+    assert err.value.error.field == "CODE_GENDER" and err.value.error.value == "Q"
     assert err.value.status == 400
 
 
@@ -187,7 +210,7 @@ def test_client_rejects_an_unknown_id(model_server, system):
 def test_batch_scoring_writes_every_test_application(system, tmp_path, local_model):
     from typer.testing import CliRunner
 
-    from scoring.cli import app
+    from cli import app
     from scoring.tables import read_table
 
     out = tmp_path / "scores.csv"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import mlflow
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from scoring.store import read_clients
 from training import track
-from training.promote import PromotionError, gate, promote
+from training.evaluate import CostModel
+from training.promote import PromotionError, gate, promote, run_costs, score_version
 from training.run import TrainConfig, train
 
 WORSE = {"num_leaves": 2, "num_iterations": 2, "learning_rate": 0.01}
@@ -73,3 +76,21 @@ def test_failed_run_changes_no_alias(system, registry):
     runs = mlflow.search_runs(experiment_names=[track.EXPERIMENT],
                               filter_string="attributes.status = 'FAILED'")
     assert len(runs) == 1
+
+
+def test_promotion_scores_with_the_costs_the_challenger_was_trained_with(system, registry):
+    """A challenger trained with fn_cost 3 is judged at cost 3 per missed default, not 10."""
+    train(TrainConfig(store=system.store, trials=0, num_threads=1, fn_cost=3.0, fp_cost=2.0),
+          say=lambda _: None)
+    _, challenger = aliases()
+    client = MlflowClient()
+    run_id = client.get_model_version(track.MODEL_NAME, challenger).run_id
+    cost = run_costs(client, run_id)
+    assert (cost.fn_cost, cost.fp_cost) == (3.0, 2.0)
+    decision = promote(system.store, force=True, reason="test")
+    ids = pd.read_csv(client.download_artifacts(run_id, "test_ids.csv"))["SK_ID_CURR"]
+    rows = read_clients(ids.tolist(), system.store)
+    at_3_2 = score_version(challenger, rows, CostModel(3.0, 2.0))["business_cost"]
+    at_10_1 = score_version(challenger, rows, CostModel(10.0, 1.0))["business_cost"]
+    assert decision.challenger_metrics["business_cost"] == pytest.approx(at_3_2)
+    assert at_3_2 != pytest.approx(at_10_1)

@@ -8,8 +8,8 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from scoring.cli import app
-from scoring.features import pack_history
+from cli import app
+from scoring.request import pack_history
 from training import dataset, track
 from training.evaluate import CostModel
 
@@ -91,7 +91,7 @@ def test_mlproject_train_entry_point_logs_into_the_project_run(system, tmp_path)
     import os
     import subprocess
 
-    from tests.conftest import ROOT, VENV_BIN, server_env
+    from testkit import ROOT, VENV_BIN, server_env
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {k: v for k, v in server_env(uri).items()

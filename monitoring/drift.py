@@ -24,9 +24,10 @@ from pathlib import Path
 import pandas as pd
 
 from scoring import features as F
+from scoring.names import MONITORING_EXPERIMENT
 from scoring.store import read_store, store_path
 
-EXPERIMENT = "credit-scoring-monitoring"
+EXPERIMENT = MONITORING_EXPERIMENT
 SAMPLES = ("train", "test", "log")
 
 

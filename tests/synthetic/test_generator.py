@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,19 +11,20 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from scoring.cli import app
+from cli import app
 from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER, DAYS_PLACEHOLDER, TABLES, TARGET
 from scoring.tables import read_table
-from training.calibration import CALIBRATION_PATH, calibrate, load
-from training.synthetic import FIRST_CLIENT_ID, generate
+from synthetic.calibrate import calibrate
+from synthetic.calibration import CALIBRATION_PATH, Calibration
+from synthetic.generator import FIRST_CLIENT_ID, generate
 
 CLIENTS = 4000
 TEST_SHARE = 0.2
 
 
 @pytest.fixture(scope="session")
-def calibration() -> dict:
-    return load()
+def calibration() -> Calibration:
+    return Calibration.load()
 
 
 @pytest.fixture(scope="session")
@@ -179,40 +181,40 @@ def test_instalments_show_late_and_short_payments(tables: dict[str, pl.DataFrame
 # --- calibration ---------------------------------------------------------------------------------
 
 def test_rows_per_client_follow_the_calibration(tables: dict[str, pl.DataFrame],
-                                                calibration: dict) -> None:
-    expected = calibration["history"]["rows_per_client_train_only"]
+                                                calibration: Calibration) -> None:
+    expected = calibration.history.rows_per_client_train_only
     tolerance = {"credit_card_balance": 0.35}  # card histories without a previous application
     for name in ("bureau", "previous_application", "POS_CASH_balance",
                  "installments_payments", "credit_card_balance"):
         ratio = tables[name].height / CLIENTS / expected[name]
         assert abs(ratio - 1) < tolerance.get(name, 0.15), (name, ratio)
     per_record = tables["bureau_balance"].height / tables["bureau"].height
-    target = calibration["history"]["bureau_balance_per_bureau"]["mean"]
+    target = calibration.history.bureau_balance_per_bureau.mean
     assert abs(per_record / target - 1) < 0.15
 
 
 def test_default_rate_and_placeholder_share(tables: dict[str, pl.DataFrame],
-                                            calibration: dict) -> None:
+                                            calibration: Calibration) -> None:
     train = tables["application_train"]
-    rate, expected = train[TARGET].mean(), calibration["application"]["default_rate"]
+    rate, expected = train[TARGET].mean(), calibration.application.default_rate
     assert abs(rate - expected) < 4 * np.sqrt(expected * (1 - expected) / train.height)
     apps = pl.concat([train.drop(TARGET), tables["application_test"]])
     share = (apps["DAYS_EMPLOYED"] == DAYS_EMPLOYED_PLACEHOLDER).mean()
-    assert abs(share - calibration["application"]["employment"]["placeholder_share"]) < 0.03
+    assert abs(share - calibration.application.employment.placeholder_share) < 0.03
     placeholder = apps.filter(pl.col("DAYS_EMPLOYED") == DAYS_EMPLOYED_PLACEHOLDER)
     assert set(placeholder["ORGANIZATION_TYPE"].unique()) == {"XNA"}
 
 
 def test_copula_and_comissing_groups(tables: dict[str, pl.DataFrame],
-                                     calibration: dict) -> None:
+                                     calibration: Calibration) -> None:
     apps = tables["application_train"]
     corr = apps.select(pl.corr("AMT_CREDIT", "AMT_ANNUITY", method="spearman")).item()
     assert corr > 0.6
     age_ext = apps.select(pl.corr("DAYS_BIRTH", "EXT_SOURCE_1", method="spearman")).item()
     assert age_ext < -0.3
-    group = calibration["application"]["comissing"]["building"]
-    all_missing = apps.select(pl.all_horizontal(pl.col(c).is_null() for c in group["columns"]))
-    assert abs(all_missing.to_series().mean() - group["all_missing"]) < 0.05
+    group = calibration.application.comissing["building"]
+    all_missing = apps.select(pl.all_horizontal(pl.col(c).is_null() for c in group.columns))
+    assert abs(all_missing.to_series().mean() - group.all_missing) < 0.05
     # a building statistic's average, mode and median are missing together
     assert (apps["APARTMENTS_AVG"].is_null() == apps["APARTMENTS_MEDI"].is_null()).mean() > 0.95
 
@@ -237,9 +239,9 @@ def test_target_depends_on_application_and_history(tables: dict[str, pl.DataFram
     assert auc(joined["refused"].to_numpy(), joined[TARGET].to_numpy()) > 0.53
 
 
-def test_calibration_file_is_small_and_holds_summaries(calibration: dict) -> None:
+def test_calibration_file_is_small_and_holds_summaries(calibration: Calibration) -> None:
     assert CALIBRATION_PATH.stat().st_size < 300 * 1024
-    assert 0.06 < calibration["application"]["default_rate"] < 0.10
+    assert 0.06 < calibration.application.default_rate < 0.10
 
     def longest_list(node: object) -> int:
         if isinstance(node, dict):
@@ -249,23 +251,23 @@ def test_calibration_file_is_small_and_holds_summaries(calibration: dict) -> Non
         return 0
 
     # quantile grids and frequency lists only: nothing row-sized
-    assert longest_list(calibration) < 120
+    assert longest_list(json.loads(calibration.to_json())) < 120
 
 
 def test_calibration_is_reproduced_from_the_real_samples(real_data_dir: Path,
-                                                         calibration: dict) -> None:
+                                                         calibration: Calibration) -> None:
     fresh = calibrate(real_data_dir)
-    app_cal, hist = fresh["application"], fresh["history"]
-    assert app_cal["default_rate"] == pytest.approx(calibration["application"]["default_rate"])
-    assert hist["rows_per_client"] == pytest.approx(calibration["history"]["rows_per_client"])
+    app_cal, hist = fresh.application, fresh.history
+    assert app_cal.default_rate == pytest.approx(calibration.application.default_rate)
+    assert hist.rows_per_client == pytest.approx(calibration.history.rows_per_client)
     # the README's facts about the samples, and full Kaggle's per-client figures
-    assert 0.07 < app_cal["default_rate"] < 0.09
-    assert 0.16 < app_cal["employment"]["placeholder_share"] < 0.20
-    assert 0.4 < app_cal["columns"]["EXT_SOURCE_1"]["missing"] < 0.6  # train and test
-    assert 4.2 < hist["rows_per_client_train_only"]["bureau"] < 5.2
-    assert 4.2 < hist["rows_per_client_train_only"]["previous_application"] < 5.2
-    building = app_cal["comissing"]["building"]
-    assert len(building["columns"]) == 47 and 0.4 < building["all_missing"] < 0.55
+    assert 0.07 < app_cal.default_rate < 0.09
+    assert 0.16 < app_cal.employment.placeholder_share < 0.20
+    assert 0.4 < app_cal.columns["EXT_SOURCE_1"].missing < 0.6  # train and test
+    assert 4.2 < hist.rows_per_client_train_only["bureau"] < 5.2
+    assert 4.2 < hist.rows_per_client_train_only["previous_application"] < 5.2
+    building = app_cal.comissing["building"]
+    assert len(building.columns) == 47 and 0.4 < building.all_missing < 0.55
 
 
 # --- command line ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Start one model-server replica: ``python -m scoring.launch run/model-1.json``.
+"""Start one model-server replica: ``python -m ops.launch run/model-1.json``.
 
 Reads the replica file written by ``scoring up`` / ``scoring reload`` (version, the stock
 ``mlflow models serve`` command on the run folder's copy of the model), exports
@@ -22,6 +22,8 @@ import signal
 import sys
 import time
 from pathlib import Path
+
+from scoring.names import MODEL_VERSION_ENV
 
 BIN = Path(sys.executable).parent
 
@@ -67,7 +69,7 @@ def main(path: str) -> None:
     pidfile = Path(path).with_suffix(".pid")
     stop_leftovers(pidfile)
     pidfile.write_text(str(os.getpgrp()))
-    os.environ["SCORING_MODEL_VERSION"] = str(replica["version"])
+    os.environ[MODEL_VERSION_ENV] = str(replica["version"])
     if replica.get("nice"):
         os.nice(int(replica["nice"]))
     command = [str(BIN / replica["command"][0]), *replica["command"][1:]]

@@ -8,7 +8,7 @@ requests with a graceful reload (``HUP``: old nginx workers finish their request
 2. route to replica 1 only: from here every new request gets the new version;
 3. restart replica 2 on the new version, wait for it, and route to both again.
 
-Each replica serves a copy of the model in ``run/models/VERSION`` (``services.fetch_model``),
+Each replica serves a copy of the model in ``run/models/VERSION`` (``models.fetch_model``),
 made before anything changes; the copies of versions no longer served are removed at the end.
 A replica is stopped with SIGTERM, which lets uvicorn finish the requests it holds, and nginx
 retries a request that fails on one replica on the other, so no request fails. When the new
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import requests
 
-from scoring import services
-from scoring.services import REPLICAS, ServiceError, Settings
+from ops import models, render, settings, supervisor
+from ops.settings import REPLICAS, ServiceError, Settings
 
 
 @dataclass
@@ -43,14 +43,14 @@ def reload(run_dir: str = "run", version: str | None = None, timeout: float = 24
            say: Callable[[str], None] = lambda _: None) -> Switch:
     """Move both replicas to ``version`` (default: the current @champion), one at a time."""
     s = Settings.load(run_dir)
-    server = services._require_running(run_dir)
-    version = version or services.champion_version(s.tracking_uri, s.model_name)
-    old = [services.replica_version(s, name) for name in REPLICAS]
+    server = supervisor._require_running(run_dir)
+    version = version or models.champion_version(s.tracking_uri, s.model_name)
+    old = [models.replica_version(s, name) for name in REPLICAS]
     start = time.monotonic()
     if all(v == version for v in old):
         return Switch(old, version, 0.0, switched=False)
     (first, second), (p1, p2) = REPLICAS, s.replica_ports
-    services.fetch_model(s, version)  # an unreadable registry fails here, before any change
+    models.fetch_model(s, version)  # an unreadable registry fails here, before any change
     with _lock(s):
         route(s, server, primary=[p2], backup=[p1])
         say(f"{first}: starting version {version}")
@@ -64,7 +64,7 @@ def reload(run_dir: str = "run", version: str | None = None, timeout: float = 24
         say(f"switched to version {version}; {second}: starting version {version}")
         replace(s, server, second, version, timeout)
         route(s, server, primary=[p1, p2], backup=[])
-    services.prune_models(s, version)
+    models.prune_models(s, version)
     return Switch(old, version, time.monotonic() - start, switched=True)
 
 
@@ -83,7 +83,7 @@ def route(s: Settings, server, primary: list[int], backup: list[int],
     """Point nginx at ``primary`` (then ``backup``) and wait until new requests go there."""
     path = s.run / "upstream.conf"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(services.upstream_conf(s, primary, backup))
+    tmp.write_text(render.upstream_conf(s, primary, backup))
     tmp.replace(path)
     server.supervisor.signalProcess("proxy", "HUP")
     wanted = {f"{s.check_host}:{port}" for port in primary}
@@ -111,7 +111,7 @@ def replace(s: Settings, server, name: str, version: str, timeout: float) -> Non
     """Restart replica ``name`` on ``version`` and wait until it answers ``/ping``."""
     import xmlrpc.client
 
-    services.write_replica(s, name, version)
+    models.write_replica(s, name, version)
     try:
         if server.supervisor.getProcessInfo(name)["statename"] in ("RUNNING", "STARTING"):
             server.supervisor.stopProcess(name, True)
@@ -119,9 +119,9 @@ def replace(s: Settings, server, name: str, version: str, timeout: float) -> Non
     except xmlrpc.client.Fault as err:
         raise ServiceError(f"{name} did not start version {version}: {err.faultString}; "
                            f"see {s.run}/logs/{name}.log") from err
-    url = services.health_urls(s)[name]
+    url = settings.health_urls(s)[name]
     deadline = time.monotonic() + timeout
-    while not services.healthy(url, timeout=2):
+    while not supervisor.healthy(url, timeout=2):
         if time.monotonic() > deadline:
             raise ServiceError(f"{name} did not answer {url} in {timeout:.0f} s with version "
                                f"{version}; see {s.run}/logs/{name}.log")

@@ -7,9 +7,9 @@ import shutil
 import pandas as pd
 from typer.testing import CliRunner
 
-from scoring.cli import app
+from cli import app
+from monitoring import drift
 from scoring.store import read_store
-from training import drift
 
 
 def test_corrupt_feature_store_is_a_clear_error_and_left_alone(system, tmp_path):

@@ -12,7 +12,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from scoring.services import ROOT, Settings
+from ops.settings import ROOT, Settings
 
 
 def units(s: Settings, user: str | None = None) -> dict[str, str]:

@@ -8,7 +8,7 @@ and memory stays bounded by one chunk.
 
 How the data is built:
 
-* Application fields follow the calibrated marginals (:mod:`training.calibration`); the main
+* Application fields follow the calibrated marginals (:mod:`synthetic.calibration`); the main
   ones are drawn jointly through a Gaussian copula, columns that are missing together share a
   missing mask, and employment fields obey the ``DAYS_EMPLOYED`` placeholder.
 * Every client has a latent *behaviour* factor ``b`` (standard normal, partly correlated with
@@ -25,18 +25,25 @@ from __future__ import annotations
 
 import sys
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
 from scipy.special import expit, ndtr, ndtri
 
+from scoring.names import DAYS_PER_MONTH
 from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER, DAYS_PLACEHOLDER, TABLES, TARGET
 from scoring.tables import TableWriter
-from training import calibration as calib
+from synthetic.calibration import (
+    CALIBRATION_PATH,
+    ApplicationCalibration,
+    Calibration,
+    RiskModel,
+    TableCalibration,
+)
+from synthetic.marginals import Categories, ColumnCalibration, Numeric
 
 #: Clients per chunk: bounds memory (about 4M side rows per chunk at full Kaggle density).
 CHUNK_CLIENTS = 20_000
@@ -44,7 +51,6 @@ CHUNK_CLIENTS = 20_000
 FIRST_CLIENT_ID = 100_002
 FIRST_BUREAU_ID = 5_000_000
 FIRST_PREV_ID = 1_000_000
-DAYS_PER_MONTH = 30.4375
 #: The Kaggle history goes back 96 months (DAYS_* >= -2922).
 MAX_MONTHS = 96
 #: Kaggle's train/test split: 48,744 test among 356,255 clients.
@@ -115,70 +121,19 @@ class Sampler:
         return self.uniform(n) < share
 
 
-def grid(m: dict[str, Any]) -> np.ndarray:
-    """Probabilities of a marginal's quantiles (evenly spaced unless stored)."""
-    return np.asarray(m["p"]) if "p" in m else np.linspace(0, 1, len(m["q"]))
-
-
-def inverse_cdf(m: dict[str, Any], u: np.ndarray) -> np.ndarray:
-    """Values of a numeric marginal at uniforms ``u`` (before any missing mask)."""
-    if "values" in m:
-        cum = np.cumsum(m["freq"])
-        idx = np.minimum(np.searchsorted(cum / cum[-1], u, side="right"), len(cum) - 1)
-        return np.asarray(m["values"], dtype=np.float64)[idx]
-    if "q" not in m:  # a column that is always missing
-        return np.full(len(u), np.nan)
-    q = np.asarray(m["q"], dtype=np.float64)
-    x = np.interp(u, grid(m), q)
-    return np.round(x) if m.get("integral") else x
-
-
-def cdf_at(m: dict[str, Any], x: float) -> float:
-    """Share of the (non-missing) marginal at or below ``x``."""
-    if "values" in m:
-        values = np.asarray(m["values"])
-        return float(np.sum(np.asarray(m["freq"])[values <= x]))
-    if "q" not in m:
-        return 1.0
-    q, p = np.asarray(m["q"]), grid(m)
-    hi = int(np.searchsorted(q, x, side="right"))  # first quantile above x
-    if hi == 0:
-        return 0.0
-    if hi == len(q):
-        return 1.0
-    lo = hi - 1  # a flat run of quantiles at x counts whole (point masses such as 0)
-    return float(p[lo] + (p[hi] - p[lo]) * (x - q[lo]) / (q[hi] - q[lo]))
-
-
 def split_uniform(u: np.ndarray, event: np.ndarray, cut: float) -> np.ndarray:
     """Uniforms above ``cut`` where ``event``, below it elsewhere (keeps the marginal)."""
     return np.where(event, cut + (1 - cut) * u, cut * u)
 
 
-def category_codes(m: dict[str, Any], u: np.ndarray, levels: list[str | None],
-                   keep_missing: bool = True) -> np.ndarray:
-    """Codes into ``levels`` of a category marginal at uniforms ``u``.
-
-    ``keep_missing=False`` draws among the present levels only (the caller applies a
-    missing mask of its own, e.g. a co-missing group).
-    """
-    names, freq = list(m["levels"]), np.asarray(m["freq"], dtype=np.float64)
-    if not keep_missing and None in names and len(names) > 1:
-        freq[names.index(None)] = 0.0
-    cum = np.cumsum(freq)
-    idx = np.minimum(np.searchsorted(cum / cum[-1], u, side="right"), len(cum) - 1)
-    lookup = np.array([levels.index(v) if v in levels else len(levels) - 1 for v in names])
-    return lookup[idx]
-
-
-def sample_column(m: dict[str, Any], u: np.ndarray, levels: list[str | None] | None,
+def sample_column(m: ColumnCalibration, u: np.ndarray, levels: list[str | None] | None,
                   rng_missing: np.ndarray | None = None) -> np.ndarray:
     """Draw one column: category codes, or numbers with NaN at the missing share."""
     if levels is not None:
-        return category_codes(m, u, levels)
-    x = inverse_cdf(m, u)
-    if rng_missing is not None and m.get("missing", 0) > 0:
-        x[rng_missing < m["missing"]] = np.nan
+        return m.codes(u, levels)
+    x = m.inverse_cdf(u)
+    if rng_missing is not None and m.missing > 0:
+        x[rng_missing < m.missing] = np.nan
     return x
 
 
@@ -209,25 +164,18 @@ def to_frame(table: str, cols: dict[str, np.ndarray]) -> pl.DataFrame:
 # --- applications ---------------------------------------------------------------------------
 
 @lru_cache(maxsize=4)
-def load_calibration(path: str | None = None) -> dict[str, Any]:
-    """The calibration JSON (cached)."""
-    return calib.load(path or calib.CALIBRATION_PATH)
+def load_calibration(path: str | None = None) -> Calibration:
+    """The calibration file (cached)."""
+    return Calibration.load(path or CALIBRATION_PATH)
 
 
-@lru_cache(maxsize=4)
-def _copula_factor(path: str | None) -> np.ndarray:
-    """Cholesky factor of the copula correlation."""
-    corr = np.asarray(load_calibration(path)["application"]["copula"]["corr"])
-    return np.linalg.cholesky(corr)
-
-
-def application_uniforms(s: Sampler, app: dict[str, Any], n: int,
-                         factor: np.ndarray) -> dict[str, np.ndarray]:
+def application_uniforms(s: Sampler, app: ApplicationCalibration, n: int,
+                         ) -> dict[str, np.ndarray]:
     """Uniforms per application column: copula columns jointly, twins shared, others free."""
-    columns = app["copula"]["columns"]
-    latent = s.rng.standard_normal((n, len(columns))) @ factor.T
+    columns = app.copula.columns
+    latent = s.rng.standard_normal((n, len(columns))) @ app.copula.factor.T
     u = {c: ndtr(latent[:, j]) for j, c in enumerate(columns)}
-    for twin, source in app["twins"].items():
+    for twin, source in app.twins.items():
         u[twin] = u[source]
     for name in TABLES["application_train"].names:
         if name not in u:
@@ -235,39 +183,37 @@ def application_uniforms(s: Sampler, app: dict[str, Any], n: int,
     return u
 
 
-def apply_comissing(s: Sampler, app: dict[str, Any], cols: dict[str, np.ndarray],
+def apply_comissing(s: Sampler, app: ApplicationCalibration, cols: dict[str, np.ndarray],
                     n: int) -> None:
     """Blank whole co-missing groups together, then each column up to its own share."""
-    marg = app["columns"]
-    for group in app["comissing"].values():
-        base = group["all_missing"]
+    for group in app.comissing.values():
+        base = group.all_missing
         together = s.missing(base, n)
         # Twins (a statistic's _AVG/_MODE/_MEDI) share their extra missing draws too.
-        extra_u = {c: s.uniform(n) for c in group["columns"] if c not in app["twins"]}
-        for c in group["columns"]:
-            extra = max(marg[c]["missing"] - base, 0.0) / max(1.0 - base, 1e-9)
-            blank = together | (extra_u[app["twins"].get(c, c)] < extra)
+        extra_u = {c: s.uniform(n) for c in group.columns if c not in app.twins}
+        for c in group.columns:
+            extra = max(app.columns[c].missing - base, 0.0) / max(1.0 - base, 1e-9)
+            blank = together | (extra_u[app.twins.get(c, c)] < extra)
             if TABLES["application_train"].column(c).kind == "category":
                 cols[c] = np.where(blank, len(levels_of("application_train", c)) - 1, cols[c])
             else:
                 cols[c] = np.where(blank, np.nan, cols[c])
 
 
-def generate_applications(s: Sampler, cal: dict[str, Any], n: int,
-                          factor: np.ndarray) -> dict[str, np.ndarray]:
+def generate_applications(s: Sampler, app: ApplicationCalibration, n: int,
+                          ) -> dict[str, np.ndarray]:
     """Application columns (no ids, no TARGET) as numpy arrays / category codes."""
-    app = cal["application"]
-    marg, spec = app["columns"], TABLES["application_train"]
-    grouped = {c for g in app["comissing"].values() for c in g["columns"]}
-    u = application_uniforms(s, app, n, factor)
+    marg, spec = app.columns, TABLES["application_train"]
+    grouped = {c for g in app.comissing.values() for c in g.columns}
+    u = application_uniforms(s, app, n)
     cols: dict[str, np.ndarray] = {}
     for col in spec.columns:
         if col.name in ("SK_ID_CURR", TARGET):
             continue
         levels = levels_of(spec.name, col.name) if col.kind == "category" else None
         if levels is not None:
-            cols[col.name] = category_codes(marg[col.name], u[col.name], levels,
-                                            keep_missing=col.name not in grouped)
+            cols[col.name] = marg[col.name].codes(u[col.name], levels,
+                                                  keep_missing=col.name not in grouped)
         else:
             free = None if col.name in grouped else s.uniform(n)
             cols[col.name] = sample_column(marg[col.name], u[col.name], None, free)
@@ -277,62 +223,54 @@ def generate_applications(s: Sampler, cal: dict[str, Any], n: int,
     return cols
 
 
-def apply_employment(s: Sampler, app: dict[str, Any], cols: dict[str, np.ndarray],
+def apply_employment(s: Sampler, app: ApplicationCalibration, cols: dict[str, np.ndarray],
                      u: dict[str, np.ndarray]) -> None:
     """DAYS_EMPLOYED placeholder by income type; employer/occupation only for the employed."""
-    emp = app["employment"]
+    emp = app.employment
     income = np.array(levels_of("application_train", "NAME_INCOME_TYPE"), dtype=object)
-    p = np.vectorize(lambda v: emp["placeholder_by_income_type"].get(v, 0.0),
+    p = np.vectorize(lambda v: emp.placeholder_by_income_type.get(v, 0.0),
                      otypes=[float])(income)[cols["NAME_INCOME_TYPE"]]
     not_employed = s.uniform(len(p)) < p
     cols["DAYS_EMPLOYED"] = np.where(
         not_employed, DAYS_EMPLOYED_PLACEHOLDER,
         np.maximum(cols["DAYS_EMPLOYED"], cols["DAYS_BIRTH"] + 18 * 365))  # adults only
-    for c, by in emp["conditional"].items():
+    for c, by in emp.conditional.items():
         kind = TABLES["application_train"].column(c).kind
         levels = levels_of("application_train", c) if kind == "category" else None
-        yes = sample_column(by["employed"], u[c], levels)
-        no = sample_column(by["not_employed"], u[c], levels)
+        yes = sample_column(by.employed, u[c], levels)
+        no = sample_column(by.not_employed, u[c], levels)
         cols[c] = np.where(not_employed, no, yes)
 
 
-def apply_consistency(s: Sampler, app: dict[str, Any], cols: dict[str, np.ndarray],
+def apply_consistency(s: Sampler, app: ApplicationCalibration, cols: dict[str, np.ndarray],
                       u: dict[str, np.ndarray]) -> None:
     """Rules the real rows obey: credit and annuity from the goods price, car age, family."""
-    marg, n = app["columns"], len(cols["AMT_CREDIT"])
-    term = inverse_cdf(marg["_CREDIT_TERM"], u["_CREDIT_TERM"])
-    ratio = inverse_cdf(marg["_GOODS_RATIO"], u["_GOODS_RATIO"])
+    n = len(cols["AMT_CREDIT"])
+    value = {c: app.columns[c].inverse_cdf(u[c])
+             for c in ("_CREDIT_TERM", "_GOODS_RATIO", "AMT_GOODS_PRICE", "OWN_CAR_AGE")}
     # Goods prices are round sums (multiples of 4,500 in 99.8% of the Kaggle rows).
-    price = np.maximum(np.round(inverse_cdf(marg["AMT_GOODS_PRICE"], u["AMT_GOODS_PRICE"])
-                                / 4500) * 4500, 4500)
-    credit = cols["AMT_CREDIT"] = np.round(price / np.clip(ratio, 0.2, None) * 2) / 2
-    cols["AMT_ANNUITY"] = np.where(s.missing(marg["AMT_ANNUITY"]["missing"], n), np.nan,
-                                   np.round(credit / term * 2) / 2)
-    cols["AMT_GOODS_PRICE"] = np.where(s.missing(marg["AMT_GOODS_PRICE"]["missing"], n),
+    price = np.maximum(np.round(value["AMT_GOODS_PRICE"] / 4500) * 4500, 4500)
+    ratio = np.clip(value["_GOODS_RATIO"], 0.2, None)
+    credit = cols["AMT_CREDIT"] = np.round(price / ratio * 2) / 2
+    cols["AMT_ANNUITY"] = np.where(s.missing(app.columns["AMT_ANNUITY"].missing, n), np.nan,
+                                   np.round(credit / value["_CREDIT_TERM"] * 2) / 2)
+    cols["AMT_GOODS_PRICE"] = np.where(s.missing(app.columns["AMT_GOODS_PRICE"].missing, n),
                                        np.nan, price)
     car = levels_of("application_train", "FLAG_OWN_CAR").index("Y")
-    cols["OWN_CAR_AGE"] = np.where(cols["FLAG_OWN_CAR"] == car,
-                                   inverse_cdf(marg["OWN_CAR_AGE"], u["OWN_CAR_AGE"]), np.nan)
+    cols["OWN_CAR_AGE"] = np.where(cols["FLAG_OWN_CAR"] == car, value["OWN_CAR_AGE"], np.nan)
     cols["CNT_FAM_MEMBERS"] = np.maximum(cols["CNT_FAM_MEMBERS"], cols["CNT_CHILDREN"] + 1)
 
 
 # --- planted target ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class RiskModel:
+class PlantedRisk:
     """The planted default model: application logit plus the behaviour factor."""
 
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
+    model: RiskModel
     score_mean: float
     score_sd: float
     intercept: float
-
-    def app_score(self, app_frame: pl.DataFrame) -> np.ndarray:
-        """Logit contribution of the application fields (without intercept)."""
-        _, x = calib.risk_features(app_frame)
-        return ((x - self.mean) / self.scale) @ self.coef
 
     def behaviour(self, s: Sampler, score: np.ndarray) -> np.ndarray:
         """Behaviour factor: N(0, 1), correlated BEHAVIOUR_APP_CORR with the app score."""
@@ -345,39 +283,25 @@ class RiskModel:
 
 
 @lru_cache(maxsize=4)
-def risk_model(path: str | None = None) -> RiskModel:
+def planted_risk(path: str | None = None) -> PlantedRisk:
     """The risk model with its intercept solved on a fixed pilot sample for the default rate."""
-    cal = load_calibration(path)
-    rm = cal["application"]["risk_model"]
+    app = load_calibration(path).application
     s = Sampler(np.random.default_rng(PILOT_SEED))
-    cols = generate_applications(s, cal, PILOT_CLIENTS, _copula_factor(path))
-    base = RiskModel(np.asarray(rm["mean"]), np.asarray(rm["scale"]), np.asarray(rm["coef"]),
-                     0.0, 1.0, 0.0)
-    score = base.app_score(to_frame("application_test", {**cols, "SK_ID_CURR": np.zeros(
-        PILOT_CLIENTS)}))
-    model = RiskModel(base.mean, base.scale, base.coef, float(score.mean()),
-                      float(score.std()), 0.0)
-    logit = score + BEHAVIOUR_WEIGHT * model.behaviour(s, score)
-    target = cal["application"]["default_rate"]
+    cols = generate_applications(s, app, PILOT_CLIENTS)
+    score = app.risk_model.score(to_frame("application_test", {
+        **cols, "SK_ID_CURR": np.zeros(PILOT_CLIENTS)}))
+    risk = PlantedRisk(app.risk_model, float(score.mean()), float(score.std()), 0.0)
+    logit = score + BEHAVIOUR_WEIGHT * risk.behaviour(s, score)
     lo, hi = -10.0, 5.0
     for _ in range(60):  # bisection: the mean probability rises with the intercept
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if expit(mid + logit).mean() < target else (lo, mid)
-    return RiskModel(base.mean, base.scale, base.coef, model.score_mean, model.score_sd,
-                     (lo + hi) / 2)
+        lo, hi = (mid, hi) if expit(mid + logit).mean() < app.default_rate else (lo, mid)
+    return replace(risk, intercept=(lo + hi) / 2)
 
 
 # --- side tables: shared helpers ---------------------------------------------------------------
 
-def stratum_marginal(tcal: dict[str, Any], key: str | None, column: str) -> dict[str, Any]:
-    """A column's marginal in a stratum, falling back to the whole table."""
-    strata = tcal.get("strata", {}).get("values", {})
-    if key in strata and column in strata[key]["columns"]:
-        return strata[key]["columns"][column]
-    return tcal["columns"][column]
-
-
-def draw_table(s: Sampler, table: str, tcal: dict[str, Any], n: int,
+def draw_table(s: Sampler, table: str, tcal: TableCalibration, n: int,
                strata: np.ndarray | None = None, keys: list[str] | None = None,
                ) -> dict[str, np.ndarray]:
     """Every non-key column of a side table from its (stratum) marginals.
@@ -389,14 +313,13 @@ def draw_table(s: Sampler, table: str, tcal: dict[str, Any], n: int,
     groups = stratum_rows(n, strata, keys)
     out: dict[str, np.ndarray] = {}
     for col in spec.columns:
-        if col.name not in tcal["columns"]:
+        if col.name not in tcal.columns:
             continue  # keys, filled by the builder
         levels = levels_of(table, col.name) if col.kind == "category" else None
         u, miss = s.uniform(n), s.uniform(n)
         x = np.zeros(n, dtype=np.int64) if levels else np.full(n, np.nan)
         for key, rows in groups:
-            m = stratum_marginal(tcal, key, col.name)
-            x[rows] = sample_column(m, u[rows], levels, miss[rows])
+            x[rows] = sample_column(tcal.column(col.name, key), u[rows], levels, miss[rows])
         out[col.name] = x
     return out
 
@@ -410,34 +333,33 @@ def stratum_rows(n: int, strata: np.ndarray | None, keys: list[str] | None,
     return [(key, rows) for key, rows in found if len(rows)]
 
 
-def derived(s: Sampler, tcal: dict[str, Any], name: str, n: int,
+def derived(s: Sampler, tcal: TableCalibration, name: str, n: int,
             strata: np.ndarray | None = None, keys: list[str] | None = None) -> np.ndarray:
     """A derived ratio of a side table (no missing values), per stratum."""
     u, x = s.uniform(n), np.zeros(n)
     for key, rows in stratum_rows(n, strata, keys):
-        x[rows] = inverse_cdf(stratum_marginal(tcal, key, name), u[rows])
+        x[rows] = tcal.column(name, key).inverse_cdf(u[rows])
     return x
 
 
-def risky_amount(s: Sampler, m: dict[str, Any], latent: np.ndarray, loading: float,
-                 ) -> np.ndarray:
+def risky_amount(s: Sampler, m: Numeric, latent: np.ndarray, loading: float) -> np.ndarray:
     """A zero-inflated amount (days overdue, sum overdue...) whose non-zero share and size
     rise with the behaviour factor; the calibrated marginal is kept."""
-    cut = cdf_at(m, 0.0)
+    cut = m.cdf_at(0.0)
     bad = s.event(1.0 - cut, latent, loading)
-    return inverse_cdf(m, split_uniform(s.uniform(len(latent)), bad, cut))
+    return m.inverse_cdf(split_uniform(s.uniform(len(latent)), bad, cut))
 
 
 # --- credit bureau ----------------------------------------------------------------------------
 
-def generate_bureau(s: Sampler, cal: dict[str, Any], n_clients: int, b: np.ndarray,
+def generate_bureau(s: Sampler, cal: Calibration, n_clients: int, b: np.ndarray,
                     first_id: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Bureau credits of the clients; returns the columns and the owner (client index)."""
-    tcal, hist = cal["tables"]["bureau"], cal["history"]["bureau_per_client"]
-    owner = np.repeat(np.arange(n_clients), s.counts(hist["freq"], n_clients))
+    tcal, hist = cal.tables["bureau"], cal.history.bureau_per_client
+    owner = np.repeat(np.arange(n_clients), s.counts(hist.freq, n_clients))
     m, latent = len(owner), b[owner]
     status_levels = levels_of("bureau", "CREDIT_ACTIVE")
-    status = category_codes(tcal["columns"]["CREDIT_ACTIVE"], s.uniform(m), status_levels)
+    status = tcal.columns["CREDIT_ACTIVE"].codes(s.uniform(m), status_levels)
     keys = [str(v) for v in status_levels]
     cols = draw_table(s, "bureau", tcal, m, status, keys)
     cols["CREDIT_ACTIVE"] = status
@@ -458,22 +380,21 @@ def generate_bureau(s: Sampler, cal: dict[str, Any], n_clients: int, b: np.ndarr
     active = status == status_levels.index("Active")
     w = LOADINGS["bureau_overdue"]
     for c in ("CREDIT_DAY_OVERDUE", "AMT_CREDIT_SUM_OVERDUE"):  # only active credits are late
-        m = stratum_marginal(tcal, "Active", c)
-        cols[c] = np.where(active, risky_amount(s, m, latent, w), 0)
-    max_overdue = risky_amount(s, tcal["columns"]["AMT_CREDIT_MAX_OVERDUE"], latent, w)
+        cols[c] = np.where(active, risky_amount(s, tcal.column(c, "Active"), latent, w), 0)
+    max_overdue = risky_amount(s, tcal.columns["AMT_CREDIT_MAX_OVERDUE"], latent, w)
     cols["AMT_CREDIT_MAX_OVERDUE"] = np.where(np.isnan(cols["AMT_CREDIT_MAX_OVERDUE"]), np.nan,
                                               np.maximum(max_overdue,
                                                          cols["AMT_CREDIT_SUM_OVERDUE"]))
     return cols, owner
 
 
-def generate_bureau_balance(s: Sampler, cal: dict[str, Any], bureau: dict[str, np.ndarray],
+def generate_bureau_balance(s: Sampler, cal: Calibration, bureau: dict[str, np.ndarray],
                             latent: np.ndarray) -> dict[str, np.ndarray]:
     """Monthly statuses of bureau credits, from the credit's start month up to month 0."""
-    info = cal["history"]["bureau_balance_per_bureau"]
-    status_m = cal["tables"]["bureau_balance"]["columns"]["STATUS"]
+    info = cal.history.bureau_balance_per_bureau
+    status_m = cal.tables["bureau_balance"].columns["STATUS"]
     levels = levels_of("bureau_balance", "STATUS")
-    freq = dict(zip(status_m["levels"], status_m["freq"], strict=True))
+    freq = dict(zip(status_m.levels, status_m.freq, strict=True))
     span = np.minimum(np.floor(-bureau["DAYS_CREDIT"] / DAYS_PER_MONTH) + 1, MAX_MONTHS + 1)
     first = 1 - span  # first month (the credit's), the last being month 0
     # Months after a credit closed read "C"; some closed credits stop reporting at closure.
@@ -482,7 +403,7 @@ def generate_bureau_balance(s: Sampler, cal: dict[str, Any], bureau: dict[str, n
     length = np.where(stops, np.clip(np.nan_to_num(closed_at) - first + 1, 1, span), span)
     # Not every bureau credit has monthly rows: keep the real rows per credit on average.
     mean_length = float(length.mean()) if len(length) else 1.0
-    has_rows = s.uniform(len(span)) < info["mean"] / mean_length
+    has_rows = s.uniform(len(span)) < info.mean / mean_length
     record, pos = explode(np.where(has_rows, length, 0))
     month = first[record] + pos
     n = len(record)
@@ -505,41 +426,40 @@ def generate_bureau_balance(s: Sampler, cal: dict[str, Any], bureau: dict[str, n
 
 # --- previous applications --------------------------------------------------------------------
 
-def contract_strata(s: Sampler, tcal: dict[str, Any], latent: np.ndarray,
+def contract_strata(s: Sampler, tcal: TableCalibration, latent: np.ndarray,
                     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Contract type and status of previous applications (refusals rise with behaviour)."""
     n = len(latent)
     types = levels_of("previous_application", "NAME_CONTRACT_TYPE")
     statuses = levels_of("previous_application", "NAME_CONTRACT_STATUS")
-    ctype = category_codes(tcal["columns"]["NAME_CONTRACT_TYPE"], s.uniform(n), types)
-    strata = tcal["strata"]["values"]
-    status = category_codes(tcal["columns"]["NAME_CONTRACT_STATUS"], s.uniform(n), statuses)
+    ctype = tcal.columns["NAME_CONTRACT_TYPE"].codes(s.uniform(n), types)
+    status = tcal.columns["NAME_CONTRACT_STATUS"].codes(s.uniform(n), statuses)
     refused_code = statuses.index("Refused")
     for t, name in enumerate(types):
         rows = np.flatnonzero(ctype == t)
-        counts = np.array([strata.get(f"{name}|{st}", {}).get("rows", 0) for st in statuses])
+        counts = np.array([tcal.stratum_rows(f"{name}|{st}") for st in statuses])
         if len(rows) == 0 or counts.sum() == 0:
             continue
         p = counts / counts.sum()
         refused = s.event(p[refused_code], latent[rows], LOADINGS["refused"])
         other = np.where(np.arange(len(p)) == refused_code, 0.0, p)
-        pick = category_codes({"levels": statuses, "freq": list(other)}, s.uniform(len(rows)),
-                              statuses)
+        pick = Categories(0.0, tuple(statuses), tuple(other)).codes(s.uniform(len(rows)),
+                                                                    statuses)
         status[rows] = np.where(refused, refused_code, pick)
     keys = [f"{t}|{st}" for t in types for st in statuses]
     return ctype, status, keys
 
 
-def generate_previous(s: Sampler, cal: dict[str, Any], n_clients: int, b: np.ndarray,
+def generate_previous(s: Sampler, cal: Calibration, n_clients: int, b: np.ndarray,
                       first_id: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Previous applications; approved ones carry consistent amounts, terms and due dates."""
-    tcal, hist = cal["tables"]["previous_application"], cal["history"]["previous_per_client"]
-    owner = np.repeat(np.arange(n_clients), s.counts(hist["freq"], n_clients))
+    tcal, hist = cal.tables["previous_application"], cal.history.previous_per_client
+    owner = np.repeat(np.arange(n_clients), s.counts(hist.freq, n_clients))
     ctype, status, keys = contract_strata(s, tcal, b[owner])
     # Approved card applications standing for the Kaggle card histories that have no
     # previous application (cards older than the 96-month window, with ~95 monthly rows):
     # here every history row keeps a parent application, dated at the window's start.
-    lam = cal["history"]["cc_per_card"]["unlisted_cards_per_client"]
+    lam = cal.history.cc_per_card.unlisted_cards_per_client
     extra = np.repeat(np.arange(n_clients), s.rng.poisson(lam, n_clients))
     order = np.argsort(np.r_[owner, extra], kind="stable")
     old_card = np.r_[np.zeros(len(owner), dtype=bool), np.ones(len(extra), dtype=bool)][order]
@@ -579,7 +499,7 @@ def repaid_terms(s: Sampler, term: np.ndarray) -> np.ndarray:
     return np.where(early, np.ceil(term * (0.1 + 0.9 * s.uniform(len(term)))), term)
 
 
-def set_due_dates(s: Sampler, tcal: dict[str, Any], cols: dict[str, np.ndarray],
+def set_due_dates(s: Sampler, tcal: TableCalibration, cols: dict[str, np.ndarray],
                   stratum: np.ndarray, keys: list[str]) -> None:
     """DAYS_FIRST_DUE ... DAYS_TERMINATION of approved applications, none for the others.
 
@@ -626,7 +546,7 @@ class Loans:
     latent: np.ndarray  # behaviour of the client and of this loan, N(0, 1)
 
 
-def select_loans(s: Sampler, cal: dict[str, Any], prev: dict[str, np.ndarray],
+def select_loans(s: Sampler, prev: dict[str, np.ndarray],
                  owner: np.ndarray, b: np.ndarray, types: tuple[str, ...], share: float,
                  ) -> Loans:
     """Approved previous applications of the given contract types that have monthly rows."""
@@ -656,10 +576,10 @@ def start_month(decision: np.ndarray) -> np.ndarray:
     return np.maximum(np.floor(decision / DAYS_PER_MONTH), -MAX_MONTHS)
 
 
-def generate_pos(s: Sampler, cal: dict[str, Any], loans: Loans, client_ids: np.ndarray,
+def generate_pos(s: Sampler, cal: Calibration, loans: Loans, client_ids: np.ndarray,
                  ) -> dict[str, np.ndarray]:
     """Monthly POS/cash balances: one row per month from the decision to month -1 or the end."""
-    tcal = cal["tables"]["POS_CASH_balance"]
+    tcal = cal.tables["POS_CASH_balance"]
     start = start_month(loans.decision)
     term = np.maximum(loans.term, 1)
     length = np.minimum(loans.runs, -1 - start) + 1
@@ -673,9 +593,9 @@ def generate_pos(s: Sampler, cal: dict[str, Any], loans: Loans, client_ids: np.n
                                             levels.index("Active"))
     cols["CNT_INSTALMENT"] = term[loan].astype(np.float64)
     cols["CNT_INSTALMENT_FUTURE"] = np.where(finished, 0.0, np.maximum(term[loan] - k, 0))
-    dpd = risky_amount(s, tcal["columns"]["SK_DPD"], loans.latent[loan], LOADINGS["pos_dpd"])
-    dpd_m, def_m = tcal["columns"]["SK_DPD"], tcal["columns"]["SK_DPD_DEF"]
-    p_def = (1 - cdf_at(def_m, 0.0)) / max(1 - cdf_at(dpd_m, 0.0), 1e-9)
+    dpd_m, def_m = tcal.columns["SK_DPD"], tcal.columns["SK_DPD_DEF"]
+    dpd = risky_amount(s, dpd_m, loans.latent[loan], LOADINGS["pos_dpd"])
+    p_def = (1 - def_m.cdf_at(0.0)) / max(1 - dpd_m.cdf_at(0.0), 1e-9)
     cols["SK_DPD"] = np.where(finished, 0, dpd)
     cols["SK_DPD_DEF"] = np.where(s.uniform(n) < p_def, cols["SK_DPD"], 0)
     cols.update(SK_ID_PREV=loans.prev_id[loan], SK_ID_CURR=client_ids[loans.client[loan]],
@@ -683,27 +603,27 @@ def generate_pos(s: Sampler, cal: dict[str, Any], loans: Loans, client_ids: np.n
     return cols
 
 
-def payment_behaviour(s: Sampler, tcal: dict[str, Any], latent: np.ndarray,
+def payment_behaviour(s: Sampler, tcal: TableCalibration, latent: np.ndarray,
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Payment delay (days, > 0 = late) and paid share of each instalment."""
     n = len(latent)
-    delay_m, ratio_m = tcal["columns"]["_DELAY"], tcal["columns"]["_PAY_RATIO"]
-    on_time = cdf_at(delay_m, 0.0)
+    delay_m, ratio_m = tcal.columns["_DELAY"], tcal.columns["_PAY_RATIO"]
+    on_time = delay_m.cdf_at(0.0)
     late = s.event(1 - on_time, latent, LOADINGS["instalment_late"])
-    delay = inverse_cdf(delay_m, split_uniform(s.uniform(n), late, on_time))
-    full = cdf_at(ratio_m, 0.999)  # share of instalments paid short
+    delay = delay_m.inverse_cdf(split_uniform(s.uniform(n), late, on_time))
+    full = ratio_m.cdf_at(0.999)  # share of instalments paid short
     short = s.event(full, latent, LOADINGS["instalment_short"])
     u = s.uniform(n)
-    ratio = np.where(short, inverse_cdf(ratio_m, full * u), np.maximum(
-        inverse_cdf(ratio_m, full + (1 - full) * u), 1.0))
+    ratio = np.where(short, ratio_m.inverse_cdf(full * u), np.maximum(
+        ratio_m.inverse_cdf(full + (1 - full) * u), 1.0))
     return delay, ratio
 
 
-def generate_installments(s: Sampler, cal: dict[str, Any], loans: Loans,
+def generate_installments(s: Sampler, cal: Calibration, loans: Loans,
                           card_rows: dict[str, np.ndarray], card_latent: np.ndarray,
                           client_ids: np.ndarray) -> dict[str, np.ndarray]:
     """Instalment payments of POS/cash loans (version >= 1) and of cards (version 0)."""
-    tcal = cal["tables"]["installments_payments"]
+    tcal = cal.tables["installments_payments"]
     due_count = np.where(loans.first_due <= -1,
                          np.minimum(np.floor((-1 - loans.first_due) / 30) + 1, loans.runs), 0)
     loan, k = explode(np.maximum(due_count, 0))
@@ -726,7 +646,7 @@ def generate_installments(s: Sampler, cal: dict[str, Any], loans: Loans,
     return split_payments(s, rows)
 
 
-def card_payments(s: Sampler, cal: dict[str, Any], card_rows: dict[str, np.ndarray],
+def card_payments(s: Sampler, cal: Calibration, card_rows: dict[str, np.ndarray],
                   card_latent: np.ndarray, n_clients: int) -> dict[str, np.ndarray]:
     """Card instalments (version 0): the months a card was paid, in one or more payments.
 
@@ -734,9 +654,9 @@ def card_payments(s: Sampler, cal: dict[str, Any], card_rows: dict[str, np.ndarr
     client; card holders pay several times a month to reach it, the amount of the month being
     shared between the payments.
     """
-    version = cal["tables"]["installments_payments"]["columns"]["NUM_INSTALMENT_VERSION"]
-    v0_share = dict(zip(version["values"], version["freq"], strict=True)).get(0.0, 0.0)
-    target = v0_share * cal["history"]["rows_per_client"]["installments_payments"] * n_clients
+    version = cal.tables["installments_payments"].columns["NUM_INSTALMENT_VERSION"]
+    v0_share = dict(zip(version.values, version.freq, strict=True)).get(0.0, 0.0)
+    target = v0_share * cal.history.rows_per_client["installments_payments"] * n_clients
     paid = np.flatnonzero(card_rows["AMT_PAYMENT_CURRENT"] > 0)  # NaN compares False
     # Bounded so that a tiny last chunk with few paid months stays plausible.
     extra = float(np.clip(target / max(len(paid), 1) - 1, 0.0, 4.0))
@@ -787,12 +707,12 @@ CARD_DRAWING_COUNTS = ("CNT_DRAWINGS_ATM_CURRENT", "CNT_DRAWINGS_OTHER_CURRENT",
                        "CNT_DRAWINGS_POS_CURRENT")
 
 
-def card_drawings(s: Sampler, marg: dict[str, Any], cols: dict[str, np.ndarray],
+def card_drawings(s: Sampler, marg: dict[str, ColumnCalibration], cols: dict[str, np.ndarray],
                   used: np.ndarray) -> None:
     """Drawings only on used cards; totals are the sums of the channels."""
     for c in CARD_DRAWINGS + CARD_DRAWING_COUNTS:
         cols[c] = cols[c] * np.where(used, 1.0, 0.0)
-    missing = s.missing(marg[CARD_DRAWINGS[0]]["missing"], len(used))
+    missing = s.missing(marg[CARD_DRAWINGS[0]].missing, len(used))
     cols["AMT_DRAWINGS_CURRENT"] = np.round(
         np.nansum(np.c_[tuple(cols[c] for c in CARD_DRAWINGS)], axis=1), 3)
     cols["CNT_DRAWINGS_CURRENT"] = np.nansum(
@@ -801,14 +721,14 @@ def card_drawings(s: Sampler, marg: dict[str, Any], cols: dict[str, np.ndarray],
         cols[c] = np.where(missing, np.nan, cols[c])
 
 
-def generate_credit_card(s: Sampler, cal: dict[str, Any], cards: Loans,
+def generate_credit_card(s: Sampler, cal: Calibration, cards: Loans,
                          client_ids: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Monthly card balances from the card's decision month to month -1 (or its closure).
 
     Returns the columns and the behaviour latent of each row (for the card instalments).
     """
-    tcal = cal["tables"]["credit_card_balance"]
-    marg = tcal["columns"]
+    tcal = cal.tables["credit_card_balance"]
+    marg = tcal.columns
     start = start_month(cards.decision)
     n_cards = len(start)
     length = np.maximum(-start, 1).astype(np.int64)  # months start .. -1
@@ -819,21 +739,21 @@ def generate_credit_card(s: Sampler, cal: dict[str, Any], cards: Loans,
     n = len(card)
     open_row = k < closed_from[card]
     cols = draw_table(s, "credit_card_balance", tcal, n)
-    limit = inverse_cdf(marg["AMT_CREDIT_LIMIT_ACTUAL"], s.uniform(n_cards))
-    used_card = s.event(1 - cdf_at(marg["AMT_BALANCE"], 0.0), cards.latent,
+    limit = marg["AMT_CREDIT_LIMIT_ACTUAL"].inverse_cdf(s.uniform(n_cards))
+    used_card = s.event(1 - marg["AMT_BALANCE"].cdf_at(0.0), cards.latent,
                         LOADINGS["card_use"])
     used = used_card[card] & open_row
     util_m = marg["_UTILISATION"]
-    cut = cdf_at(util_m, 0.0)
+    cut = util_m.cdf_at(0.0)
     util_u = ndtr(LOADINGS["card_utilisation"] * cards.latent + np.sqrt(
         1 - LOADINGS["card_utilisation"] ** 2) * s.normal(n_cards))
-    utilisation = np.clip(inverse_cdf(util_m, cut + (1 - cut) * util_u), 0, 1.5)
+    utilisation = np.clip(util_m.inverse_cdf(cut + (1 - cut) * util_u), 0, 1.5)
     noise = np.clip(1 + 0.15 * s.normal(n), 0.3, 1.7)
     balance = np.where(used, np.round(utilisation[card] * limit[card] * noise, 3), 0.0)
     min_pay = np.round(balance * 0.05, 3)
     paid = np.where(used, np.round(min_pay * (1 + 2 * s.uniform(n)), 2), 0.0)
     card_drawings(s, marg, cols, used)
-    payment_missing = s.missing(marg["AMT_PAYMENT_CURRENT"]["missing"], n) & (paid == 0)
+    payment_missing = s.missing(marg["AMT_PAYMENT_CURRENT"].missing, n) & (paid == 0)
     latent = cards.latent[card]
     levels = levels_of("credit_card_balance", "NAME_CONTRACT_STATUS")
     cols.update(
@@ -870,25 +790,24 @@ def generate_chunk(seed: int, chunk: int, first_client: int, n: int, ids: IdCoun
                    calibration_path: str | None = None) -> dict[str, pl.DataFrame]:
     """All tables for ``n`` clients from ``first_client`` on; applications hold TARGET."""
     cal = load_calibration(calibration_path)
-    model = risk_model(calibration_path)
+    risk = planted_risk(calibration_path)
     s = Sampler(np.random.default_rng([seed, chunk]))
     client_ids = first_client + np.arange(n)
-    app = generate_applications(s, cal, n, _copula_factor(calibration_path))
+    app = generate_applications(s, cal.application, n)
     app["SK_ID_CURR"] = client_ids
-    score = model.app_score(to_frame("application_test", app))
-    b = model.behaviour(s, score)
-    app[TARGET] = (s.uniform(n) < model.probability(score, b)).astype(np.int64)
+    score = risk.model.score(to_frame("application_test", app))
+    b = risk.behaviour(s, score)
+    app[TARGET] = (s.uniform(n) < risk.probability(score, b)).astype(np.int64)
 
     bureau, bureau_owner = generate_bureau(s, cal, n, b, ids.bureau)
     bureau["SK_ID_CURR"] = client_ids[bureau_owner]
     balance = generate_bureau_balance(s, cal, bureau, b[bureau_owner])
     prev, prev_owner = generate_previous(s, cal, n, b, ids.prev)
     prev["SK_ID_CURR"] = client_ids[prev_owner]
-    hist = cal["history"]
-    loans = select_loans(s, cal, prev, prev_owner, b, ("Cash loans", "Consumer loans"),
-                         hist["pos_per_instalment_loan"]["share_with_rows"])
-    cards = select_loans(s, cal, prev, prev_owner, b, ("Revolving loans",),
-                         hist["cc_per_card"]["share_with_rows"])
+    loans = select_loans(s, prev, prev_owner, b, ("Cash loans", "Consumer loans"),
+                         cal.history.pos_per_instalment_loan.share_with_rows)
+    cards = select_loans(s, prev, prev_owner, b, ("Revolving loans",),
+                         cal.history.cc_per_card.share_with_rows)
     pos = generate_pos(s, cal, loans, client_ids)
     card_rows, card_latent = generate_credit_card(s, cal, cards, client_ids)
     installments = generate_installments(s, cal, loans, card_rows, card_latent, client_ids)

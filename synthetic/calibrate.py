@@ -1,37 +1,49 @@
-"""Summary numbers of the real Home Credit samples, for the synthetic-data generator.
+"""Compute the calibration of the synthetic-data generator from the real Home Credit samples.
 
-``python -m training.calibration --data-dir ../shared/data/homecredit`` reads the real
-samples and writes ``training/calibration.json``. The file holds only aggregates (missing
-shares, quantiles, category frequencies, a correlation matrix, row counts per parent and the
-coefficients of a small logistic risk model): never a row of the real data, which stays under
-the Kaggle rules.
-
-The generator (:mod:`training.synthetic`) reads the JSON back with :func:`load`.
+``python -m synthetic.calibrate --data-dir ../shared/data/homecredit`` reads the real samples
+and writes ``synthetic/calibration.json`` (:class:`synthetic.calibration.Calibration`). The
+file holds only aggregates (missing shares, quantiles, category frequencies, a correlation
+matrix, row counts per parent and the coefficients of a small logistic risk model): never a
+row of the real data, which stays under the Kaggle rules.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
 from scipy.special import ndtri
 
+from scoring.names import DAYS_PER_MONTH
 from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER, TABLES, TARGET
 from scoring.tables import read_table
-
-CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
+from synthetic.calibration import (
+    CALIBRATION_PATH,
+    ApplicationCalibration,
+    BureauBalanceRows,
+    ByEmployment,
+    Calibration,
+    CardRows,
+    ChildRows,
+    ComissingGroup,
+    Copula,
+    CountDistribution,
+    Employment,
+    HistoryCalibration,
+    RiskModel,
+    SampleRows,
+    Strata,
+    TableCalibration,
+    risk_features,
+)
+from synthetic.marginals import ColumnCalibration, fit_column, rounded
 
 #: Quantile grid sizes: fine for the application (copula marginals), coarser for side tables
 #: so that the JSON stays small.
 APP_QUANTILES = 101
 SIDE_QUANTILES = 41
-#: A numeric column with at most this many distinct values is stored as value frequencies.
-MAX_DISCRETE = 40
 #: A stratum of a side table needs this many rows to get its own marginals.
 MIN_STRATUM_ROWS = 200
 #: The real samples hold complete side tables for these clients (see the data README).
@@ -111,47 +123,10 @@ STRATA: dict[str, tuple[str, ...]] = {
 }
 
 
-# --- the risk model shared with the generator -----------------------------------------------
 
-def risk_features(app: pl.DataFrame) -> tuple[list[str], np.ndarray]:
-    """Engineered application features of the planted risk model (names, float matrix).
+# --- application --------------------------------------------------------------------------------
 
-    Used twice: fitted on the real training sample here, and applied to generated
-    applications in :mod:`training.synthetic`, so both sides compute exactly the same thing.
-    """
-    employed = pl.col("DAYS_EMPLOYED") != DAYS_EMPLOYED_PLACEHOLDER
-    exprs = {
-        "ext1": pl.col("EXT_SOURCE_1").fill_null(0.5),
-        "ext2": pl.col("EXT_SOURCE_2").fill_null(0.5),
-        "ext3": pl.col("EXT_SOURCE_3").fill_null(0.5),
-        "ext1_missing": pl.col("EXT_SOURCE_1").is_null(),
-        "ext3_missing": pl.col("EXT_SOURCE_3").is_null(),
-        "age": -pl.col("DAYS_BIRTH") / 365.25,
-        "years_employed": pl.when(employed).then(-pl.col("DAYS_EMPLOYED") / 365.25)
-        .otherwise(0.0).clip(0, 40),
-        "not_employed": ~employed,
-        "credit_term": (pl.col("AMT_CREDIT") / pl.col("AMT_ANNUITY")).fill_null(20).clip(5, 45),
-        "log_credit_income": (pl.col("AMT_CREDIT") / pl.col("AMT_INCOME_TOTAL")).log(),
-        "goods_ratio": (pl.col("AMT_GOODS_PRICE") / pl.col("AMT_CREDIT")).fill_null(1).clip(0, 2),
-        "male": pl.col("CODE_GENDER") == "M",
-        "own_car": pl.col("FLAG_OWN_CAR") == "Y",
-        "higher_education": pl.col("NAME_EDUCATION_TYPE").is_in(
-            ["Higher education", "Academic degree"]),
-        "lower_education": pl.col("NAME_EDUCATION_TYPE") == "Lower secondary",
-        "region_rating": pl.col("REGION_RATING_CLIENT_W_CITY"),
-        "id_publish_years": -pl.col("DAYS_ID_PUBLISH") / 365.25,
-        "phone_change_years": (-pl.col("DAYS_LAST_PHONE_CHANGE") / 365.25).fill_null(2),
-        "def_30_social": pl.col("DEF_30_CNT_SOCIAL_CIRCLE").fill_null(0).clip(0, 4),
-        "revolving": pl.col("NAME_CONTRACT_TYPE") == "Revolving loans",
-        "document_3": pl.col("FLAG_DOCUMENT_3"),
-        "city_not_work": pl.col("REG_CITY_NOT_WORK_CITY"),
-        "married": pl.col("NAME_FAMILY_STATUS") == "Married",
-    }
-    frame = app.select(**{k: e.cast(pl.Float64) for k, e in exprs.items()})
-    return list(exprs), frame.fill_null(0).to_numpy()
-
-
-def fit_risk_model(train: pl.DataFrame) -> dict[str, Any]:
+def fit_risk_model(train: pl.DataFrame) -> RiskModel:
     """Fit the logistic risk model on the real training sample; return its coefficients."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
@@ -161,76 +136,14 @@ def fit_risk_model(train: pl.DataFrame) -> dict[str, Any]:
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
     model = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean) / scale, y)
     auc = roc_auc_score(y, model.decision_function((x - mean) / scale))
-    return {"features": names, "mean": _r(mean), "scale": _r(scale),
-            "coef": _r(model.coef_[0]), "intercept": _r(model.intercept_[0]),
-            "in_sample_auc_real": _r(auc)}
-
-
-# --- marginals ------------------------------------------------------------------------------
-
-def _r(x: Any) -> Any:
-    """Round floats (scalars or arrays) to 6 significant digits to keep the JSON small."""
-    if isinstance(x, np.ndarray | list | tuple):
-        return [_r(v) for v in x]
-    x = float(x)
-    return x if not math.isfinite(x) else float(f"{x:.6g}")
-
-
-def marginal(values: pl.Series, n_quantiles: int, order: pl.Series | None = None,
-             ) -> dict[str, Any]:
-    """Summary of one column: missing share plus quantiles or value/level frequencies.
-
-    Categories (and numeric columns with few distinct values) keep their frequencies; a
-    missing category is a level of its own (``None``). ``order``, a 0/1 target aligned with
-    ``values``, sorts category levels by default rate so the copula's latent axis means risk.
-    """
-    n = len(values)
-    out: dict[str, Any] = {"missing": _r(values.null_count() / n) if n else 0.0}
-    if values.dtype == pl.String:
-        counts = (pl.DataFrame({"v": values, "t": order if order is not None else 0.0})
-                  .group_by("v").agg(pl.len().alias("n"), pl.col("t").mean().alias("t")))
-        counts = counts.sort(["t", "n", "v"] if order is not None else ["n", "v"],
-                             descending=order is None, nulls_last=True)
-        out["levels"] = counts["v"].to_list()
-        out["freq"] = _r(counts["n"].to_numpy() / n)
-        return out
-    clean = values.drop_nulls().cast(pl.Float64)
-    clean = clean.filter(clean.is_finite())
-    if clean.len() == 0:
-        out["missing"] = 1.0
-        return out
-    out["integral"] = bool((clean == clean.round(0)).all())
-    distinct = clean.value_counts(sort=False).sort(clean.name)
-    if distinct.height <= MAX_DISCRETE:
-        out["values"] = _r(distinct[clean.name].to_numpy())
-        out["freq"] = _r(distinct["count"].to_numpy() / clean.len())
-    else:
-        out["p"], out["q"] = quantile_grid(clean.to_numpy(), n_quantiles)
-    out["zero"] = _r((clean == 0).mean())
-    return out
-
-
-def quantile_grid(x: np.ndarray, n_quantiles: int) -> tuple[list[float], list[float]]:
-    """Quantiles for inverse-CDF sampling with linear interpolation between them.
-
-    Extra points in both tails follow heavy tails more closely, and the two end points are
-    moved (within the observed range) so that each end segment keeps the mean of the real
-    values in it: interpolating up to a raw maximum such as a 117M income would inflate the
-    mean several times over.
-    """
-    tail = [0.001, 0.005, 0.995, 0.999]
-    p = np.unique(np.r_[np.linspace(0, 1, n_quantiles), tail])
-    q = np.quantile(x, p)
-    top, bottom = x[x >= q[-2]], x[x <= q[1]]
-    q[-1] = np.clip(2 * top.mean() - q[-2], q[-2], q[-1])
-    q[0] = np.clip(2 * bottom.mean() - q[1], q[0], q[1])
-    return _r(p), _r(q)
+    return RiskModel(tuple(names), rounded(mean), rounded(scale), rounded(model.coef_[0]),
+                     rounded(model.intercept_[0]), rounded(auc))
 
 
 def table_marginals(frame: pl.DataFrame, columns: list[str], n_quantiles: int,
-                    target: pl.Series | None = None) -> dict[str, Any]:
+                    target: pl.Series | None = None) -> dict[str, ColumnCalibration]:
     """Marginals of several columns of one frame."""
-    return {c: marginal(frame[c], n_quantiles, target) for c in columns}
+    return {c: fit_column(frame[c], n_quantiles, target) for c in columns}
 
 
 def with_derived(frame: pl.DataFrame, table: str) -> pl.DataFrame:
@@ -252,7 +165,8 @@ def normal_scores(values: pl.Series) -> np.ndarray:
     return ndtri(ranks / (n + 1))
 
 
-def copula_correlation(apps: pl.DataFrame, marginals: dict[str, Any]) -> list[list[float]]:
+def copula_correlation(apps: pl.DataFrame, marginals: dict[str, ColumnCalibration],
+                       ) -> tuple[tuple[float, ...], ...]:
     """Pairwise-complete correlation of normal scores, repaired to be positive definite."""
     import pandas as pd
 
@@ -260,7 +174,7 @@ def copula_correlation(apps: pl.DataFrame, marginals: dict[str, Any]) -> list[li
     for col in COPULA_COLUMNS:
         s = apps[col]
         if s.dtype == pl.String:  # code levels in the stored (risk) order
-            levels = marginals[col]["levels"]
+            levels = marginals[col].levels
             s = s.replace_strict({lv: i for i, lv in enumerate(levels) if lv is not None},
                                  default=None, return_dtype=pl.Int32)
             if None in levels:  # the missing level keeps its place in the order
@@ -271,87 +185,86 @@ def copula_correlation(apps: pl.DataFrame, marginals: dict[str, Any]) -> list[li
     vals, vecs = np.linalg.eigh(corr)
     corr = vecs @ np.diag(np.clip(vals, 1e-4, None)) @ vecs.T
     d = np.sqrt(np.diag(corr))
-    return [_r(row) for row in corr / np.outer(d, d)]
+    return tuple(rounded(row) for row in corr / np.outer(d, d))
 
 
-def comissing(apps: pl.DataFrame) -> dict[str, Any]:
+def comissing(apps: pl.DataFrame) -> dict[str, ComissingGroup]:
     """Per co-missing group: its columns and the share of rows where all are missing."""
     out = {}
     for name, cols in COMISSING_GROUPS.items():
         all_missing = apps.select(pl.all_horizontal(pl.col(c).is_null() for c in cols)).to_series()
-        out[name] = {"columns": list(cols), "all_missing": _r(all_missing.mean())}
+        out[name] = ComissingGroup(cols, rounded(all_missing.mean()))
     return out
 
 
-def employment(apps: pl.DataFrame, train: pl.DataFrame) -> dict[str, Any]:
+def employment(apps: pl.DataFrame, train: pl.DataFrame) -> Employment:
     """Placeholder share, its link to income type, and employment-conditional marginals."""
     placeholder = pl.col("DAYS_EMPLOYED") == DAYS_EMPLOYED_PLACEHOLDER
     by_type = apps.group_by("NAME_INCOME_TYPE").agg(placeholder.mean().alias("p"))
     employed = apps.filter(~placeholder)
     not_employed = apps.filter(placeholder)
-    return {
-        "placeholder_share": _r(apps.select(placeholder.mean()).item()),
-        "placeholder_share_train": _r(train.select(placeholder.mean()).item()),
-        "placeholder_by_income_type": {r["NAME_INCOME_TYPE"]: _r(r["p"])
-                                       for r in by_type.iter_rows(named=True)},
-        "conditional": {c: {"employed": marginal(employed[c], APP_QUANTILES),
-                            "not_employed": marginal(not_employed[c], APP_QUANTILES)}
-                        for c in EMPLOYMENT_CONDITIONAL},
-        "days_employed": marginal(employed["DAYS_EMPLOYED"], APP_QUANTILES),
-    }
+    return Employment(
+        placeholder_share=rounded(apps.select(placeholder.mean()).item()),
+        placeholder_share_train=rounded(train.select(placeholder.mean()).item()),
+        placeholder_by_income_type={r["NAME_INCOME_TYPE"]: rounded(r["p"])
+                                    for r in by_type.iter_rows(named=True)},
+        conditional={c: ByEmployment(fit_column(employed[c], APP_QUANTILES),
+                                     fit_column(not_employed[c], APP_QUANTILES))
+                     for c in EMPLOYMENT_CONDITIONAL},
+    )
 
 
-def application_calibration(train: pl.DataFrame, test: pl.DataFrame) -> dict[str, Any]:
+def application_calibration(train: pl.DataFrame, test: pl.DataFrame,
+                            ) -> ApplicationCalibration:
     """Everything about application rows: marginals, copula, co-missing groups, risk model."""
     apps = with_derived(pl.concat([train.drop(TARGET), test]), "application")
-    # Category levels are sorted by the default rate of the training rows (see ``marginal``).
+    # Category levels are sorted by the default rate of the training rows (see ``fit_column``).
     target = pl.concat([train[TARGET].cast(pl.Float64),
                         pl.Series([None] * test.height, dtype=pl.Float64)])
     columns = [c for c in apps.columns if c != "SK_ID_CURR"]
     marg = table_marginals(apps, columns, APP_QUANTILES, target)
-    emp = employment(apps, train)
-    marg["DAYS_EMPLOYED"] = emp.pop("days_employed")  # quantiles of real day counts only
-    apps_for_corr = apps.with_columns(
-        pl.when(pl.col("DAYS_EMPLOYED") != DAYS_EMPLOYED_PLACEHOLDER)
-        .then(pl.col("DAYS_EMPLOYED")).alias("DAYS_EMPLOYED"))
-    return {
-        "rows": {"train": train.height, "test": test.height},
-        "default_rate": _r(train[TARGET].mean()),
-        "columns": marg,
-        "copula": {"columns": list(COPULA_COLUMNS),
-                   "corr": copula_correlation(apps_for_corr, marg)},
-        "twins": TWINS,
-        "comissing": comissing(apps),
-        "employment": emp,
-        "risk_model": fit_risk_model(train),
-    }
+    # DAYS_EMPLOYED: real day counts only (the placeholder is drawn by income type)
+    days_employed = pl.when(pl.col("DAYS_EMPLOYED") != DAYS_EMPLOYED_PLACEHOLDER).then(
+        pl.col("DAYS_EMPLOYED"))
+    apps_for_corr = apps.with_columns(days_employed.alias("DAYS_EMPLOYED"))
+    marg["DAYS_EMPLOYED"] = fit_column(apps_for_corr["DAYS_EMPLOYED"].drop_nulls(),
+                                       APP_QUANTILES)
+    return ApplicationCalibration(
+        rows=SampleRows(train.height, test.height),
+        default_rate=rounded(train[TARGET].mean()),
+        columns=marg,
+        copula=Copula(COPULA_COLUMNS, copula_correlation(apps_for_corr, marg)),
+        twins=TWINS,
+        comissing=comissing(apps),
+        employment=employment(apps, train),
+        risk_model=fit_risk_model(train),
+    )
 
 
 # --- side tables ----------------------------------------------------------------------------
 
-def side_marginals(frame: pl.DataFrame, table: str) -> dict[str, Any]:
+def side_marginals(frame: pl.DataFrame, table: str) -> TableCalibration:
     """Marginals of a side table: overall, and per stratum where one is defined."""
     frame = with_derived(frame, table)
     keys = {k for k in TABLES[table].key} | {"SK_ID_CURR", "SK_ID_PREV", "SK_ID_BUREAU"}
     columns = [c for c in frame.columns if c not in keys]
-    out: dict[str, Any] = {"rows": frame.height,
-                           "columns": table_marginals(frame, columns, SIDE_QUANTILES)}
-    if table in STRATA:
-        by = STRATA[table]
-        strata = {}
-        for key, part in frame.group_by(by, maintain_order=True):
-            if part.height >= MIN_STRATUM_ROWS:
-                rest = [c for c in columns if c not in by]
-                strata["|".join(map(str, key))] = {
-                    "rows": part.height, "columns": table_marginals(part, rest, SIDE_QUANTILES)}
-        out["strata"] = {"by": list(by), "values": strata}
-    return out
+    overall = table_marginals(frame, columns, SIDE_QUANTILES)
+    if table not in STRATA:
+        return TableCalibration(frame.height, overall)
+    by = STRATA[table]
+    strata = {}
+    for key, part in frame.group_by(by, maintain_order=True):
+        if part.height >= MIN_STRATUM_ROWS:
+            rest = [c for c in columns if c not in by]
+            strata["|".join(map(str, key))] = TableCalibration(
+                part.height, table_marginals(part, rest, SIDE_QUANTILES))
+    return TableCalibration(frame.height, overall, Strata(by, strata))
 
 
-def count_hist(counts: np.ndarray) -> dict[str, Any]:
+def count_hist(counts: np.ndarray) -> CountDistribution:
     """Distribution of a count (rows per parent): mean and frequencies of 0..max."""
     freq = np.bincount(counts) / len(counts)
-    return {"mean": _r(counts.mean()), "freq": _r(freq)}
+    return CountDistribution(rounded(counts.mean()), rounded(freq))
 
 
 def per_parent(child: pl.DataFrame, key: str, parents: pl.Series) -> np.ndarray:
@@ -372,11 +285,11 @@ def rows_per_client(tables: dict[str, pl.DataFrame], clients: pl.Series) -> dict
     out["bureau_balance"] = bb.height / clients.len()
     # The installments sample is a random 20,000 rows: only the full-Kaggle count is usable.
     out["installments_payments"] = KAGGLE_INSTALLMENTS / KAGGLE_CLIENTS
-    return {k: _r(v) for k, v in out.items()}
+    return {k: rounded(v) for k, v in out.items()}
 
 
 def history_calibration(tables: dict[str, pl.DataFrame], train_ids: pl.Series,
-                        test_ids: pl.Series) -> dict[str, Any]:
+                        test_ids: pl.Series) -> HistoryCalibration:
     """Rows-per-parent distributions of the side tables, over the clients given."""
     # Per-client counts follow the training clients (as full Kaggle: ~4.7 bureau and ~4.6
     # previous applications); per-record ratios use all 10,000 complete clients, because the
@@ -399,21 +312,20 @@ def history_calibration(tables: dict[str, pl.DataFrame], train_ids: pl.Series,
     train_cc = cc.filter(pl.col("SK_ID_CURR").is_in(train_ids.implode()))["SK_ID_PREV"].unique()
     orphan_cards = (~train_cc.is_in(prev["SK_ID_PREV"].implode())).sum()
     # Months between the bureau credit and the application: bureau_balance spans at most this.
-    span = (bureau["DAYS_CREDIT"] / -30.4375).floor() + 1
-    return {
-        "clients": clients.len(),
-        "rows_per_client": rows_per_client(tables, clients),
-        "rows_per_client_train_only": rows_per_client(tables, train_ids),
-        "bureau_per_client": count_hist(per_parent(bureau, "SK_ID_CURR", train_ids)),
-        "previous_per_client": count_hist(per_parent(prev, "SK_ID_CURR", train_ids)),
-        "bureau_balance_per_bureau": {"mean": _r(bb_rows.mean()),
-                                      "share_with_rows": _r((bb_rows > 0).mean()),
-                                      "mean_span_months": _r(span.mean())},
-        "pos_per_instalment_loan": {"mean": _r(pos_rows.mean()),
-                                    "share_with_rows": _r((pos_rows > 0).mean())},
-        "cc_per_card": {"mean": _r(cc_rows.mean()), "share_with_rows": _r((cc_rows > 0).mean()),
-                        "unlisted_cards_per_client": _r(orphan_cards / train_ids.len())},
-    }
+    span = (bureau["DAYS_CREDIT"] / -DAYS_PER_MONTH).floor() + 1
+    return HistoryCalibration(
+        clients=clients.len(),
+        rows_per_client=rows_per_client(tables, clients),
+        rows_per_client_train_only=rows_per_client(tables, train_ids),
+        bureau_per_client=count_hist(per_parent(bureau, "SK_ID_CURR", train_ids)),
+        previous_per_client=count_hist(per_parent(prev, "SK_ID_CURR", train_ids)),
+        bureau_balance_per_bureau=BureauBalanceRows(
+            rounded(bb_rows.mean()), rounded((bb_rows > 0).mean()), rounded(span.mean())),
+        pos_per_instalment_loan=ChildRows(rounded(pos_rows.mean()),
+                                          rounded((pos_rows > 0).mean())),
+        cc_per_card=CardRows(rounded(cc_rows.mean()), rounded((cc_rows > 0).mean()),
+                             rounded(orphan_cards / train_ids.len())),
+    )
 
 
 def complete_clients(train: pl.DataFrame, test: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
@@ -424,22 +336,17 @@ def complete_clients(train: pl.DataFrame, test: pl.DataFrame) -> tuple[pl.Series
     return train_ids, test_ids
 
 
-def calibrate(data_dir: Path | str) -> dict[str, Any]:
+def calibrate(data_dir: Path | str) -> Calibration:
     """Compute the whole calibration from a folder of real samples."""
     tables = {name: read_table(data_dir, name) for name in TABLES}
     train, test = tables["application_train"], tables["application_test"]
-    return {
-        "source": "Home Credit Default Risk samples (aggregates only, no rows)",
-        "application": application_calibration(train, test),
-        "history": history_calibration(tables, *complete_clients(train, test)),
-        "tables": {name: side_marginals(tables[name], name)
-                   for name in TABLES if not name.startswith("application")},
-    }
-
-
-def load(path: Path | str = CALIBRATION_PATH) -> dict[str, Any]:
-    """Read a calibration file written by :func:`main`."""
-    return json.loads(Path(path).read_text())
+    return Calibration(
+        source="Home Credit Default Risk samples (aggregates only, no rows)",
+        application=application_calibration(train, test),
+        history=history_calibration(tables, *complete_clients(train, test)),
+        tables={name: side_marginals(tables[name], name)
+                for name in TABLES if not name.startswith("application")},
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -449,9 +356,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder of real Home Credit samples")
     parser.add_argument("--out", type=Path, default=CALIBRATION_PATH)
     args = parser.parse_args(argv)
-    text = json.dumps(calibrate(args.data_dir), separators=(",", ":"))
-    args.out.write_text(text + "\n")
-    print(f"wrote {args.out} ({len(text) / 1024:.0f} KiB)")
+    calibrate(args.data_dir).save(args.out)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
 
 
 if __name__ == "__main__":

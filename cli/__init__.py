@@ -1,0 +1,22 @@
+"""The ``scoring`` command line: one subcommand per step of the flow.
+
+Each command parses its options, calls one function and prints a summary. Heavy libraries are
+imported inside the commands so that ``scoring --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cli import data, model, monitor, ops
+
+app = typer.Typer(
+    help="Credit scoring on the Home Credit Default Risk schema: generate or validate data, "
+    "build features, train, promote, serve and monitor.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+for group, panel in ((data, "Data"), (model, "Model"), (ops, "Operations"),
+                     (monitor, "Monitoring")):
+    app.add_typer(group.app, rich_help_panel=panel)

@@ -1,0 +1,5 @@
+"""``python -m cli``: the ``scoring`` command."""
+
+from cli import app
+
+app()

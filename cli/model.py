@@ -1,0 +1,220 @@
+"""Model commands: train, promote, serve, score in batch, and the stand-alone dashboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import DataDir, Host, RunDir, fail, number, sub_app
+from scoring.names import (
+    CHAMPION_URI,
+    DASHBOARD_PORT,
+    DEFAULT_MODEL_URL,
+    MODEL_PORT,
+    MODEL_VERSION_ENV,
+)
+
+app = sub_app("Model: train, promote, serve, score.")
+
+
+@app.command()
+def train(
+    store: Annotated[Path, typer.Option(help="Feature store folder (from `scoring features`).")
+                     ] = Path("data/features"),
+    trials: Annotated[int, typer.Option(min=0, help="LightGBM search trials (0: defaults).")
+                      ] = 10,
+    timeout: Annotated[float, typer.Option(help="Time budget of the search, seconds.")] = 600.0,
+    seed: Annotated[int, typer.Option(help="Seed of the split and the search.")] = 0,
+    fn_cost: Annotated[float, typer.Option(help="Cost of granting a loan that defaults.")
+                       ] = 10.0,
+    fp_cost: Annotated[float, typer.Option(help="Cost of refusing a client who would repay.")
+                       ] = 1.0,
+    class_weight: Annotated[str, typer.Option(
+        help="Class imbalance: 'none' (the cost-based threshold handles it) or 'balanced'.")
+    ] = "none",
+    calibrate: Annotated[bool, typer.Option(
+        help="Platt-calibrate probabilities when it lowers the validation Brier score.")
+    ] = True,
+    threads: Annotated[int, typer.Option(help="LightGBM threads (0: all cores).")] = 0,
+    register: Annotated[bool, typer.Option(
+        help="Register the model as a new version with alias challenger.")] = True,
+    param: Annotated[list[str] | None, typer.Option(
+        help="Fixed LightGBM parameter NAME=VALUE, applied after the search (repeatable).")
+    ] = None,
+) -> None:
+    """Train and compare candidates in MLflow; register LightGBM as @challenger.
+
+    Candidates: a prior-rate baseline, a logistic regression and LightGBM (early stopping,
+    optional Optuna search). The threshold minimises fn_cost x FN + fp_cost x FP on the
+    validation part; test metrics are reported. Tracking store: mlruns/mlflow.db unless
+    MLFLOW_TRACKING_URI is set. A failed run never changes @champion.
+    """
+    from training.run import TrainConfig
+    from training.run import train as run
+
+    if class_weight not in ("none", "balanced"):
+        fail(f"--class-weight must be 'none' or 'balanced', got {class_weight!r}")
+    overrides = {}
+    for item in param or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            fail(f"--param expects NAME=VALUE, got {item!r}")
+        overrides[name] = number(value)
+    config = TrainConfig(store=store, seed=seed, trials=trials, timeout=timeout,
+                         fn_cost=fn_cost, fp_cost=fp_cost, class_weight=class_weight,
+                         calibrate=calibrate, num_threads=threads, register=register,
+                         lgbm_params=overrides)
+    from scoring.tables import DataError
+
+    try:
+        result = run(config, say=typer.echo)
+    except (FileNotFoundError, DataError) as err:
+        fail(str(err))
+    m = result.metrics
+    typer.echo(f"test ROC AUC {m['roc_auc']:.4f}, business cost {m['business_cost']:.4f} per "
+               f"application at threshold {m['threshold']:.3f} (run {result.run_id})")
+
+
+@app.command()
+def promote(
+    store: Annotated[Path, typer.Option(help="Feature store folder holding the test clients.")
+                     ] = Path("data/features"),
+    force: Annotated[bool, typer.Option(help="Promote even if the challenger is worse.")
+                     ] = False,
+    reason: Annotated[str | None, typer.Option(help="Why (required with --force; logged).")
+                      ] = None,
+    switch: Annotated[bool, typer.Option(
+        help="When `scoring up` services run, switch them to the new champion.")] = True,
+    run_dir: RunDir = Path("run"),
+) -> None:
+    """Move @champion to @challenger if it is at least as good on the same test clients.
+
+    Compares ROC AUC (not lower) and business cost (not higher). Exit code 2 when refused.
+    When the services of `scoring up` are running, the model server then switches to the new
+    champion without failing a request (as `scoring reload`).
+    """
+    from training.promote import PromotionError
+    from training.promote import promote as run
+
+    try:
+        decision = run(store, force=force, reason=reason)
+    except PromotionError as err:
+        fail(str(err))
+    verb = "promoted" if decision.promoted else "refused"
+    typer.echo(f"{verb}: version {decision.challenger} "
+               f"(champion was {decision.champion or 'none'}): {decision.reason}")
+    if not decision.promoted:
+        raise typer.Exit(code=2)
+    from cli.ops import reload
+    from ops.supervisor import supervisor_running
+
+    if switch and decision.champion != decision.challenger and supervisor_running(run_dir):
+        typer.echo("services are up: switching the model server to the new champion")
+        reload(run_dir, version=decision.challenger)
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port of the model server.")] = MODEL_PORT,
+    host: Host = "127.0.0.1",
+    model: Annotated[str, typer.Option(help="Model URI to serve.")
+                     ] = CHAMPION_URI,
+) -> None:
+    """Serve a registered model on /invocations with the stock `mlflow models serve`.
+
+    Also answers /ping, /health and /version. Runs in the foreground; Ctrl-C stops it.
+    """
+    import os
+    import shutil
+    import sys
+
+    from training import track
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": track.configure()}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    if version := track.model_version(model):  # answers then carry the version served
+        env[MODEL_VERSION_ENV] = version
+    mlflow_bin = shutil.which("mlflow", path=env["PATH"]) or "mlflow"
+    command = [mlflow_bin, "models", "serve", "-m", model, "--env-manager", "local",
+               "-h", host, "-p", str(port)]
+    typer.echo(" ".join(command))
+    os.execve(mlflow_bin, command, env)
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(help="Port of the dashboard.")] = DASHBOARD_PORT,
+    host: Host = "127.0.0.1",
+    model_url: Annotated[str, typer.Option(help="URL of the model server (`scoring serve`).")
+                         ] = DEFAULT_MODEL_URL,
+    store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("data/features"),
+    sample: Annotated[int, typer.Option(help="Clients scored once for the bivariate plot.")
+                      ] = 20_000,
+    password: Annotated[str | None, typer.Option(
+        envvar="DASHBOARD_PASSWORD", help="Ask for this password (basic auth, any user name); "
+        "or a JSON file of user: password.")] = None,
+    cookie_secret: Annotated[str | None, typer.Option(
+        envvar="DASHBOARD_COOKIE_SECRET", help="Secret signing the login cookie (random when "
+        "not given: logins then end with the server).")] = None,
+    lang: Annotated[str, typer.Option(envvar="DASHBOARD_LANG",
+                                      help="Language of the pages: fr or en (?lang= on a "
+                                           "page switches).")] = "fr",
+    decisions_url: Annotated[str, typer.Option(
+        envvar="DASHBOARD_DECISIONS_URL", help="The decision service (records the advisors' "
+        "decisions); empty: none.")] = "",
+    advisor: Annotated[str, typer.Option(
+        envvar="DASHBOARD_ADVISOR", help="Advisor id at the decision service (password: "
+        "DASHBOARD_ADVISOR_PASSWORD).")] = "",
+) -> None:
+    """Serve the advisor dashboard (Panel) on http://HOST:PORT/app.
+
+    Scores come from the model server; the champion's card from the MLflow registry.
+    """
+    import os
+    import secrets
+    import shutil
+    import sys
+
+    from training import track
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": track.configure()}
+    panel = shutil.which("panel", path=str(Path(sys.executable).parent)) or "panel"
+    app_file = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    command = [panel, "serve", str(app_file), "--port", str(port), "--address", host,
+               "--allow-websocket-origin", f"{host}:{port}", "--warm"]
+    if password:
+        command += ["--basic-auth", password,
+                    "--cookie-secret", cookie_secret or secrets.token_hex(32)]
+    command += ["--args", "--model-url", model_url, "--store", str(store), "--sample",
+                str(sample), "--lang", lang, "--decisions-url", decisions_url,
+                "--advisor", advisor]
+    typer.echo(f"dashboard on http://{host}:{port}/app (model server {model_url})")
+    os.execve(panel, command, env)
+
+
+@app.command()
+def score(
+    data_dir: DataDir = Path("data/raw"),
+    out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("data/scores.csv"),
+    model: Annotated[str, typer.Option(help="Model URI to score with.")
+                     ] = CHAMPION_URI,
+) -> None:
+    """Score every application_test row of a folder in batch: SK_ID_CURR, probability,
+    decision."""
+    from mlflow.exceptions import MlflowException
+
+    from scoring.tables import DataError
+    from serving.batch import score_folder
+    from training import track
+
+    track.configure()
+    try:
+        scores = score_folder(data_dir, model, say=typer.echo)
+    except (DataError, MlflowException) as err:
+        fail(str(err).rsplit("Error: ", 1)[-1])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(out, index=False)
+    refused = (scores["decision"] == "refused").mean()
+    typer.echo(f"wrote {len(scores):,} scores to {out} ({refused:.1%} refused)")

@@ -1,0 +1,99 @@
+"""The model versions the replicas serve: the champion's version in the registry, and the run
+folder's copy of each served version (a replica restart opens no tracking store)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from ops.settings import REPLICAS, ServiceError, Settings
+from scoring.names import CHAMPION, MODEL_NAME
+
+
+def model_dir(s: Settings, version: str) -> Path:
+    """Where the run folder keeps the model files of ``version``."""
+    return s.run / "models" / str(version)
+
+
+def fetch_model(s: Settings, version: str) -> Path:
+    """Copy the files of model ``version`` from the registry into the run folder, once.
+
+    Replicas serve this copy: a restart neither opens the tracking store nor downloads
+    anything, and still works while the store is unreadable.
+    """
+    target = model_dir(s, version)
+    if (target / "MLmodel").is_file():
+        return target
+    import tempfile
+
+    from mlflow import MlflowClient
+    from mlflow.artifacts import download_artifacts
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    uri = f"models:/{s.model_name}/{version}"
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        try:
+            # The registry is the tracking store: ask it for the version's files explicitly
+            # (a models:/ URI alone would be looked up in MLflow's default registry).
+            source = MlflowClient(s.tracking_uri, s.tracking_uri).get_model_version_download_uri(
+                s.model_name, version)
+            local = download_artifacts(artifact_uri=source, dst_path=tmp,
+                                       tracking_uri=s.tracking_uri)
+        except Exception as err:  # MlflowException, OSError, a database error
+            raise ServiceError(f"cannot copy {uri} from {s.tracking_uri}: "
+                               f"{str(err).splitlines()[0]}") from err
+        Path(local).replace(target)
+    return target
+
+
+def prune_models(s: Settings, keep: str) -> None:
+    """Remove the run folder's model copies other than version ``keep``."""
+    for folder in model_dir(s, keep).parent.iterdir():
+        if folder.name != str(keep):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_replica(s: Settings, name: str, version: str) -> None:
+    """The model version a replica serves and the command serving it, read by
+    ``ops.launch`` at each start: the stock ``mlflow models serve`` on the run folder's
+    copy of that version (no tracking store to open at a restart).
+    """
+    path = fetch_model(s, version)
+    port = s.replica_ports[REPLICAS.index(name)]
+    command = ["mlflow", "models", "serve", "-m", str(path), "--env-manager", "local",
+               "-h", s.host, "-p", str(port), "-w", str(s.workers)]
+    (s.run / f"{name}.json").write_text(json.dumps({
+        "model_uri": f"models:/{s.model_name}/{version}", "version": str(version),
+        "model_path": str(path), "command": command, "nice": s.model_nice}, indent=2))
+
+
+def replica_version(s: Settings, name: str) -> str | None:
+    path = s.run / f"{name}.json"
+    return str(json.loads(path.read_text())["version"]) if path.is_file() else None
+
+
+def champion_version(tracking_uri: str, model_name: str = MODEL_NAME) -> str:
+    """The version carrying @champion; a clear error when the store is missing or unreadable."""
+    if tracking_uri.startswith("sqlite:///"):
+        path = Path(tracking_uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise ServiceError(f"tracking store {path} not found (run `scoring train` and "
+                               "`scoring promote` first, or set MLFLOW_TRACKING_URI)")
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(MlflowClient(tracking_uri, tracking_uri).get_model_version_by_alias(
+            model_name, CHAMPION).version)
+    except MlflowException as err:
+        if "RESOURCE_DOES_NOT_EXIST" in str(getattr(err, "error_code", "")) or \
+                "not found" in str(err).lower():
+            raise ServiceError(f"no @champion version of {model_name} in {tracking_uri} "
+                               "(run `scoring promote`)") from err
+        raise ServiceError(f"cannot read the tracking store {tracking_uri}: {err}") from err
+    except Exception as err:  # a corrupt SQLite file surfaces as a database error
+        raise ServiceError(f"cannot read the tracking store {tracking_uri}: "
+                           f"{str(err).splitlines()[0]}") from err

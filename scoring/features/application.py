@@ -1,0 +1,138 @@
+"""Application features: computed from the application's own fields, for any number of rows.
+
+``derive_application_features`` is the one definition; training calls it through
+``application_features`` (pandas) and the served model on its request's arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from scoring.features.aggregate import KEY
+from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER, TABLES, TARGET
+
+APPLICATION = TABLES["application_train"]
+_BUILDING_DUPLICATES = tuple(
+    c.name for c in APPLICATION.columns
+    if c.kind != "category" and c.name != "TOTALAREA_MODE"
+    and c.name.endswith(("_MODE", "_MEDI")))
+_RARE_DOCUMENTS = tuple(f"FLAG_DOCUMENT_{i}" for i in range(2, 22) if i not in (3, 6, 8))
+_DROPPED_RAW = {KEY, TARGET, "DAYS_EMPLOYED", "FLAG_MOBIL", *_BUILDING_DUPLICATES,
+                *_RARE_DOCUMENTS}
+
+#: Raw application columns the model reads as they are (DAYS_EMPLOYED is replaced by its
+#: cleaned version; MODE/MEDI building statistics duplicate the AVG ones; rare documents and
+#: the constant FLAG_MOBIL are summarised by DOCUMENT_COUNT or dropped).
+RAW_FEATURES: tuple[str, ...] = tuple(c for c in APPLICATION.names if c not in _DROPPED_RAW)
+#: Categorical model inputs and their fixed levels, from the schema.
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    c.name: c.levels for c in APPLICATION.columns
+    if c.kind == "category" and c.name in RAW_FEATURES}
+
+#: Features computed from the application's own fields, with their descriptions.
+APPLICATION_FEATURES: dict[str, str] = {
+    "DAYS_EMPLOYED_CLEAN": "Employment length in days (negative; missing when not employed)",
+    "NOT_EMPLOYED_FLAG": "DAYS_EMPLOYED holds the 365243 placeholder (no employment, "
+                         "mostly pensioners)",
+    "CREDIT_INCOME_RATIO": "Credit amount / annual income",
+    "ANNUITY_INCOME_RATIO": "Loan annuity / annual income",
+    "ANNUITY_CREDIT_RATIO": "Loan annuity / credit amount (payment rate)",
+    "GOODS_CREDIT_RATIO": "Price of the goods financed / credit amount",
+    "INCOME_PER_PERSON": "Annual income per family member",
+    "CHILDREN_RATIO": "Children / family members",
+    "EMPLOYED_AGE_RATIO": "Employment length / age",
+    "ID_PUBLISH_AGE_RATIO": "Days since identity document change / age",
+    "PHONE_CHANGE_AGE_RATIO": "Days since phone change / age",
+    "EXT_SOURCE_MEAN": "Mean of the available external scores",
+    "EXT_SOURCE_MIN": "Lowest available external score",
+    "EXT_SOURCE_MAX": "Highest available external score",
+    "EXT_SOURCE_PROD": "Product of the three external scores (missing if one is missing)",
+    "EXT_SOURCE_MISSING": "Number of missing external scores (0 to 3)",
+    "DOCUMENT_COUNT": "Number of documents provided (FLAG_DOCUMENT_2 to 21)",
+    "BUREAU_ENQUIRIES": "Credit bureau enquiries in the year before the application (sum of "
+                        "the hour to year counts)",
+}
+_EXT = ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3")
+_DOCUMENTS = tuple(f"FLAG_DOCUMENT_{i}" for i in range(2, 22))
+_ENQUIRIES = tuple(f"AMT_REQ_CREDIT_BUREAU_{p}"
+                   for p in ("HOUR", "DAY", "WEEK", "MON", "QRT", "YEAR"))
+
+
+#: The raw fields that application features read.
+APPLICATION_INPUTS: tuple[str, ...] = (
+    "DAYS_EMPLOYED", "DAYS_BIRTH", "AMT_CREDIT", "AMT_INCOME_TOTAL", "AMT_ANNUITY",
+    "AMT_GOODS_PRICE", "CNT_FAM_MEMBERS", "CNT_CHILDREN", "DAYS_ID_PUBLISH",
+    "DAYS_LAST_PHONE_CHANGE", *_EXT, *_DOCUMENTS, *_ENQUIRIES)
+
+
+def _numbers(app: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as a float array with NaN for missing (accepts nullable and object dtypes)."""
+    try:
+        return app[column].to_numpy(dtype="float64", na_value=np.nan)
+    except (TypeError, ValueError):
+        return pd.to_numeric(app[column], errors="coerce").to_numpy(dtype="float64",
+                                                                    na_value=np.nan)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, missing where den is 0 or missing."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / den
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def application_features(app: pd.DataFrame) -> pd.DataFrame:
+    """The application features (``APPLICATION_FEATURES``) of each row of raw application fields.
+
+    Pure and row-wise: the result for a row depends on that row only, so one row gives the
+    same values as the batch. Returns a frame with the input's index.
+    """
+    x = {c: _numbers(app, c) for c in APPLICATION_INPUTS}
+    return pd.DataFrame(derive_application_features(x), index=app.index)
+
+
+def derive_application_features(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The definitions: application features from the ``APPLICATION_INPUTS`` as float arrays
+    (NaN for missing), for any number of rows. The served model calls this directly on its
+    request's arrays; ``application_features`` wraps it for frames.
+    """
+    placeholder = x["DAYS_EMPLOYED"] == DAYS_EMPLOYED_PLACEHOLDER
+    employed = np.where(placeholder, np.nan, x["DAYS_EMPLOYED"])
+    ext = np.column_stack([x[c] for c in _EXT])
+    known = ~np.isnan(ext)
+    n_known = known.sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        ext_mean = np.where(known, ext, 0.0).sum(axis=1) / n_known
+    all_missing = n_known == 0
+    return {
+        "DAYS_EMPLOYED_CLEAN": employed,
+        "NOT_EMPLOYED_FLAG": np.where(np.isnan(x["DAYS_EMPLOYED"]), np.nan,
+                                      placeholder.astype("float64")),
+        "CREDIT_INCOME_RATIO": _ratio(x["AMT_CREDIT"], x["AMT_INCOME_TOTAL"]),
+        "ANNUITY_INCOME_RATIO": _ratio(x["AMT_ANNUITY"], x["AMT_INCOME_TOTAL"]),
+        "ANNUITY_CREDIT_RATIO": _ratio(x["AMT_ANNUITY"], x["AMT_CREDIT"]),
+        "GOODS_CREDIT_RATIO": _ratio(x["AMT_GOODS_PRICE"], x["AMT_CREDIT"]),
+        "INCOME_PER_PERSON": _ratio(x["AMT_INCOME_TOTAL"], x["CNT_FAM_MEMBERS"]),
+        "CHILDREN_RATIO": _ratio(x["CNT_CHILDREN"], x["CNT_FAM_MEMBERS"]),
+        "EMPLOYED_AGE_RATIO": _ratio(employed, x["DAYS_BIRTH"]),
+        "ID_PUBLISH_AGE_RATIO": _ratio(x["DAYS_ID_PUBLISH"], x["DAYS_BIRTH"]),
+        "PHONE_CHANGE_AGE_RATIO": _ratio(x["DAYS_LAST_PHONE_CHANGE"], x["DAYS_BIRTH"]),
+        "EXT_SOURCE_MEAN": np.where(all_missing, np.nan, ext_mean),
+        "EXT_SOURCE_MIN": np.where(all_missing, np.nan, np.where(known, ext, np.inf).min(1)),
+        "EXT_SOURCE_MAX": np.where(all_missing, np.nan, np.where(known, ext, -np.inf).max(1)),
+        "EXT_SOURCE_PROD": ext.prod(axis=1),
+        "EXT_SOURCE_MISSING": (3 - n_known).astype("float64"),
+        "DOCUMENT_COUNT": _row_sum([x[c] for c in _DOCUMENTS]),
+        "BUREAU_ENQUIRIES": _row_sum([x[c] for c in _ENQUIRIES]),
+    }
+
+
+def _row_sum(columns: Sequence[np.ndarray]) -> np.ndarray:
+    """Row sums of the present values of ``columns``; missing when all are missing."""
+    values = np.column_stack(columns)
+    known = ~np.isnan(values)
+    return np.where(known.any(axis=1), np.where(known, values, 0.0).sum(axis=1), np.nan)
