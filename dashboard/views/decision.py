@@ -72,7 +72,7 @@ class DecisionPanel(Viewer):
             self._model.object = _("The model proposes: **{decision}**.").format(
                 decision=decision_words(t, desk.assessment.decision))
         self._history.object = self._table() if desk.history else (
-            f"<p>{_('No earlier decision for this client.')}</p>"
+            "<p>" + _("No earlier decision for this client.") + "</p>"
             if desk.client_id is not None and desk.available else "")
 
     @param.depends("desk.saved", "desk.error", watch=True)
