@@ -46,8 +46,8 @@ def table_html(frame: pd.DataFrame, caption: str) -> str:
 
 def pairs_html(pairs: list[tuple[str, str]], caption: str) -> str:
     """A two-column table of (label, value) rows, the label as row header."""
-    body = "".join(f'<tr><th scope="row">{html.escape(k)}</th><td>{html.escape(v)}</td></tr>'
-                   for k, v in pairs)
+    body = "".join(f'<tr><th scope="row">{html.escape(str(k))}</th>'
+                   f'<td>{html.escape(str(v))}</td></tr>' for k, v in pairs)
     return f"<table><caption>{html.escape(caption)}</caption><tbody>{body}</tbody></table>"
 
 

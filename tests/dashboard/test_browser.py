@@ -239,6 +239,13 @@ def tab_to(page, matches, limit: int = 80) -> dict:
     raise AssertionError(f"Tab never reached the element; last focused: {focused}")
 
 
+def _history(page) -> str:
+    """The text of the earlier-decisions table (in the pane's shadow root)."""
+    cells = page.locator(".decision-history td")
+    cells.first.wait_for(timeout=30_000)
+    return " ".join(cells.all_inner_texts())
+
+
 def test_keyboard_only_find_a_client_open_each_page_and_record_a_decision(page, app_url,
                                                                          system):
     client_id = client_ids(system.store, dataset="train")[7]
@@ -256,7 +263,7 @@ def test_keyboard_only_find_a_client_open_each_page_and_record_a_decision(page, 
            and f["text"] == "Confirmer la décision du modèle")
     page.keyboard.press("Enter")
     page.get_by_text("Décision enregistrée").wait_for(timeout=30_000)
-    assert "alice" in page.locator(".decision-history").inner_text()
+    assert "alice" in _history(page)
 
 
 def test_override_needs_a_reason_and_lists_the_earlier_decisions(page, app_url, system,
@@ -273,8 +280,7 @@ def test_override_needs_a_reason_and_lists_the_earlier_decisions(page, app_url, 
     page.locator(".override-text textarea").fill("A parent guarantees the loan.")
     page.locator(".decision-override button").click()
     page.get_by_text("Decision recorded").wait_for(timeout=30_000)
-    history = page.locator(".decision-history").inner_text()
-    assert "Guarantor or collateral: A parent guarantees the loan." in history
+    assert "Guarantor or collateral: A parent guarantees the loan." in _history(page)
     stored = requests.get(f"{decision_service}/decisions", params={"client_id": client_id},
                           auth=(ADVISOR, PASSWORD), timeout=30).json()["decisions"]
     assert [d["override_reason_code"] for d in stored] == ["GUARANTOR_OR_COLLATERAL"]
