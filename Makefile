@@ -8,9 +8,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := python3 -m uv
 # Debian packages the system and its tests need (installed only when missing): Chromium for
-# the dashboard's browser tests, nginx in front of the model servers (`scoring up`), and a
-# Java runtime for Spark batch scoring when the machine has none.
-APT_PACKAGES := chromium nginx-light
+# the dashboard's browser tests, nginx in front of the model servers (`scoring up`) with its
+# Lua module (it refuses deeply nested JSON bodies), and a Java runtime for Spark batch
+# scoring when the machine has none.
+APT_PACKAGES := chromium nginx-light libnginx-mod-http-lua
 APT_JAVA := default-jre-headless
 DEMO_CLIENTS ?= 20000
 DEMO_TRIALS ?= 10

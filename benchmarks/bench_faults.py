@@ -3,14 +3,20 @@
 Against the services of ``--run-dir`` (``scoring up`` first), while ``--clients`` post one
 application each in a loop through nginx, each round kills one replica (alternately) with
 SIGKILL and times kill -> restarted by supervisord -> ``/ping`` -> one application scored by
-that replica directly. The kill hits the replica's process group: the ``mlflow models serve``
-command and the uvicorn server it runs. Before the rounds, in the same script and on a free
-port, cold starts:
+that replica directly. Rounds alternate two kills (two rounds each): the replica's whole
+process group (``group``), and only its biggest process (``biggest``, what an out-of-memory
+kill picks: the uvicorn server, which a ``mlflow models serve`` parent outlived by seconds).
+Before the rounds, in the same script and on a free port, cold starts:
 
 * reference: a fresh Python process that imports mlflow and loads the replica's copy of the
   model (``mlflow.pyfunc.load_model``): the least any restart has to do;
 * ``mlflow models serve -m models:/NAME/VERSION``, the stock command as a user types it;
-* the replica's own command (``run/model-1.json``: ``mlflow models serve`` on its local copy).
+* the replica's own command (``run/model-1.json``: the server command of ``mlflow models
+  serve`` on its local copy, without the waiting parent).
+
+Before the kills, with the traffic on, ``--watch`` seconds of ``/ping`` to each replica, one a
+second: the slowest answer, and how many took more than 10 s, the timeout after which
+superlance's ``httpok`` restarts a program (at its first failed check).
 
 Reports times and their ratio to the reference, failed requests through nginx (goal 0), the
 restarted replica's peak RSS and whether the installed packages hold compiled bytecode (without
@@ -23,6 +29,7 @@ it every start compiles mlflow, pandas... again).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -33,6 +40,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,8 +97,8 @@ def cold_starts(s: settings.Settings, repeats: int) -> dict[str, float]:
 
     def own(port: int) -> float:
         command = [str(BIN / replica["command"][0]), *replica["command"][1:]]
-        command[command.index("-p") + 1] = str(port)
-        return cold_start(command, env, port)
+        command[command.index("--port") + 1] = str(port)
+        return cold_start(command, {**env, **replica.get("env", {})}, port)
 
     runs = {"reference": lambda: reference_load(replica.get("model_path",
                                                             replica["model_uri"]), env),
@@ -139,13 +147,39 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def kill_round(s: settings.Settings, name: str, body: str) -> dict[str, float]:
-    """Kill replica ``name``; seconds until restarted, pinging and scoring; its peak RSS."""
+def watch_pings(s: settings.Settings, seconds: float) -> list[float]:
+    """Seconds each replica took to answer ``/ping``, once a second for ``seconds``."""
+    urls = [s.url(port) + "/ping" for _, port in s.replica_set]
+    times: list[float] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for url in urls:
+            start = time.monotonic()
+            with contextlib.suppress(requests.RequestException):
+                requests.get(url, timeout=60)
+            times.append(time.monotonic() - start)
+        time.sleep(1)
+    return times
+
+
+def biggest_process(pid: int) -> int:
+    """The process of ``pid``'s tree with the largest resident memory."""
+    root = psutil.Process(pid)
+    return max([root, *root.children(recursive=True)], key=lambda p: p.memory_info().rss).pid
+
+
+def kill_round(s: settings.Settings, name: str, body: str, target: str) -> dict[str, float]:
+    """Kill replica ``name`` (its process ``group``, or only its ``biggest`` process);
+    seconds until restarted, pinging and scoring; its peak RSS."""
     server = supervisor.rpc(s.run)
     old = server.supervisor.getProcessInfo(name)["pid"]
     url = s.url(s.replica_ports[settings.REPLICAS.index(name)])
+    victim = biggest_process(old)
     start = time.monotonic()
-    os.killpg(old, signal.SIGKILL)  # `mlflow models serve` and the server it runs
+    if target == "group":
+        os.killpg(old, signal.SIGKILL)
+    else:
+        os.kill(victim, signal.SIGKILL)
     restarted = wait_until(lambda: server.supervisor.getProcessInfo(name)["pid"] not in (0, old),
                            60)
     ping = wait_until(lambda: supervisor.healthy(f"{url}/ping", timeout=1), 120)
@@ -160,13 +194,15 @@ def kill_round(s: settings.Settings, name: str, body: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run-dir", default="run", help="run folder of `scoring up`")
-    parser.add_argument("--kills", type=int, default=6)
+    parser.add_argument("--kills", type=int, default=8)
     parser.add_argument("--clients", type=int, default=8,
                         help="clients posting through nginx during the kills")
     parser.add_argument("--repeats", type=int, default=3, help="cold starts of each kind")
     parser.add_argument("--store", default="data/features", help="feature store folder")
     parser.add_argument("--pause", type=float, default=5.0,
                         help="seconds between a replica serving again and the next kill")
+    parser.add_argument("--watch", type=float, default=60.0,
+                        help="seconds of /ping timing under traffic before the kills")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     s = settings.Settings.load(args.run_dir)
@@ -183,27 +219,36 @@ def main() -> None:
     rounds = []
     try:
         time.sleep(2)
+        pings = watch_pings(s, args.watch)
+        print(f"/ping under traffic: {len(pings)} checks, slowest {max(pings):.1f} s, "
+              f"{sum(t > 10 for t in pings)} over 10 s (httpok would restart the replica)",
+              flush=True)
         for k in range(args.kills):
-            name = settings.REPLICAS[k % 2]
-            rounds.append({"replica": name, **kill_round(s, name, bodies[k])})
+            name, target = s.replica_names[k % s.replicas], ("group", "biggest")[k // 2 % 2]
+            rounds.append({"replica": name, "target": target,
+                           **kill_round(s, name, bodies[k], target)})
             r = rounds[-1]
-            print(f"kill {k + 1} {name}: restarted {r['restarted']:.1f} s, /ping "
+            print(f"kill {k + 1} {name} ({target}): restarted {r['restarted']:.1f} s, /ping "
                   f"{r['ping']:.1f} s, serving {r['serving']:.1f} s, peak RSS {r['rss']:.0f} MiB",
                   flush=True)
             time.sleep(args.pause)
     finally:
         traffic.stop()
-    serving = [r["serving"] for r in rounds]
-    print(f"kill -> serving over {len(rounds)} kills with {args.clients} clients: median "
-          f"{statistics.median(serving):.1f} s, max {max(serving):.1f} s "
-          f"({statistics.median(serving) / reference:.1f} x reference); "
+    for target in ("group", "biggest"):
+        serving = [r["serving"] for r in rounds if r["target"] == target]
+        if serving:
+            print(f"{target} kill -> serving over {len(serving)} kills: median "
+                  f"{statistics.median(serving):.1f} s, max {max(serving):.1f} s "
+                  f"({statistics.median(serving) / reference:.1f} x reference)")
+    print(f"with {args.clients} clients: "
           f"{traffic.ok} requests through nginx, {len(traffic.failures)} failed; peak RSS "
           f"{max(r['rss'] for r in rounds):.0f} MiB; load average {os.getloadavg()[0]:.1f}")
     for failure in traffic.failures[:5]:
         print(f"    {failure}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"cold": cold, "rounds": rounds, "ok": traffic.ok,
+        args.json.write_text(json.dumps({"cold": cold, "rounds": rounds, "pings": pings,
+                                         "ok": traffic.ok,
                                          "failures": traffic.failures}, indent=2))
 
 

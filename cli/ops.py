@@ -9,16 +9,24 @@ from typing import Annotated
 
 import typer
 
-from cli.common import RunDir, fail, sub_app
+from cli.common import Host, RunDir, fail, sub_app
 from ops.settings import Settings
-from scoring.names import DASHBOARD_PORT, MODEL_PORT, TRACKING_PORT
+from scoring.names import (
+    DASHBOARD_PORT,
+    DECISIONS_PORT,
+    DEFAULT_DECISIONS_DB_URL,
+    DEFAULT_MODEL_URL,
+    MODEL_PORT,
+    TRACKING_PORT,
+)
 
 app = sub_app("Operations: run the services, switch models, install systemd units.")
 
 
 def _settings(run_dir: Path, host: str, tracking_port: int, model_port: int,
               dashboard_port: int, store: Path, prediction_log: str, workers: int,
-              model_nice: int = 10) -> Settings:
+              model_nice: int = 10, decisions_port: int = DECISIONS_PORT,
+              decisions_db: str = DEFAULT_DECISIONS_DB_URL, small: bool = False) -> Settings:
     """Services settings from the command line; the tracking store as `scoring train` uses."""
     from training import track
 
@@ -28,7 +36,17 @@ def _settings(run_dir: Path, host: str, tracking_port: int, model_port: int,
                     replica_ports=(model_port + 10, model_port + 11),
                     dashboard_port=dashboard_port, store=str(store.resolve()),
                     prediction_log=str(Path(prediction_log).resolve()) if prediction_log
-                    else None, workers=workers, model_nice=model_nice)
+                    else None, workers=workers, model_nice=model_nice,
+                    replicas=1 if small else 2, tracking_ui=not small,
+                    decisions_port=decisions_port, decisions_backend_port=decisions_port + 10,
+                    decisions_db=_absolute_sqlite(decisions_db))
+
+
+def _absolute_sqlite(url: str) -> str:
+    """A relative SQLite path made absolute (the services run from the repository)."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        return f"sqlite:///{Path(url.removeprefix('sqlite:///')).resolve()}"
+    return url
 
 
 def _print_status(states) -> None:
@@ -55,22 +73,36 @@ def up(
     model_nice: Annotated[int, typer.Option(
         min=0, max=19, help="CPU priority of the model servers (nice): above 0, the "
         "dashboard's pages come first when scoring saturates the CPU.")] = 10,
+    decisions_port: Annotated[int, typer.Option(
+        help="Decision service URL (nginx); uvicorn uses this port + 10.")] = DECISIONS_PORT,
+    decisions_db: Annotated[str, typer.Option(
+        help="Database URL of the decision record.")] = DEFAULT_DECISIONS_DB_URL,
     foreground: Annotated[bool, typer.Option(
         help="Run supervisord in the foreground (for systemd).")] = False,
+    small: Annotated[bool, typer.Option(
+        help="For a 1 GiB host: one model replica (a crash or `scoring reload` leaves the "
+        "model URL unanswered for a few seconds) and no MLflow tracking UI.")] = False,
 ) -> None:
-    """Start the tracking UI, the model server (nginx + two replicas of @champion) and the
-    dashboard under supervisord, and wait until each answers. Logs: RUN_DIR/logs/."""
+    """Start the tracking UI, the model server (nginx + two replicas of @champion), the
+    dashboard and the decision service under supervisord, and wait until each answers.
+    Logs: RUN_DIR/logs/; the decision service's credentials: RUN_DIR/decisions-auth.json."""
     from ops.settings import ServiceError
-    from ops.supervisor import bytecode_compiled
+    from ops.supervisor import bytecode_compiled, json_guard_available
     from ops.supervisor import up as start
 
     settings = _settings(run_dir, host, tracking_port, model_port, dashboard_port, store,
-                         prediction_log, workers, model_nice)
+                         prediction_log, workers, model_nice, decisions_port, decisions_db,
+                         small)
     if not bytecode_compiled():
         typer.secho("warning: the installed packages have no compiled bytecode, so every "
                     "model-server start compiles them again (twice as slow); run `make setup` "
                     "or `python -m compileall -q` on the virtualenv", fg=typer.colors.YELLOW,
                     err=True)
+    if not json_guard_available():
+        typer.secho("warning: nginx's Lua module is not installed (`apt-get install "
+                    "libnginx-mod-http-lua`, or `make setup`): a JSON body nested 1,000 levels "
+                    "deep reaches the model server, which answers 500 instead of 400",
+                    fg=typer.colors.YELLOW, err=True)
     try:
         states = start(settings, foreground=foreground)
     except ServiceError as err:
@@ -146,3 +178,39 @@ def systemd(
     typer.echo(f"install: sudo cp {out}/* /etc/systemd/system/ && sudo systemctl "
                "daemon-reload && sudo systemctl enable --now credit-scoring "
                "credit-scoring-drift.timer")
+
+
+@app.command()
+def decisions(
+    port: Annotated[int, typer.Option(help="Port of the decision service.")] = DECISIONS_PORT,
+    host: Host = "127.0.0.1",
+    db_url: Annotated[str | None, typer.Option(
+        help="Database of the decision record (default: DECISIONS_DB_URL, else "
+        f"{DEFAULT_DECISIONS_DB_URL}).")] = None,
+    model_url: Annotated[str | None, typer.Option(
+        help=f"Model server (default: DECISIONS_MODEL_URL, else {DEFAULT_MODEL_URL}).")] = None,
+    store: Annotated[Path | None, typer.Option(
+        help="Feature store folder (default: DECISIONS_STORE, else data/features).")] = None,
+) -> None:
+    """Serve the decision service alone (uvicorn, foreground): scores by client id, reasons,
+    recourse and the decision record; docs on /docs. Credentials: DECISIONS_API_KEYS,
+    DECISIONS_ADVISORS or DECISIONS_AUTH_FILE (README, Decision service)."""
+    import uvicorn
+
+    from decisions.app import create_app
+    from decisions.config import ConfigError
+    from decisions.config import Settings as DecisionSettings
+
+    try:
+        settings = DecisionSettings.from_env()
+    except ConfigError as err:
+        fail(str(err))
+    settings.db_url = db_url or settings.db_url
+    settings.model_url = model_url or settings.model_url
+    settings.store = str(store) if store else settings.store
+    if not settings.api_keys and not settings.advisors:
+        typer.secho("warning: no credentials set: every route but /health, /metrics and /docs "
+                    "answers 401", fg=typer.colors.YELLOW, err=True)
+    typer.echo(f"decision service on http://{host}:{port}/docs (model server "
+               f"{settings.model_url}, record {settings.db_url})")
+    uvicorn.run(create_app(settings), host=host, port=port)

@@ -44,11 +44,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _errors(app)
 
     @app.get("/health", tags=["service"])
-    def health() -> dict:
-        """200 when the database answers; says whether the model server does."""
+    async def health() -> dict:
+        """200 when the database answers, with whether the last model call got an answer.
+
+        Runs on the event loop, not in the worker threads, and never waits for the model
+        server: under load every worker thread may be waiting for it, and a health check
+        that queued behind them would get a busy service restarted.
+        """
         with app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return {"status": "ok", "model_server": app.state.services.gateway.client.healthy()}
+        answered = app.state.services.gateway.model_answered
+        return {"status": "ok", "model_server": {None: "unknown", True: "ok",
+                                                 False: "failing"}[answered]}
 
     @app.get("/metrics", tags=["service"], response_class=Response)
     def metrics() -> Response:

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from decisions.catalogue import Catalogue, principal_reasons
-from decisions.gateway import Gateway, inputs_hash
+from decisions.gateway import Gateway
 from decisions.recourse import Rules, search
 
 
@@ -18,17 +18,18 @@ def assess(gateway: Gateway, catalogue: Catalogue, rules: Rules, rows: pd.DataFr
     Raises gateway.Refused for a field the model server rejects, gateway.ModelDown when it
     cannot answer.
     """
-    score = gateway.score(rows, explain="all")[0]
+    scores, inputs_hash = gateway.score(rows, explain="all")
+    score = scores[0]
     out: dict[str, Any] = {
         "client_id": client_id, "probability": score.probability, "decision": score.decision,
         "threshold": score.threshold, "distance": score.distance,
-        "model": gateway.model().__dict__, "inputs_hash": inputs_hash(rows),
+        "model": gateway.model(score.model_version).__dict__, "inputs_hash": inputs_hash,
         "catalogue_version": catalogue.version,
         "reasons": principal_reasons(score.reasons, catalogue),
         "recourse": [], "recourse_note": None,
     }
     if score.decision == "refused" and recourse:
-        out["recourse"] = search(rows, rules, lambda v: gateway.score(v, explain="none"))
+        out["recourse"] = search(rows, rules, lambda v: gateway.score(v, explain="none")[0])
         if not out["recourse"]:
             out["recourse_note"] = ("no change of the credit amount, goods price or term "
                                     "within the rules grants this application")

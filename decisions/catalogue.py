@@ -25,6 +25,8 @@ class Group:
     protected: bool
     en: str
     fr: str
+    en_missing: str = ""
+    fr_missing: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ def load_catalogue(path: Path | str = CATALOGUE_FILE) -> Catalogue:
     every group that can be shown."""
     with open(path, "rb") as fh:
         data = tomllib.load(fh)
-    groups = {name: Group(name, bool(g["actionable"]), bool(g["protected"]), g["en"], g["fr"])
+    groups = {name: Group(name, bool(g["actionable"]), bool(g["protected"]), g["en"], g["fr"],
+                          g.get("en_missing", ""), g.get("fr_missing", ""))
               for name, g in data["groups"].items()}
     features = dict(data["features"])
     unknown = sorted({g for g in features.values() if g not in groups})
@@ -66,8 +69,8 @@ def principal_reasons(contributions: list[dict[str, Any]], catalogue: Catalogue,
     """The ``top`` reason groups pushing hardest toward refusal, largest first.
 
     ``contributions``: the model server's reasons with ``explain=all`` (feature, label, value,
-    contribution). Each group holds its sentences, whether it is actionable, its summed
-    positive contribution and its features (largest first).
+    contribution). Each group holds its sentences, whether it is actionable, whether its
+    values are all missing, its summed positive contribution and its features (largest first).
     """
     totals: dict[str, float] = {}
     members: dict[str, list[dict[str, Any]]] = {}
@@ -80,7 +83,13 @@ def principal_reasons(contributions: list[dict[str, Any]], catalogue: Catalogue,
         totals[group.name] = totals.get(group.name, 0.0) + item["contribution"]
         members.setdefault(group.name, []).append(item)
     ranked = sorted(totals, key=totals.__getitem__, reverse=True)[:top]
-    return [{"group": name, "en": catalogue.groups[name].en, "fr": catalogue.groups[name].fr,
-             "actionable": catalogue.groups[name].actionable, "contribution": totals[name],
-             "features": sorted(members[name], key=lambda r: -r["contribution"])}
-            for name in ranked]
+    return [_reason(catalogue.groups[name], totals[name], members[name]) for name in ranked]
+
+
+def _reason(group: Group, total: float, members: list[dict[str, Any]]) -> dict[str, Any]:
+    """A principal reason; the group's ``*_missing`` sentences when all its values are."""
+    missing = all(m.get("value") is None for m in members) and bool(group.en_missing)
+    return {"group": group.name, "en": group.en_missing if missing else group.en,
+            "fr": group.fr_missing if missing else group.fr, "missing": missing,
+            "actionable": group.actionable and not missing, "contribution": total,
+            "features": sorted(members, key=lambda r: -r["contribution"])}

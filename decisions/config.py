@@ -7,9 +7,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_DB_URL = "sqlite:///data/decisions.db"
-DEFAULT_MODEL_URL = "http://127.0.0.1:5001"
-DEFAULT_PORT = 5007
+from scoring.names import CHAMPION, DEFAULT_DECISIONS_DB_URL, DEFAULT_MODEL_URL, MODEL_NAME
+
+DEFAULT_DB_URL = DEFAULT_DECISIONS_DB_URL
 
 
 class ConfigError(ValueError):
@@ -23,11 +23,12 @@ class Settings:
     db_url: str = DEFAULT_DB_URL
     model_url: str = DEFAULT_MODEL_URL
     store: str = "data/features"
-    model_name: str = "credit-scoring"
-    model_alias: str = "champion"
+    model_name: str = MODEL_NAME
+    model_alias: str = CHAMPION
     #: The served version; looked up in the MLflow registry (by alias) when empty.
     model_version: str = ""
-    model_timeout: float = 10.0
+    #: Seconds to wait for the model server: under load it queues requests, it does not fail.
+    model_timeout: float = 30.0
     db_timeout: float = 10.0
     #: name -> key of the systems allowed to read scores and decisions (``X-API-Key``).
     api_keys: dict[str, str] = field(default_factory=dict)
@@ -42,10 +43,10 @@ class Settings:
         s = cls(db_url=env.get("DECISIONS_DB_URL", DEFAULT_DB_URL),
                 model_url=env.get("DECISIONS_MODEL_URL", DEFAULT_MODEL_URL),
                 store=env.get("DECISIONS_STORE", "data/features"),
-                model_name=env.get("DECISIONS_MODEL_NAME", "credit-scoring"),
-                model_alias=env.get("DECISIONS_MODEL_ALIAS", "champion"),
+                model_name=env.get("DECISIONS_MODEL_NAME", MODEL_NAME),
+                model_alias=env.get("DECISIONS_MODEL_ALIAS", CHAMPION),
                 model_version=env.get("DECISIONS_MODEL_VERSION", ""),
-                model_timeout=_number(env, "DECISIONS_MODEL_TIMEOUT", 10.0),
+                model_timeout=_number(env, "DECISIONS_MODEL_TIMEOUT", 30.0),
                 db_timeout=_number(env, "DECISIONS_DB_TIMEOUT", 10.0))
         if env.get("DECISIONS_AUTH_FILE"):
             keys, advisors = read_auth_file(env["DECISIONS_AUTH_FILE"])

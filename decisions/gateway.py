@@ -9,16 +9,27 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import pandas as pd
 
 from decisions.config import Settings
-from serving.client import Score, ScoringClient, ScoringError, UnknownClient, to_payload
+from serving.client import (
+    Score,
+    ScoringClient,
+    ScoringError,
+    UnknownClient,
+    score_params,
+    to_payload,
+)
 
 __all__ = ["Gateway", "ModelDown", "ModelInfo", "Refused", "UnknownClient"]
 _DROPPED = ["TARGET", "DATASET"]
 _VERSION_TTL = 60.0
+#: Stored rows kept in memory: the store only changes when ``scoring features`` rewrites it
+#: (its modification time is part of the key), and a Parquet lookup costs tens of ms.
+CACHED_CLIENTS = 4096
 
 
 class ModelDown(Exception):
@@ -43,6 +54,10 @@ class Gateway:
         self.settings = settings
         self._local = threading.local()
         self._version: tuple[float, str] | None = None
+        self._rows: OrderedDict[tuple[int, float], pd.DataFrame] = OrderedDict()
+        self._rows_lock = threading.Lock()
+        #: Whether the last call to the model server got an answer (None: no call yet).
+        self.model_answered: bool | None = None
 
     @property
     def client(self) -> ScoringClient:
@@ -54,35 +69,52 @@ class Gateway:
 
     def stored(self, client_id: int) -> pd.DataFrame:
         """The client's stored row (raw application fields, history, TARGET, DATASET)."""
-        from scoring.store import read_clients
+        from scoring.store import read_clients, store_path
 
-        rows = read_clients([int(client_id)], self.settings.store)
+        key = (int(client_id), store_path(self.settings.store).stat().st_mtime)
+        with self._rows_lock:
+            if key in self._rows:
+                self._rows.move_to_end(key)
+                return self._rows[key].copy()
+        rows = read_clients([key[0]], self.settings.store)
         if rows.empty:
             raise UnknownClient(client_id)
-        return rows
+        with self._rows_lock:
+            self._rows[key] = rows
+            while len(self._rows) > CACHED_CLIENTS:
+                self._rows.popitem(last=False)
+        return rows.copy()
 
     def request_rows(self, client_id: int) -> pd.DataFrame:
         """The client's row as the model takes it."""
         return self.stored(client_id).drop(columns=_DROPPED, errors="ignore")
 
-    def score(self, rows: pd.DataFrame, explain: str = "all") -> list[Score]:
-        """Scores of ``rows`` from the model server (all contributions by default).
+    def score(self, rows: pd.DataFrame, explain: str = "all") -> tuple[list[Score], str]:
+        """Scores of ``rows`` from the model server (all contributions by default), and the
+        SHA-256 of the exact request body sent.
 
         Raises Refused when the server rejects a field, ModelDown when it cannot answer.
         """
+        body = to_payload(rows, score_params(explain))
+        ids = rows["SK_ID_CURR"].tolist() if "SK_ID_CURR" in rows else None
         try:
-            return self.client.score(rows, explain=explain)
+            scores = self.client.post(body, ids)
         except ScoringError as err:
             if err.status is not None and 400 <= err.status < 500:
+                self.model_answered = True
                 raise Refused(str(err)) from err
-            raise ModelDown(f"the model server at {self.settings.model_url} cannot score: "
-                            f"{err}") from err
+            self.model_answered = False
+            raise ModelDown(f"cannot score now: {err}") from err
+        self.model_answered = True
+        return scores, hashlib.sha256(body.encode()).hexdigest()
 
-    def model(self) -> ModelInfo:
-        """The served model's name, version and alias (version looked up in the MLflow
-        registry at most once a minute unless ``DECISIONS_MODEL_VERSION`` fixes it)."""
+    def model(self, served: str | None = None) -> ModelInfo:
+        """The model's name, version and alias. The version is the one the model server
+        said it served (``scoring up`` replicas do), else ``DECISIONS_MODEL_VERSION``, else
+        the registry's version of the alias (looked up at most once a minute)."""
         s = self.settings
-        return ModelInfo(s.model_name, s.model_version or self._registry_version(), s.model_alias)
+        version = served or s.model_version or self._registry_version()
+        return ModelInfo(s.model_name, str(version), s.model_alias)
 
     def _registry_version(self) -> str:
         now = time.monotonic()
@@ -98,7 +130,3 @@ class Gateway:
         self._version = (now, version)
         return version
 
-
-def inputs_hash(rows: pd.DataFrame) -> str:
-    """SHA-256 of the exact ``/invocations`` body of ``rows`` (without params)."""
-    return hashlib.sha256(to_payload(rows).encode()).hexdigest()

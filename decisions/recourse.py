@@ -32,6 +32,7 @@ class Kind:
     factors: tuple[float, ...]
     en: str
     fr: str
+    extra: tuple[tuple[str, float], ...] = ()  # fields multiplied once more
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,13 @@ def load_rules(path: Path | str = RULES_FILE) -> Rules:
     with open(path, "rb") as fh:
         data = tomllib.load(fh)
     kinds = tuple(Kind(name, tuple(k["scale"]), tuple(float(f) for f in k["factors"]),
-                       k["en"], k["fr"]) for name, k in data["kinds"].items())
+                       k["en"], k["fr"],
+                       tuple((f, float(v)) for f, v in k.get("extra", {}).items()))
+                  for name, k in data["kinds"].items())
     for kind in kinds:
-        bad = [f for f in kind.scale if f not in MUTABLE]
-        if bad or not all(0 < f < 1 for f in kind.factors):
+        bad = [f for f in (*kind.scale, *dict(kind.extra)) if f not in MUTABLE]
+        factors = (*kind.factors, *dict(kind.extra).values())
+        if bad or not all(0 < f < 1 for f in factors):
             raise ValueError(f"{path}: kind {kind.name} may only scale {MUTABLE} by factors "
                              f"in (0, 1); got {bad or kind.factors}")
     return Rules(str(data["version"]), int(data["max_proposals"]), float(data["min_credit"]),
@@ -64,7 +68,9 @@ def candidates(row: pd.Series, rules: Rules) -> list[tuple[Kind, float, dict[str
     out = []
     for kind in rules.kinds:
         for factor in kind.factors:
-            changed = {f: float(row[f]) * factor for f in kind.scale if _known(row.get(f))}
+            extra = dict(kind.extra)
+            changed = {f: float(row[f]) * factor * extra.get(f, 1.0) for f in kind.scale
+                       if _known(row.get(f))}
             if not changed:
                 continue
             credit = changed.get("AMT_CREDIT", float(row["AMT_CREDIT"]))
@@ -106,7 +112,9 @@ def _proposal(kind: Kind, factor: float, row: pd.Series, changed: dict[str, floa
               "goods": new["AMT_GOODS_PRICE"], "old_credit": old["AMT_CREDIT"],
               "old_annuity": old["AMT_ANNUITY"], "old_goods": old["AMT_GOODS_PRICE"],
               "down_payment": old["AMT_CREDIT"] - new["AMT_CREDIT"]}
-    return {"kind": kind.name, "change": round(1.0 - factor, 4),
+    # the size of a change: the largest relative cut of a field
+    size = max(1.0 - v / old[f] for f, v in changed.items() if old[f])
+    return {"kind": kind.name, "change": round(size, 4),
             "fields": {f: {"current": old[f], "proposed": v} for f, v in changed.items()},
             "probability": s.probability, "decision": s.decision, "threshold": s.threshold,
             "en": kind.en.format(**{k: money(v, "en") for k, v in values.items()}),

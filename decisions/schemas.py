@@ -29,6 +29,7 @@ class Reason(BaseModel):
     group: str
     en: str
     fr: str
+    missing: bool = Field(description="every value behind it is missing (no such history)")
     actionable: bool
     contribution: float = Field(description="sum of the group's positive contributions")
     features: list[FeatureContribution]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import requests
 
 from ops import models, render, settings, supervisor
-from ops.settings import REPLICAS, ServiceError, Settings
+from ops.settings import ServiceError, Settings
 
 
 @dataclass
@@ -41,16 +41,30 @@ class Switch:
 
 def reload(run_dir: str = "run", version: str | None = None, timeout: float = 240.0,
            say: Callable[[str], None] = lambda _: None) -> Switch:
-    """Move both replicas to ``version`` (default: the current @champion), one at a time."""
+    """Move the replicas to ``version`` (default: the current @champion), one at a time.
+
+    With one replica (the small profile) the model URL does not answer while it restarts.
+    """
     s = Settings.load(run_dir)
     server = supervisor._require_running(run_dir)
     version = version or models.champion_version(s.tracking_uri, s.model_name)
-    old = [models.replica_version(s, name) for name in REPLICAS]
+    old = [models.replica_version(s, name) for name in s.replica_names]
     start = time.monotonic()
     if all(v == version for v in old):
         return Switch(old, version, 0.0, switched=False)
-    (first, second), (p1, p2) = REPLICAS, s.replica_ports
     models.fetch_model(s, version)  # an unreadable registry fails here, before any change
+    if s.replicas == 1:
+        with _lock(s):
+            say(f"{s.replica_names[0]}: starting version {version} (one replica: the model "
+                "URL does not answer meanwhile)")
+            try:
+                replace(s, server, s.replica_names[0], version, timeout)
+            except ServiceError:
+                replace(s, server, s.replica_names[0], old[0] or version, timeout)
+                raise
+        models.prune_models(s, version)
+        return Switch(old, version, time.monotonic() - start, switched=True)
+    (first, second), (p1, p2) = s.replica_names, s.replica_ports
     with _lock(s):
         route(s, server, primary=[p2], backup=[p1])
         say(f"{first}: starting version {version}")

@@ -1,16 +1,15 @@
 """Start one model-server replica: ``python -m ops.launch run/model-1.json``.
 
-Reads the replica file written by ``scoring up`` / ``scoring reload`` (version, the stock
-``mlflow models serve`` command on the run folder's copy of the model), exports
-``SCORING_MODEL_VERSION`` for the prediction log, lowers its CPU priority (``nice``: the
-dashboard's page builds come first, scoring takes every cycle left) and replaces itself with
-the server. The version is resolved before the start (not ``@champion`` at start time), so a
-replica that supervisord restarts after a crash serves the version that was deployed, not one
-promoted since.
+Reads the replica file written by ``scoring up`` / ``scoring reload`` (version, the server
+command and environment of ``mlflow models serve`` on the run folder's copy of the model,
+``ops.models.write_replica``), exports ``SCORING_MODEL_VERSION`` for the prediction log,
+lowers its CPU priority (``nice``: the dashboard's page builds come first, scoring takes every
+cycle left) and replaces itself with the server. The version is resolved before the start
+(not ``@champion`` at start time), so a replica that supervisord restarts after a crash
+serves the version that was deployed, not one promoted since.
 
-``mlflow models serve`` runs the server (uvicorn) as a child process, which outlives the
-command when the command is killed or stopped first, and holds the port: what is left of the
-previous start is stopped first, gracefully.
+A server left by a previous start (one from an earlier ``mlflow models serve``, which ran it
+as a child that outlived the command) would hold the port: it is stopped first, gracefully.
 """
 
 from __future__ import annotations
@@ -69,6 +68,7 @@ def main(path: str) -> None:
     pidfile = Path(path).with_suffix(".pid")
     stop_leftovers(pidfile)
     pidfile.write_text(str(os.getpgrp()))
+    os.environ.update(replica.get("env", {}))
     os.environ[MODEL_VERSION_ENV] = str(replica["version"])
     if replica.get("nice"):
         os.nice(int(replica["nice"]))

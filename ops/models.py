@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from pathlib import Path
 
@@ -58,16 +59,25 @@ def prune_models(s: Settings, keep: str) -> None:
 
 def write_replica(s: Settings, name: str, version: str) -> None:
     """The model version a replica serves and the command serving it, read by
-    ``ops.launch`` at each start: the stock ``mlflow models serve`` on the run folder's
-    copy of that version (no tracking store to open at a restart).
+    ``ops.launch`` at each start: MLflow's scoring server on the run folder's copy of that
+    version (no tracking store to open at a restart).
+
+    The command and its environment are the ones ``mlflow models serve -m PATH --env-manager
+    local`` runs, as MLflow builds them (``scoring_server.get_cmd``): the same server, without
+    the ``mlflow models serve`` process that only waits for it (200 MiB per replica) and, when
+    an out-of-memory kill takes the server, exits seconds later, so a replica is one process
+    that supervisord restarts at once.
     """
+    from mlflow.pyfunc import scoring_server
+
     path = fetch_model(s, version)
     port = s.replica_ports[REPLICAS.index(name)]
-    command = ["mlflow", "models", "serve", "-m", str(path), "--env-manager", "local",
-               "-h", s.host, "-p", str(port), "-w", str(s.workers)]
+    line, env = scoring_server.get_cmd(str(path), port, s.host, None, s.workers)
     (s.run / f"{name}.json").write_text(json.dumps({
         "model_uri": f"models:/{s.model_name}/{version}", "version": str(version),
-        "model_path": str(path), "command": command, "nice": s.model_nice}, indent=2))
+        "model_path": str(path), "command": shlex.split(line),
+        "env": {k: v for k, v in env.items() if os.environ.get(k) != v},
+        "nice": s.model_nice}, indent=2))
 
 
 def replica_version(s: Settings, name: str) -> str | None:

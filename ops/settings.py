@@ -8,7 +8,14 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scoring.names import DASHBOARD_PORT, MODEL_NAME, MODEL_PORT, TRACKING_PORT
+from scoring.names import (
+    DASHBOARD_PORT,
+    DECISIONS_PORT,
+    DEFAULT_DECISIONS_DB_URL,
+    MODEL_NAME,
+    MODEL_PORT,
+    TRACKING_PORT,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -31,6 +38,10 @@ class Settings:
     model_port: int = MODEL_PORT
     replica_ports: tuple[int, int] = (5011, 5012)
     dashboard_port: int = DASHBOARD_PORT
+    #: The decision service: nginx on ``decisions_port``, uvicorn on the backend port.
+    decisions_port: int = DECISIONS_PORT
+    decisions_backend_port: int = DECISIONS_PORT + 10
+    decisions_db: str = DEFAULT_DECISIONS_DB_URL
     store: str = "data/features"
     prediction_log: str | None = "data/predictions"
     workers: int = 1
@@ -41,6 +52,20 @@ class Settings:
     health_failures: int = 6
     health_grace: float = 300.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Model-server replicas behind nginx (1 or 2) and the MLflow tracking UI: the small
+    #: profile (``scoring up --small``) runs one replica and no UI, for a 1 GiB host.
+    replicas: int = 2
+    tracking_ui: bool = True
+
+    @property
+    def replica_names(self) -> tuple[str, ...]:
+        """The replica programs this profile runs."""
+        return REPLICAS[:self.replicas]
+
+    @property
+    def replica_set(self) -> list[tuple[str, int]]:
+        """Each replica program with its port."""
+        return list(zip(self.replica_names, self.replica_ports, strict=False))
 
     @property
     def run(self) -> Path:
@@ -53,6 +78,11 @@ class Settings:
 
     def url(self, port: int) -> str:
         return f"http://{self.check_host}:{port}"
+
+    @property
+    def decisions_auth(self) -> Path:
+        """The decision service's credentials (``prepare`` writes one when absent)."""
+        return self.run / "decisions-auth.json"
 
     def save(self) -> None:
         self.run.mkdir(parents=True, exist_ok=True)
@@ -84,11 +114,12 @@ class ServiceStatus:
 
 def health_urls(s: Settings) -> dict[str, str]:
     """The URL each program must answer with 200 to count as healthy."""
-    urls = {"tracking": s.url(s.tracking_port) + "/health",
-            "proxy": s.url(s.model_port) + "/nginx-health",
-            "dashboard": s.url(s.dashboard_port) + "/liveness"}
-    urls.update({name: s.url(port) + "/ping" for name, port in zip(REPLICAS, s.replica_ports,
-                                                                     strict=True)})
+    urls = {"proxy": s.url(s.model_port) + "/nginx-health",
+            "dashboard": s.url(s.dashboard_port) + "/liveness",
+            "decisions": s.url(s.decisions_backend_port) + "/health"}
+    if s.tracking_ui:
+        urls["tracking"] = s.url(s.tracking_port) + "/health"
+    urls.update({name: s.url(port) + "/ping" for name, port in s.replica_set})
     return urls
 
 
@@ -96,7 +127,8 @@ def public_urls(s: Settings) -> dict[str, str]:
     """The URL a person or a client uses for each program."""
     return {"tracking": s.url(s.tracking_port), "proxy": s.url(s.model_port) + "/invocations",
             "dashboard": s.url(s.dashboard_port) + "/app",
-            **{name: s.url(port) for name, port in zip(REPLICAS, s.replica_ports, strict=True)}}
+            "decisions": s.url(s.decisions_port) + "/docs",
+            **{name: s.url(port) for name, port in s.replica_set}}
 
 
 def dashboard_enabled(s: Settings) -> bool:

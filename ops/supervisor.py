@@ -18,6 +18,7 @@ failing any. Logs are in ``run/logs/``, one file per program. Nothing starts at 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -30,9 +31,8 @@ from pathlib import Path
 import requests
 
 from ops.models import champion_version, prune_models, replica_version, write_replica
-from ops.render import nginx_conf, supervisord_conf, upstream_conf
+from ops.render import LUA_MODULES, nginx_conf, supervisord_conf, upstream_conf
 from ops.settings import (
-    REPLICAS,
     ROOT,
     ServiceError,
     ServiceStatus,
@@ -64,6 +64,12 @@ def find_nginx() -> str:
         raise ServiceError("nginx not found: install it (`apt-get install nginx-light`, "
                            "or `make setup`)")
     return found
+
+
+def json_guard_available() -> bool:
+    """True when nginx's Lua module is installed (Debian: libnginx-mod-http-lua), which the
+    check of nested JSON bodies needs."""
+    return all(path.is_file() for path in LUA_MODULES)
 
 
 def rpc(run_dir: Path | str) -> xmlrpc.client.ServerProxy:
@@ -98,7 +104,10 @@ def healthy(url: str, timeout: float = 3.0) -> bool:
 
 
 def _check_ports_free(s: Settings) -> None:
-    ports = [s.tracking_port, s.model_port, *s.replica_ports]
+    ports = [s.model_port, *s.replica_ports[:s.replicas], s.decisions_port,
+             s.decisions_backend_port]
+    if s.tracking_ui:
+        ports.append(s.tracking_port)
     if dashboard_enabled(s):
         ports.append(s.dashboard_port)
     for port in ports:
@@ -118,14 +127,28 @@ def prepare(s: Settings, version: str) -> Path:
     s.save()
     for sub in ("logs", "nginx"):
         (s.run / sub).mkdir(parents=True, exist_ok=True)
-    for name in REPLICAS:
+    for name in s.replica_names:
         write_replica(s, name, version)
     prune_models(s, version)
-    (s.run / "nginx.conf").write_text(nginx_conf(s))
-    (s.run / "upstream.conf").write_text(upstream_conf(s, list(s.replica_ports), []))
+    write_decisions_auth(s)
+    (s.run / "nginx.conf").write_text(nginx_conf(s, json_guard_available()))
+    (s.run / "upstream.conf").write_text(upstream_conf(s, [p for _, p in s.replica_set], []))
     conf = s.run / "supervisord.conf"
     conf.write_text(supervisord_conf(s, nginx))
     return conf
+
+
+def write_decisions_auth(s: Settings) -> None:
+    """A credentials file for the decision service when the run folder has none: one API key
+    (``ops``) and one advisor (``advisor``), random, readable by this user only."""
+    import secrets
+
+    if s.decisions_auth.is_file():
+        return
+    s.decisions_auth.touch(mode=0o600)
+    s.decisions_auth.write_text(json.dumps({
+        "api_keys": {"ops": secrets.token_urlsafe(24)},
+        "advisors": {"advisor": secrets.token_urlsafe(12)}}, indent=2))
 
 
 def up(s: Settings, wait: float = 240.0, foreground: bool = False) -> list[ServiceStatus]:
@@ -167,13 +190,15 @@ def status(run_dir: Path | str = "run") -> list[ServiceStatus]:
     urls, checks = public_urls(s), health_urls(s)
     if not supervisor_running(run_dir):
         return [ServiceStatus(name, "STOPPED", urls.get(name, ""), "-")
-                for name in ("tracking", *REPLICAS, "proxy", "dashboard", "healthcheck")]
+                for name in ("tracking", *s.replica_names, "proxy", "dashboard", "decisions",
+                             "healthcheck")
+                if name != "tracking" or s.tracking_ui]
     out = []
     for info in rpc(run_dir).supervisor.getAllProcessInfo():
         name, state = info["name"], info["statename"]
         check = checks.get(name)
         health = "-" if check is None else ("ok" if healthy(check) else "failing")
-        detail = f"v{replica_version(s, name)}" if name in REPLICAS else ""
+        detail = f"v{replica_version(s, name)}" if name in s.replica_names else ""
         out.append(ServiceStatus(name, state, urls.get(name, ""), health,
                                  info["pid"] or None,
                                  info["now"] - info["start"] if info["pid"] else None, detail))

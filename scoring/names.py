@@ -24,6 +24,9 @@ DEFAULT_TRACKING_DB = Path("mlruns") / "mlflow.db"
 TRACKING_PORT = 5000
 MODEL_PORT = 5001
 DASHBOARD_PORT = 5006
+#: The decision service (``decisions/``), and its database unless DECISIONS_DB_URL says.
+DECISIONS_PORT = 5007
+DEFAULT_DECISIONS_DB_URL = "sqlite:///data/decisions.db"
 DEFAULT_MODEL_URL = f"http://127.0.0.1:{MODEL_PORT}"
 
 #: Environment variables read by the served model (prediction log) and the dashboard.

@@ -134,21 +134,33 @@ class ScoringClient:
         Raises ScoringError with the server's message on a refused request, or when the
         server cannot be reached.
         """
-        params: dict[str, Any] = {"explain": explain, "top_k": top_k}
-        if threshold is not None:
-            params["threshold"] = threshold
+        ids = rows["SK_ID_CURR"].tolist() if "SK_ID_CURR" in rows else None
+        return self.post(to_payload(rows, score_params(explain, top_k, threshold)), ids)
+
+    def post(self, body: str, client_ids: list[int | None] | None = None) -> list[Score]:
+        """Send a ready ``/invocations`` body (``to_payload``); raises ScoringError."""
         try:
-            resp = self._session.post(f"{self.base_url}/invocations",
-                                      data=to_payload(rows, params),
+            resp = self._session.post(f"{self.base_url}/invocations", data=body,
                                       headers={"Content-Type": "application/json"},
                                       timeout=self.timeout)
+        except requests.Timeout as err:
+            raise ScoringError(f"model server at {self.base_url} did not answer within "
+                               f"{self.timeout:g} s") from err
         except requests.RequestException as err:
             raise ScoringError(f"model server at {self.base_url} is unreachable: {err}") from err
         if not resp.ok:
             message, error = parse_error(resp.content)
             raise ScoringError(message, status=resp.status_code, error=error)
-        ids = rows["SK_ID_CURR"].tolist() if "SK_ID_CURR" in rows else None
-        return from_response(resp.content, ids)
+        return from_response(resp.content, client_ids)
+
+
+def score_params(explain: str = "top-k", top_k: int = 10,
+                 threshold: float | None = None) -> dict[str, Any]:
+    """The ``params`` of an ``/invocations`` request."""
+    params: dict[str, Any] = {"explain": explain, "top_k": top_k}
+    if threshold is not None:
+        params["threshold"] = threshold
+    return params
 
 
 # --- scoring by client id -----------------------------------------------------------------

@@ -285,10 +285,10 @@ def _prediction_log() -> Any:
     folder, else None. Set by ``scoring up`` for the served model only."""
     if not os.environ.get(PREDICTION_LOG_ENV):
         return None
-    try:
-        from serving.predlog import from_environment
-    except ImportError:  # served outside the project: the copy logged with the model
+    try:  # the copy logged with the model, which matches the core package it ships
         from predlog import from_environment
+    except ImportError:  # a model logged before it shipped one
+        from serving.predlog import from_environment
     return from_environment()
 
 

@@ -178,6 +178,8 @@ def test_model_server_down_is_503_and_nothing_is_stored(system, scored_ids, tmp_
                            auth=ALICE)
         assert answer.status_code == 503
         assert down.get("/decisions", headers=SYSTEM).json()["total"] == 0
+        health = down.get("/health")  # the service itself stays healthy
+        assert health.status_code == 200 and health.json()["model_server"] == "failing"
 
 
 def test_a_failed_write_is_503_never_201(system, model_server, scored_ids, tmp_path):

@@ -55,3 +55,14 @@ def test_only_positive_unprotected_contributions_count_grouped_top_four(catalogu
 def test_unknown_feature_is_named(catalogue):
     with pytest.raises(KeyError, match="NOT_A_FEATURE"):
         principal_reasons([_item("NOT_A_FEATURE", 1.0)], catalogue)
+
+
+def test_a_reason_from_missing_history_says_so(catalogue):
+    items = [{"feature": "INST_DPD_MEAN", "label": "x", "value": None, "contribution": 0.4},
+             {"feature": "INST_IS_LATE_MEAN", "label": "x", "value": None, "contribution": 0.1}]
+    (reason,) = principal_reasons(items, catalogue)
+    group = catalogue.groups["repayment_delays"]
+    assert reason["missing"] and reason["en"] == group.en_missing != group.en
+    items[0]["value"] = 3.5
+    (reason,) = principal_reasons(items, catalogue)
+    assert not reason["missing"] and reason["en"] == group.en

@@ -19,6 +19,8 @@ def ops_settings(system, run_dir, prediction_log) -> settings.Settings:
         model_port=free_port(), replica_ports=(free_port(), free_port()),
         dashboard_port=free_port(), store=str(system.store),
         prediction_log=str(prediction_log), health_interval=2.0,
+        decisions_port=free_port(), decisions_backend_port=free_port(),
+        decisions_db=f"sqlite:///{Path(run_dir).parent / 'decisions.db'}",
         extra_env={"DASHBOARD_SAMPLE": "300"})
 
 

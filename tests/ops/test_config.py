@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from cli import app
@@ -30,7 +31,8 @@ def test_supervisord_conf_has_a_restarting_program_with_a_log_per_service(tmp_pa
     parser.read_string(render.supervisord_conf(s, "/usr/sbin/nginx"))
     programs = [p.removeprefix("program:") for p in parser.sections()
                 if p.startswith("program:")]
-    assert programs == ["tracking", "model-1", "model-2", "proxy", "dashboard", "healthcheck"]
+    assert programs == ["tracking", "model-1", "model-2", "proxy", "dashboard", "decisions",
+                        "healthcheck"]
     for name in programs:
         section = parser[f"program:{name}"]
         assert section["autorestart"] == "true"
@@ -38,6 +40,11 @@ def test_supervisord_conf_has_a_restarting_program_with_a_log_per_service(tmp_pa
     assert "--liveness" in parser["program:dashboard"]["command"]
     assert "SCORING_PREDICTION_LOG" in parser["program:model-1"]["environment"]
     assert "127.0.0.1" in parser["program:tracking"]["command"]
+    decisions = parser["program:decisions"]
+    assert "decisions.app:create_app" in decisions["command"]
+    assert f"--port {s.decisions_backend_port}" in decisions["command"]
+    assert f'DECISIONS_MODEL_URL="{s.url(s.model_port)}"' in decisions["environment"]
+    assert "DECISIONS_AUTH_FILE" in decisions["environment"]
 
 
 def test_dashboard_is_left_out_while_its_file_is_absent(tmp_path):
@@ -56,9 +63,36 @@ def test_nginx_retries_on_the_other_replica_and_binds_the_host(tmp_path):
     conf = render.nginx_conf(s)
     assert "listen 0.0.0.0:6001;" in conf
     assert "proxy_next_upstream error timeout http_502 http_503 non_idempotent;" in conf
+    assert f"listen 0.0.0.0:{s.decisions_port};" in conf  # the decision service
+    assert f"server 127.0.0.1:{s.decisions_backend_port} max_fails=0;" in conf
     upstream = render.upstream_conf(s, [6012], [6011])
     assert "server 127.0.0.1:6012 max_fails=0;" in upstream
     assert "server 127.0.0.1:6011 max_fails=0 backup;" in upstream
+
+
+def test_small_profile_runs_one_replica_and_no_tracking_ui(tmp_path):
+    s = _settings(tmp_path, dashboard_app=str(tmp_path / "app.py"), replicas=1,
+                  tracking_ui=False)
+    (tmp_path / "app.py").write_text("")
+    parser = configparser.RawConfigParser()
+    parser.read_string(render.supervisord_conf(s, "/usr/sbin/nginx"))
+    assert [p.removeprefix("program:") for p in parser.sections() if p.startswith("program:")
+            ] == ["model-1", "proxy", "dashboard", "decisions", "healthcheck"]
+    assert set(settings.health_urls(s)) == {"model-1", "proxy", "dashboard", "decisions"}
+
+
+@pytest.mark.skipif(not supervisor.json_guard_available(), reason="no nginx Lua module")
+@pytest.mark.parametrize("guard", [True, False])
+def test_nginx_accepts_its_config_with_and_without_the_json_check(tmp_path, guard):
+    s = _settings(tmp_path, model_port=6001, replica_ports=(6011, 6012))
+    (s.run / "nginx").mkdir(parents=True)
+    (s.run / "logs").mkdir()
+    (s.run / "nginx.conf").write_text(render.nginx_conf(s, json_guard=guard))
+    (s.run / "upstream.conf").write_text(render.upstream_conf(s, [6011, 6012], []))
+    assert ("access_by_lua_file" in (s.run / "nginx.conf").read_text()) == guard
+    check = subprocess.run([supervisor.find_nginx(), "-t", "-c", str(s.run / "nginx.conf"),
+                            "-p", str(s.run / "nginx")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
 
 
 def test_systemd_units_run_supervisord_in_the_foreground(tmp_path):

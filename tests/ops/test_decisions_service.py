@@ -1,0 +1,64 @@
+"""The decision service as `scoring up` runs it: behind nginx, restarted by supervisord."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+import requests
+
+from ops import supervisor
+from scoring.store import client_ids
+
+pytestmark = pytest.mark.server
+
+
+def _wait(condition, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            pytest.fail(f"condition not met in {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=3).ok
+    except requests.RequestException:
+        return False
+
+
+def test_killed_decision_service_restarts_and_keeps_every_acknowledged_decision(
+        deployment, system):
+    auth = json.loads(deployment.decisions_auth.read_text())
+    key = {"X-API-Key": next(iter(auth["api_keys"].values()))}
+    advisor = next(iter(auth["advisors"].items()))
+    url = deployment.url(deployment.decisions_port)
+    cid = client_ids(system.store, "test")[0]
+
+    score = requests.get(f"{url}/clients/{cid}/score", headers=key, timeout=60)
+    assert score.status_code == 200, score.text
+    # the replicas say which version they serve
+    assert score.json()["model"]["version"] == supervisor.replica_version(deployment, "model-1")
+    first = requests.post(f"{url}/clients/{cid}/decisions", json={"action": "follow"},
+                          auth=advisor, timeout=60)
+    assert first.status_code == 201, first.text
+
+    rpc = supervisor.rpc(deployment.run).supervisor
+    pid = rpc.getProcessInfo("decisions")["pid"]
+    os.kill(pid, signal.SIGKILL)
+    _wait(lambda: rpc.getProcessInfo("decisions")["pid"] not in (0, pid)
+          and _answers(f"{url}/health"), 90)
+
+    second = requests.post(f"{url}/clients/{cid}/decisions", json={"action": "follow"},
+                           auth=advisor, timeout=60)
+    assert second.status_code == 201, second.text
+    listed = requests.get(f"{url}/decisions", headers=key, timeout=30).json()
+    hashes = {d["id"]: d["record_hash"] for d in listed["decisions"]}
+    assert hashes[first.json()["id"]] == first.json()["record_hash"]
+    assert hashes[second.json()["id"]] == second.json()["record_hash"]
+    verify = requests.get(f"{url}/decisions/verify", headers=key, timeout=30).json()
+    assert verify["ok"] and verify["records"] == len(hashes)
