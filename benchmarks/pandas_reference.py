@@ -167,8 +167,11 @@ def previous_features(prev: pd.DataFrame) -> pd.DataFrame:
     p["IS_NEW_CLIENT"] = flag(p["NAME_CLIENT_TYPE"] == "New", p["NAME_CLIENT_TYPE"])
     p["IS_XSELL"] = flag(p["NAME_PRODUCT_TYPE"] == "x-sell", p["NAME_PRODUCT_TYPE"])
     p["IS_RUNNING"] = flag(p["DAYS_LAST_DUE_1ST_VERSION"] > 0, p["DAYS_LAST_DUE_1ST_VERSION"])
+    latest_first = p.sort_values(["DAYS_DECISION", "SK_ID_PREV"], ascending=False)
+    p["RECENCY"] = latest_first.groupby(KEY).cumcount() + 1
     masks = {"PREV_APPROVED": lambda d: d["NAME_CONTRACT_STATUS"] == "Approved",
-             "PREV_REFUSED": lambda d: d["NAME_CONTRACT_STATUS"] == "Refused"}
+             "PREV_REFUSED": lambda d: d["NAME_CONTRACT_STATUS"] == "Refused",
+             **{f"PREV_LAST{n}": (lambda d, n=n: d["RECENCY"] <= n) for n in (1, 3, 5)}}
     return aggregate(p, F.PREVIOUS_BLOCKS, masks)
 
 

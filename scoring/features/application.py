@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.features.aggregate import KEY
+from scoring.names import DAYS_PER_YEAR
 from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER, TABLES, TARGET
 
 APPLICATION = TABLES["application_train"]
@@ -51,11 +52,24 @@ APPLICATION_FEATURES: dict[str, str] = {
     "EXT_SOURCE_MAX": "Highest available external score",
     "EXT_SOURCE_PROD": "Product of the three external scores (missing if one is missing)",
     "EXT_SOURCE_MISSING": "Number of missing external scores (0 to 3)",
+    "EXT_SOURCE_WEIGHTED": "Weighted mean of the available external scores (weights 2, 1, 3 "
+                           "for scores 1, 2, 3)",
+    "EXT_SOURCE_STD": "Standard deviation of the available external scores (0 with one)",
+    "EXT_SOURCE_PROD_12": "External score 1 x external score 2",
+    "EXT_SOURCE_PROD_13": "External score 1 x external score 3",
+    "EXT_SOURCE_PROD_23": "External score 2 x external score 3",
+    "EXT_SOURCE_2_AGE_RATIO": "External score 2 / age in days (negative)",
     "DOCUMENT_COUNT": "Number of documents provided (FLAG_DOCUMENT_2 to 21)",
     "BUREAU_ENQUIRIES": "Credit bureau enquiries in the year before the application (sum of "
                         "the hour to year counts)",
+    "CREDIT_TERM": "Credit amount / annuity: the loan term in months at a zero interest rate",
+    "DOWN_PAYMENT": "Price of the goods financed - credit amount (the client's own share; "
+                    "negative when the credit exceeds the price)",
+    "AGE_AT_END": "Age in years when the loan ends (age + credit amount / annuity months)",
 }
 _EXT = ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3")
+#: Weights of the external scores in EXT_SOURCE_WEIGHTED (the Home Credit kernels' 2, 1, 3).
+_EXT_WEIGHTS = np.array([2.0, 1.0, 3.0])
 _DOCUMENTS = tuple(f"FLAG_DOCUMENT_{i}" for i in range(2, 22))
 _ENQUIRIES = tuple(f"AMT_REQ_CREDIT_BUREAU_{p}"
                    for p in ("HOUR", "DAY", "WEEK", "MON", "QRT", "YEAR"))
@@ -108,6 +122,11 @@ def derive_application_features(x: Mapping[str, np.ndarray]) -> dict[str, np.nda
     with np.errstate(invalid="ignore"):
         ext_mean = np.where(known, ext, 0.0).sum(axis=1) / n_known
     all_missing = n_known == 0
+    term = _ratio(x["AMT_CREDIT"], x["AMT_ANNUITY"])
+    weights = np.where(known, _EXT_WEIGHTS, 0.0)
+    with np.errstate(invalid="ignore"):
+        ext_weighted = np.where(known, ext * _EXT_WEIGHTS, 0.0).sum(axis=1) / weights.sum(1)
+        ext_var = np.where(known, (ext - ext_mean[:, None]) ** 2, 0.0).sum(axis=1) / n_known
     return {
         "DAYS_EMPLOYED_CLEAN": employed,
         "NOT_EMPLOYED_FLAG": np.where(np.isnan(x["DAYS_EMPLOYED"]), np.nan,
@@ -126,8 +145,17 @@ def derive_application_features(x: Mapping[str, np.ndarray]) -> dict[str, np.nda
         "EXT_SOURCE_MAX": np.where(all_missing, np.nan, np.where(known, ext, -np.inf).max(1)),
         "EXT_SOURCE_PROD": ext.prod(axis=1),
         "EXT_SOURCE_MISSING": (3 - n_known).astype("float64"),
+        "EXT_SOURCE_WEIGHTED": ext_weighted,
+        "EXT_SOURCE_STD": np.sqrt(ext_var),
+        "EXT_SOURCE_PROD_12": x["EXT_SOURCE_1"] * x["EXT_SOURCE_2"],
+        "EXT_SOURCE_PROD_13": x["EXT_SOURCE_1"] * x["EXT_SOURCE_3"],
+        "EXT_SOURCE_PROD_23": x["EXT_SOURCE_2"] * x["EXT_SOURCE_3"],
+        "EXT_SOURCE_2_AGE_RATIO": _ratio(x["EXT_SOURCE_2"], x["DAYS_BIRTH"]),
         "DOCUMENT_COUNT": _row_sum([x[c] for c in _DOCUMENTS]),
         "BUREAU_ENQUIRIES": _row_sum([x[c] for c in _ENQUIRIES]),
+        "CREDIT_TERM": term,
+        "DOWN_PAYMENT": x["AMT_GOODS_PRICE"] - x["AMT_CREDIT"],
+        "AGE_AT_END": -x["DAYS_BIRTH"] / DAYS_PER_YEAR + term / 12,
     }
 
 

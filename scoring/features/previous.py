@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import polars as pl
 
-from scoring.features.aggregate import Block, aggregate, flag, not_after_application, safe_ratio
+from scoring.features.aggregate import (
+    KEY,
+    Block,
+    aggregate,
+    flag,
+    not_after_application,
+    safe_ratio,
+)
 from scoring.schema import DAYS_PLACEHOLDER
 
 _PREVIOUS_DATES = ("DAYS_FIRST_DRAWING", "DAYS_FIRST_DUE", "DAYS_LAST_DUE_1ST_VERSION",
@@ -60,6 +67,10 @@ def previous_rows(previous: pl.LazyFrame) -> pl.LazyFrame:
         flag(pl.col("NAME_CLIENT_TYPE") == "New").alias("IS_NEW_CLIENT"),
         flag(pl.col("NAME_PRODUCT_TYPE") == "x-sell").alias("IS_XSELL"),
         flag(pl.col("DAYS_LAST_DUE_1ST_VERSION") > 0).alias("IS_RUNNING"),
+        # 1 for the client's latest decision; same-day decisions by descending SK_ID_PREV,
+        # so the order does not depend on the file's row order.
+        pl.struct("DAYS_DECISION", "SK_ID_PREV").rank("ordinal", descending=True)
+        .over(KEY).alias("RECENCY"),
     )
 
 
@@ -72,6 +83,16 @@ _PREVIOUS_SUBSET_STATS = {
     "DAYS_DECISION": ("MAX", "MEAN"),
     "CNT_PAYMENT": ("MEAN", "SUM"),
     "INTEREST_RATE": ("MEAN", "MAX"),
+}
+#: The latest previous applications summarised on their own (by decision date).
+LAST_N = (1, 3, 5)
+_PREVIOUS_LAST_STATS = {
+    "IS_REFUSED": ("MEAN",),
+    "IS_APPROVED": ("MEAN",),
+    "AMT_CREDIT": ("MEAN",),
+    "CNT_PAYMENT": ("MEAN",),
+    "APP_CREDIT_RATIO": ("MEAN",),
+    "DAYS_DECISION": ("MIN",),
 }
 PREVIOUS_BLOCKS = (
     Block("PREV", "the client's previous applications", {
@@ -101,9 +122,13 @@ PREVIOUS_BLOCKS = (
           _PREVIOUS_SUBSET_STATS, pl.col("NAME_CONTRACT_STATUS") == "Approved"),
     Block("PREV_REFUSED", "the client's refused previous applications",
           _PREVIOUS_SUBSET_STATS, pl.col("NAME_CONTRACT_STATUS") == "Refused"),
+    *(Block(f"PREV_LAST{n}", f"the client's {n} latest previous applications"
+            if n > 1 else "the client's latest previous application",
+            _PREVIOUS_LAST_STATS, pl.col("RECENCY") <= n) for n in LAST_N),
 )
 
 
 def previous_features(previous: pl.LazyFrame) -> pl.LazyFrame:
-    """Previous-application aggregates per client: all, approved and refused (``PREV_*``)."""
+    """Previous-application aggregates per client: all, approved, refused, and the latest 1,
+    3 and 5 (``PREV_*``)."""
     return aggregate(previous_rows(previous), PREVIOUS_BLOCKS)

@@ -9,7 +9,8 @@ from scoring.features import FEATURES
 
 PROTECTED = ("CODE_GENDER", "NAME_FAMILY_STATUS", "DAYS_BIRTH", "CNT_FAM_MEMBERS",
              "CHILDREN_RATIO", "INCOME_PER_PERSON", "EMPLOYED_AGE_RATIO",
-             "ID_PUBLISH_AGE_RATIO", "PHONE_CHANGE_AGE_RATIO")
+             "ID_PUBLISH_AGE_RATIO", "PHONE_CHANGE_AGE_RATIO", "AGE_AT_END",
+             "EXT_SOURCE_2_AGE_RATIO")
 
 
 @pytest.fixture(scope="module")

@@ -42,14 +42,43 @@ def test_application_features_by_hand(tiny_tables):
     assert one["EXT_SOURCE_MEAN"] == pytest.approx(0.55)
     assert (one["EXT_SOURCE_MIN"], one["EXT_SOURCE_MAX"]) == (0.5, 0.6)
     assert math.isnan(one["EXT_SOURCE_PROD"]) and one["EXT_SOURCE_MISSING"] == 1
+    # Scores 0.5 and 0.6 (score 3 missing): weights 2 and 1.
+    assert one["EXT_SOURCE_WEIGHTED"] == pytest.approx((2 * 0.5 + 0.6) / 3)
+    assert one["EXT_SOURCE_STD"] == pytest.approx(0.05)
+    assert one["EXT_SOURCE_PROD_12"] == pytest.approx(0.3)
+    assert math.isnan(one["EXT_SOURCE_PROD_13"]) and math.isnan(one["EXT_SOURCE_PROD_23"])
+    assert one["EXT_SOURCE_2_AGE_RATIO"] == pytest.approx(-0.6 / 10_000)
     assert one["DOCUMENT_COUNT"] == 2 and one["BUREAU_ENQUIRIES"] == 3
+    # 100,000 credit repaid by 10,000 a month: 10 months; goods of 90,000: -10,000 down.
+    assert one["CREDIT_TERM"] == 10 and one["DOWN_PAYMENT"] == -10_000
+    assert one["AGE_AT_END"] == pytest.approx(10_000 / 365.25 + 10 / 12)
     # The 365243 placeholder is "not employed", not a number of days.
     assert math.isnan(two["DAYS_EMPLOYED_CLEAN"]) and two["NOT_EMPLOYED_FLAG"] == 1
     assert math.isnan(two["EMPLOYED_AGE_RATIO"])
     assert two["EXT_SOURCE_MEAN"] == 0.6 and two["EXT_SOURCE_MISSING"] == 2
+    assert two["EXT_SOURCE_WEIGHTED"] == pytest.approx(0.6) and two["EXT_SOURCE_STD"] == 0
     # Zero or missing denominators give missing values, never inf.
     assert math.isnan(three["CREDIT_INCOME_RATIO"]) and math.isnan(three["INCOME_PER_PERSON"])
     assert list(got.columns) == list(F.APPLICATION_FEATURES)
+
+
+def test_external_score_combinations_without_any_score_are_missing():
+    x = {c: np.full(1, np.nan) for c in F.APPLICATION_INPUTS}
+    got = F.derive_application_features(x)
+    for name in ("EXT_SOURCE_WEIGHTED", "EXT_SOURCE_STD", "EXT_SOURCE_PROD_12"):
+        assert np.isnan(got[name]).all(), name
+
+
+def test_loan_term_down_payment_and_age_at_end():
+    """A 12-month term from a 1,200 annuity on 14,400; no annuity: no term, no end age."""
+    x = {c: np.full(2, np.nan) for c in F.APPLICATION_INPUTS}
+    x |= {"AMT_CREDIT": np.array([14_400.0, 5_000.0]), "AMT_ANNUITY": np.array([1_200.0, 0.0]),
+          "AMT_GOODS_PRICE": np.array([16_000.0, np.nan]),
+          "DAYS_BIRTH": np.array([-365.25 * 30, -365.25 * 40])}
+    got = F.derive_application_features(x)
+    np.testing.assert_array_equal(got["CREDIT_TERM"], [12.0, np.nan])
+    np.testing.assert_array_equal(got["DOWN_PAYMENT"], [1_600.0, np.nan])
+    np.testing.assert_allclose(got["AGE_AT_END"], [31.0, np.nan])
 
 
 def test_single_row_equals_batch(tiny_tables):
@@ -131,6 +160,32 @@ def test_previous_features_by_hand(store_rows):
     # Repaying no more than the credit: a 0 rate.
     assert two["PREV_INTEREST_RATE_MAX"] == 0
     assert two["PREV_REFUSED_COUNT"] == 0 and math.isnan(two["PREV_REFUSED_AMT_CREDIT_MEAN"])
+
+
+def test_latest_previous_applications_by_hand(store_rows):
+    # Client 1: approved 10,000 over 12 months at day -100 (asked 12,000), refused 5,000 at
+    # day -200 (asked 5,000, no term).
+    one, three = _row(store_rows, 1), _row(store_rows, 3)
+    assert one["PREV_LAST1_COUNT"] == 1 and one["PREV_LAST3_COUNT"] == 2
+    assert one["PREV_LAST1_IS_APPROVED_MEAN"] == 1 and one["PREV_LAST1_IS_REFUSED_MEAN"] == 0
+    assert one["PREV_LAST1_AMT_CREDIT_MEAN"] == 10_000
+    assert one["PREV_LAST1_DAYS_DECISION_MIN"] == -100
+    assert one["PREV_LAST3_IS_REFUSED_MEAN"] == 0.5
+    assert one["PREV_LAST3_AMT_CREDIT_MEAN"] == 7_500
+    assert one["PREV_LAST5_CNT_PAYMENT_MEAN"] == 12  # the refused one has no term
+    assert one["PREV_LAST5_APP_CREDIT_RATIO_MEAN"] == pytest.approx(1.1)
+    assert one["PREV_LAST3_DAYS_DECISION_MIN"] == -200
+    assert three["PREV_LAST1_COUNT"] == 0 and math.isnan(three["PREV_LAST1_AMT_CREDIT_MEAN"])
+    assert F.describe("PREV_LAST3_IS_REFUSED_MEAN") == (
+        "Share of the client's 3 latest previous applications where the application was refused")
+
+
+def test_latest_previous_application_on_a_tied_day_is_the_higher_id(table_maker):
+    rows = [dict(SK_ID_PREV=7, SK_ID_CURR=1, NAME_CONTRACT_STATUS="Refused", DAYS_DECISION=-5),
+            dict(SK_ID_PREV=9, SK_ID_CURR=1, NAME_CONTRACT_STATUS="Approved", DAYS_DECISION=-5)]
+    for order in (rows, rows[::-1]):
+        got = F.previous_features(table_maker("previous_application", order).lazy()).collect()
+        assert got["PREV_LAST1_IS_APPROVED_MEAN"].to_list() == [1.0]
 
 
 def test_interest_rate_solves_the_annuity_formula():
