@@ -22,7 +22,7 @@ DEMO_TRIALS ?= 3
 export MLFLOW_DISABLE_TELEMETRY := true
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench clean messages
 
 define apt_install
 missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -62,6 +62,11 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+
+# after changing a sentence of the dashboard: update the catalogues, then translate the
+# new French messages in dashboard/locale/fr/LC_MESSAGES/dashboard.po
+messages: setup
+	$(BIN)/python -m dashboard.messages
 
 bench: setup
 	$(BIN)/python benchmarks/bench_generate.py

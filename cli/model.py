@@ -191,6 +191,15 @@ def dashboard(
     cookie_secret: Annotated[str | None, typer.Option(
         envvar="DASHBOARD_COOKIE_SECRET", help="Secret signing the login cookie (random when "
         "not given: logins then end with the server).")] = None,
+    lang: Annotated[str, typer.Option(envvar="DASHBOARD_LANG",
+                                      help="Language of the pages: fr or en (?lang= on a "
+                                           "page switches).")] = "fr",
+    decisions_url: Annotated[str, typer.Option(
+        envvar="DASHBOARD_DECISIONS_URL", help="The decision service (records the advisors' "
+        "decisions); empty: none.")] = "",
+    advisor: Annotated[str, typer.Option(
+        envvar="DASHBOARD_ADVISOR", help="Advisor id at the decision service (password: "
+        "DASHBOARD_ADVISOR_PASSWORD).")] = "",
 ) -> None:
     """Serve the advisor dashboard (Panel) on http://HOST:PORT/app.
 
@@ -212,7 +221,8 @@ def dashboard(
         command += ["--basic-auth", password,
                     "--cookie-secret", cookie_secret or secrets.token_hex(32)]
     command += ["--args", "--model-url", model_url, "--store", str(store), "--sample",
-                str(sample)]
+                str(sample), "--lang", lang, "--decisions-url", decisions_url,
+                "--advisor", advisor]
     typer.echo(f"dashboard on http://{host}:{port}/app (model server {model_url})")
     os.execve(panel, command, env)
 
