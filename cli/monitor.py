@@ -29,7 +29,9 @@ def drift(
     """Evidently data-drift report of the model's main features (HTML, logged to MLflow).
 
     Logged as a run of the experiment credit-scoring-monitoring, with the metric
-    share_drifted_features. Exit code 1 when a sample cannot be read.
+    share_drifted_features, the champion score's population stability index psi_score and
+    each feature's csi_<feature> (below 0.1 stable, 0.1-0.25 moderate, above 0.25
+    significant). Exit code 1 when a sample cannot be read.
     """
     from monitoring.drift import DriftConfig, DriftError, run_drift
 
@@ -42,4 +44,12 @@ def drift(
         fail(str(err))
     typer.echo(f"{len(result.drifted)} of {len(result.table)} features drifted "
                f"({result.share:.0%}): {', '.join(result.drifted) or 'none'}")
+    from training.stability import BANDS
+
+    ix = result.stability.set_index("column")
+    if "score" in ix.index:
+        typer.echo(f"score PSI {ix.loc['score', 'index']:.3f} ({ix.loc['score', 'band']})")
+    shifted = ix[(ix["band"] != "stable") & (ix.index != "score")]
+    typer.echo(f"CSI at least {BANDS[0]} (moderate) or {BANDS[1]} (significant): "
+               + (", ".join(f"{c} {v:.3f}" for c, v in shifted["index"].items()) or "none"))
     typer.echo(f"report: {result.report} (MLflow run {result.run_id})")

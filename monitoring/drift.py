@@ -11,7 +11,9 @@ Both samples become model inputs (``to_model_frame``) and are compared on the ch
 features by mean |SHAP| (its ``importance.csv`` artifact). The Evidently report is saved as HTML
 and logged to MLflow as a run of the ``credit-scoring-monitoring`` experiment, with the share
 of drifted features as the metric ``share_drifted_features`` and one ``drift_<feature>`` score
-per feature.
+per feature. Beside it, the population stability index of the champion's score (``psi_score``)
+and the characteristic stability index of each feature (``csi_<feature>``), with the usual
+0.1 / 0.25 bands (``training/stability.py``), are logged in the same run.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pandas as pd
 
 from scoring import features as F
 from scoring.names import MONITORING_EXPERIMENT
+from scoring.request import pack_history
 from scoring.store import read_store, store_path
 
 EXPERIMENT = MONITORING_EXPERIMENT
@@ -60,6 +63,7 @@ class DriftResult:
     report: Path
     rows: tuple[int, int]
     run_id: str | None = None
+    stability: pd.DataFrame | None = None  # PSI of the score, CSI of the features
 
     @property
     def drifted(self) -> list[str]:
@@ -123,6 +127,35 @@ def model_inputs(rows: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     return F.to_model_frame(rows.reset_index(drop=True), features)
 
 
+def champion_scores(rows: pd.DataFrame) -> pd.Series | None:
+    """The champion's probability for each row (the logged one for prediction-log rows), or
+    None without a champion."""
+    import mlflow
+
+    from training import track
+
+    if "probability" in rows:
+        return rows["probability"].astype(float).reset_index(drop=True)
+    if track.alias_version(track.CHAMPION) is None:
+        return None
+    model = mlflow.pyfunc.load_model(f"models:/{track.MODEL_NAME}@{track.CHAMPION}")
+    out = model.predict(pack_history(rows.reset_index(drop=True)), params={"explain": "none"})
+    return out["probability"].astype(float)
+
+
+def stability(reference: pd.DataFrame, current: pd.DataFrame, inputs: list[pd.DataFrame],
+              ) -> pd.DataFrame:
+    """PSI of the champion's score (when there is one) and CSI of each compared feature."""
+    from training.stability import stability_table
+
+    frames = [frame.reset_index(drop=True) for frame in inputs]
+    scores = [champion_scores(rows) for rows in (reference, current)]
+    if scores[0] is not None and scores[1] is not None:
+        frames = [frame.assign(score=score).loc[:, ["score", *frame.columns]]
+                  for frame, score in zip(frames, scores, strict=True)]
+    return stability_table(*frames)
+
+
 def compare(reference: pd.DataFrame, current: pd.DataFrame):
     """Run Evidently's data-drift preset; returns (snapshot, per-feature table, share)."""
     _pandas3_shim()
@@ -159,7 +192,7 @@ def run_drift(config: DriftConfig, say: Callable[[str], None] = print) -> DriftR
     track.configure()
     features, version = (config.features, None) if config.features else \
         champion_importance(config.top)
-    samples = []
+    samples, raw = [], []
     for name in (config.reference, config.current):
         rows = load_sample(name, config.store, config.prediction_log)
         if rows.empty:
@@ -167,12 +200,15 @@ def run_drift(config: DriftConfig, say: Callable[[str], None] = print) -> DriftR
         if len(rows) > config.max_rows:
             rows = rows.sample(config.max_rows, random_state=config.seed)
         samples.append(model_inputs(rows, features))
+        raw.append(rows)
         say(f"{name}: {len(rows):,} applications")
     snapshot, table, share = compare(*samples)
+    indices = stability(*raw, samples)
     out = config.out or Path("data/monitoring") / time.strftime("drift-%Y%m%d-%H%M%S.html")
     out.parent.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(out))
-    result = DriftResult(share, table, out, (len(samples[0]), len(samples[1])))
+    result = DriftResult(share, table, out, (len(samples[0]), len(samples[1])),
+                         stability=indices)
     if config.log_to_mlflow:
         result.run_id = _log_run(config, result, version)
     return result
@@ -202,9 +238,15 @@ def _log_run(config: DriftConfig, result: DriftResult, version: str | None) -> s
                             **{f"drift_{f}": s for f, s in
                                zip(result.table["feature"], result.table["score"],
                                    strict=True)}})
+        indices = result.stability
+        mlflow.log_metrics({("psi_" if c == "score" else "csi_") + c: v for c, v in
+                            zip(indices["column"], indices["index"], strict=True)})
+        mlflow.log_metric("stability_significant", float((indices["band"] == "significant")
+                                                         .sum()))
         mlflow.log_artifact(str(result.report))
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp, "drift.csv")
-            result.table.to_csv(path, index=False)
-            mlflow.log_artifact(str(path))
+            for name, frame in (("drift.csv", result.table), ("stability.csv", indices)):
+                path = Path(tmp, name)
+                frame.to_csv(path, index=False)
+                mlflow.log_artifact(str(path))
     return run.info.run_id

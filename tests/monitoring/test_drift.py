@@ -58,3 +58,18 @@ def test_compare_flags_a_shifted_feature():
 def test_feature_store_of_a_folder_is_read(system):
     rows = drift.load_sample(str(system.store), system.store, system.store)
     assert len(rows) == len(read_store(system.store))
+
+
+def test_drift_logs_the_stability_of_score_and_features(system, tmp_path):
+    import mlflow
+
+    result = CliRunner().invoke(app, ["drift", "--store", str(system.store), "--feature",
+                                      "EXT_SOURCE_2", "--feature", "AMT_CREDIT",
+                                      "--out", str(tmp_path / "drift.html")])
+    assert result.exit_code == 0, result.output
+    assert "score PSI" in result.output
+    run = mlflow.search_runs(experiment_names=[drift.EXPERIMENT], max_results=1,
+                             order_by=["attributes.start_time DESC"]).iloc[0]
+    # Training and test clients come from one generator: stable.
+    assert 0 <= run["metrics.psi_score"] < 0.1
+    assert 0 <= run["metrics.csi_EXT_SOURCE_2"] < 0.1 and "metrics.csi_AMT_CREDIT" in run
