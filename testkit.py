@@ -49,7 +49,7 @@ def running(command: list[str], url: str, env: dict[str, str], log: Path,
             if proc.poll() is not None:
                 raise RuntimeError(f"{command[0]} exited: {log.read_text()[-2000:]}")
             try:
-                if requests.get(url, timeout=2).ok:
+                if requests.get(url, timeout=10).ok:  # a dashboard page on a busy machine
                     break
             except requests.RequestException:
                 pass

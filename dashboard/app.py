@@ -2,10 +2,10 @@
 
 Wires the real collaborators into the stores and views: client rows from the feature store,
 scores and reasons from the model server over HTTP (``serving.client``), the champion's card
-and artifacts from the MLflow registry (``registry.py``). Everything heavy (the population's
-columns, the id index, the scored sample, the champion's artifacts) is read once per server
-with ``pn.cache``. Importing this module starts nothing; serving it builds one page per
-session. ``scoring dashboard`` runs it with sane defaults.
+from the MLflow registry (``registry.py``). Everything heavy (the population's columns, the id
+index, the scored samples, the champion's card) is read once per server with ``pn.cache``.
+Importing this module starts nothing; serving it builds one page per session, in the
+language of ``?lang=fr|en``, else ``--lang`` / ``DASHBOARD_LANG``, else French.
 """
 
 from __future__ import annotations
@@ -19,9 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 import panel as pn
-import param
+from bokeh.events import DocumentReady
+from bokeh.models import CustomJS
 
 from dashboard import population as P
+from dashboard.decision_client import DecisionClient
+from dashboard.desk import DecisionDesk
+from dashboard.i18n import LOCALES, N_, NAMES, Language, default_language, language
 from dashboard.registry import ModelCard, champion_card, tracking_uri
 from dashboard.store import Application, ClientScore, ServerStatus
 from dashboard.views import (
@@ -29,16 +33,27 @@ from dashboard.views import (
     Bivariate,
     ClientPicker,
     ClientProfile,
-    Explanation,
     GlobalImportance,
     ModelPage,
     PopulationView,
+    Reasons,
+    RecentClients,
+    Recourse,
     ScoreCard,
+    SensitivityView,
     ServerBanner,
+    ServerState,
+    ShapSummary,
 )
+from dashboard.views.common import alert, card, heading, note, pairs_html
+from dashboard.views.decision import ClientReasons, DecisionPanel, ServiceRecourse
+from dashboard.views.letter import LetterCard
 from serving.client import DEFAULT_URL, ClientScorer, ScoringClient
 
-TITLE = "Credit scoring – client advisor dashboard"
+TITLE = N_("Credit scoring – client advisor dashboard")
+#: Page key -> its name in the navigation.
+PAGES = {"client": N_("Client"), "compare": N_("Comparisons"), "whatif": N_("What if"),
+         "model": N_("Model card"), "about": N_("About")}
 log = logging.getLogger(__name__)
 
 
@@ -51,10 +66,13 @@ class Config:
     sample: int = 20_000
     health_seconds: float = 3.0
     timeout: float = 5.0
+    lang: str = "fr"
+    decisions_url: str = ""
+    advisor: str = ""
 
     @classmethod
     def from_argv(cls, argv: list[str] | None = None) -> Config:
-        """Parse ``--model-url``, ``--store``, ``--sample``, ``--health-seconds``."""
+        """Parse ``--model-url``, ``--store``, ``--sample``, ``--health-seconds``, ``--lang``."""
         env = os.environ.get
         parser = argparse.ArgumentParser(prog="dashboard/app.py")
         parser.add_argument("--model-url", default=env("DASHBOARD_MODEL_URL", DEFAULT_URL))
@@ -64,9 +82,17 @@ class Config:
                             default=float(env("DASHBOARD_HEALTH_SECONDS", 3.0)))
         parser.add_argument("--timeout", type=float,
                             default=float(env("DASHBOARD_TIMEOUT", 5.0)))
+        parser.add_argument("--lang", choices=list(LOCALES), default=default_language(),
+                            help="language of the pages (default: DASHBOARD_LANG, else fr)")
+        parser.add_argument("--decisions-url", default=env("DASHBOARD_DECISIONS_URL", ""),
+                            help="the decision service; empty: no decision recording")
+        parser.add_argument("--advisor", default=env("DASHBOARD_ADVISOR", ""),
+                            help="advisor id at the decision service (password: "
+                                 "DASHBOARD_ADVISOR_PASSWORD)")
         args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
         return cls(args.model_url, str(Path(args.store).resolve()), args.sample,
-                   args.health_seconds, args.timeout)
+                   args.health_seconds, args.timeout, args.lang, args.decisions_url,
+                   args.advisor)
 
 
 # --- readers cached once per server ----------------------------------------------------------
@@ -92,6 +118,11 @@ def scored_sample(store: str, model_url: str, size: int) -> P.ScoredSample:
 
 
 @pn.cache
+def explained_sample(store: str, model_url: str) -> P.ExplainedSample:
+    return P.ExplainedSample(store, ScoringClient(model_url, timeout=300.0)).start()
+
+
+@pn.cache
 def new_client_template(store: str) -> pd.DataFrame:
     return P.new_client_template(store)
 
@@ -101,7 +132,7 @@ def _card_or_none(uri: str) -> tuple[ModelCard | None, str]:
         return model_card(uri), ""
     except Exception as err:  # no registry, no champion: the model page says so
         log.warning("no champion card: %s", err)
-        return None, f"No champion model could be read from the registry at `{uri}`: {err}"
+        return None, str(err)
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -111,65 +142,209 @@ CSS = """
 """
 
 
-def build(config: Config) -> pn.viewable.Viewable:
-    """One session's page."""
-    client = ScoringClient(config.model_url, timeout=config.timeout)
-    status = ServerStatus(client)
-    lookup = ClientScorer(config.store, client).row
-    chosen = ClientScore(client, lookup, status)
-    card, card_problem = _card_or_none(tracking_uri())
-    features = P.plot_features(config.store, card.importance if card else None)
-    people = population(config.store, tuple(features))
-    sample = scored_sample(config.store, config.model_url, config.sample)
+def _session_language(config: Config) -> str:
+    asked = (pn.state.session_args.get("lang") or [b""])[0].decode()[:2].lower() \
+        if pn.state.curdoc else ""
+    return asked if asked in LOCALES else config.lang
 
-    whatif = Application(client, status)
-    chosen.param.watch(lambda e: setattr(whatif, "base", e.new), "row")
-    newcomer = Application(client, status, base=new_client_template(config.store))
-    bivariate = Bivariate(sample, features, store=chosen, live=False)
-    compare = PopulationView(people, store=chosen, live=False)
 
-    def heartbeat() -> None:
-        chosen.heartbeat()
-        if sample.ready and not bivariate.drawn_ready:
-            bivariate.param.trigger("refresh")
+def _language_links(t: Language, client_id: int | None) -> str:
+    """Links to the same page in each language (keeping the client), the current one marked."""
+    links = []
+    for code, name in NAMES.items():
+        query = f"?lang={code}" + (f"&client={client_id}" if client_id else "")
+        current = ' aria-current="true" style="color:white;font-weight:bold"' \
+            if code == t.code else ' style="color:white"'
+        links.append(f'<a href="{query}" lang="{code}" hreflang="{code}"{current}>{name}</a>')
+    label = t.gettext("Language")
+    return f'<nav aria-label="{label}" style="color:white">{" | ".join(links)}</nav>'
 
-    pn.state.add_periodic_callback(heartbeat, period=int(config.health_seconds * 1000))
 
-    def model_tab() -> pn.viewable.Viewable:
-        return (pn.Column(ModelPage(card=card), GlobalImportance(card=card))
-                if card else pn.pane.Alert(card_problem, alert_type="warning"))
+class Page(pn.template.BootstrapTemplate):
+    """Panel's Bootstrap template with landmarks (``templates/page.html``): header, a
+    labelled navigation, main, and the title as the level-one heading."""
 
-    def what_if_tab() -> pn.Column:
+    _template = Path(__file__).resolve().parent / "templates" / "page.html"
+
+
+class Dashboard:
+    """One session's pages, built when first shown."""
+
+    def __init__(self, config: Config, t: Language) -> None:
+        self.config, self.t = config, t
+        _ = t.gettext
+        client = ScoringClient(config.model_url, timeout=config.timeout)
+        self.status = ServerStatus(client)
+        lookup = ClientScorer(config.store, client).row
+        self.chosen = ClientScore(client, lookup, self.status, t=t)
+        service = DecisionClient(config.decisions_url, config.advisor,
+                                 os.environ.get("DASHBOARD_ADVISOR_PASSWORD", ""),
+                                 timeout=3 * config.timeout) if config.decisions_url else None
+        self.desk = DecisionDesk(service, t=t)
+        self.card, self.card_problem = _card_or_none(tracking_uri())
+        self.features = P.plot_features(config.store,
+                                        self.card.importance if self.card else None)
+        self.sample = scored_sample(config.store, config.model_url, config.sample)
+        self.contributions = explained_sample(config.store, config.model_url)
+        self._shap: pn.Column | None = None
+        self.whatif = Application(client, self.status, t=t)
+        self.newcomer = Application(client, self.status, t=t,
+                                    base=new_client_template(config.store))
+        self.chosen.param.watch(lambda e: setattr(self.whatif, "base", e.new), "row")
+        self.chosen.param.watch(self._explore_later, "result")
+        self._pages: dict[str, pn.viewable.Viewable] = {}
+        self._compare: tuple[PopulationView, Bivariate] | None = None
+        self.main = pn.Column(sizing_mode="stretch_width")
+        self.nav = {key: pn.widgets.Button(label=_(name), color="light",
+                                           sizing_mode="stretch_width",
+                                           css_classes=["nav", f"nav-{key}"])
+                    for key, name in PAGES.items()}
+        for key, button in self.nav.items():
+            button.on_click(lambda _e, k=key: self.show(k))
+        self.state = ServerState(status=self.status, t=t, links=_language_links(t, None))
+        self.chosen.param.watch(lambda e: setattr(
+            self.state, "links", _language_links(t, e.new)), "client_id")
+
+    def _explore_later(self, event) -> None:
+        """Score the variants, then ask the decision service, each once the previous step is
+        on screen (the decision first, then its recourse, then the decision card)."""
+        if event.new is None:
+            return
+        steps = [self.chosen.explore, lambda: self.desk.load(self.chosen.client_id)]
+        if pn.state.curdoc and pn.state.curdoc.session_context:
+            for step in steps:  # each scheduled callback's changes are sent when it ends
+                pn.state.execute(step, schedule=True)
+        else:
+            for step in steps:
+                step()
+
+    def heartbeat(self) -> None:
+        self.chosen.heartbeat()
+        if self._shap is not None and self.contributions.ready and not isinstance(
+                self._shap.objects[0], ShapSummary):
+            self._shap.objects = [self._shap_summary()]
+        if self.sample.ready and self._compare and not self._compare[1].drawn_ready:
+            self._compare[1].param.trigger("refresh")
+
+    def show(self, key: str) -> None:
+        """Show a page (built the first time) and mark its navigation button."""
+        if key not in self._pages:
+            self._pages[key] = getattr(self, f"_{key}_page")()
+        for name, button in self.nav.items():
+            button.color = "primary" if name == key else "light"
+        if self._compare:
+            self._compare[0].live = self._compare[1].live = key == "compare"
+        self.main.objects = [self._pages[key]]
+
+    # --- pages ---------------------------------------------------------------------------
+
+    def _client_page(self) -> pn.viewable.Viewable:
+        chosen = self.chosen
         return pn.Column(
-            ApplicationForm(application=whatif, compare_with=chosen, title="### What if",
-                            intro="Change the client's application and score it again. "
-                                  "History (previous loans, payments) stays as stored."),
-            ApplicationForm(application=newcomer, title="### A new client",
+            ScoreCard(store=chosen), DecisionPanel(desk=self.desk),
+            Reasons(store=chosen, extra=[ClientReasons(desk=self.desk)]),
+            pn.Row(Recourse(store=chosen, extra=[ServiceRecourse(desk=self.desk)]),
+                   ClientProfile(store=chosen), sizing_mode="stretch_width"),
+            LetterCard(store=chosen, desk=self.desk), sizing_mode="stretch_width")
+
+    def _compare_page(self) -> pn.viewable.Viewable:
+        people = population(self.config.store, tuple(self.features))
+        self._compare = (PopulationView(people, store=self.chosen),
+                         Bivariate(self.sample, self.features, store=self.chosen))
+        return pn.Column(*self._compare, sizing_mode="stretch_width")
+
+    def _whatif_page(self) -> pn.viewable.Viewable:
+        _ = self.t.gettext
+        return pn.Column(
+            SensitivityView(store=self.chosen),
+            ApplicationForm(application=self.whatif, compare_with=self.chosen,
+                            title=_("What if the application changed"),
+                            intro=_("Change the client's application and score it again. "
+                                    "History (previous loans, payments) stays as stored.")),
+            ApplicationForm(application=self.newcomer, title=_("A new client"),
                             result_class="newclient-result",
-                            intro="Enter a new application; a new client has no history."))
+                            intro=_("Enter a new application; a new client has no history.")),
+            sizing_mode="stretch_width")
 
-    # The forms (two widgets per field) and the model page are built when their tab is first
-    # shown, not with every page: they were half of a page's build time.
-    tabs = pn.Tabs(
-        ("Reasons", Explanation(store=chosen)),
-        ("Compare with other clients", pn.Column(compare, bivariate)),
-        ("What if", pn.param.ParamFunction(what_if_tab, lazy=True)),
-        ("Model", pn.param.ParamFunction(model_tab, lazy=True)),
-        dynamic=True, sizing_mode="stretch_width")
-    def follow(event: param.parameterized.Event) -> None:  # only the shown tab follows
-        compare.live = bivariate.live = event.new == 1
+    def _model_page(self) -> pn.viewable.Viewable:
+        _ = self.t.gettext
+        if self.card is None:
+            return alert(_("No champion model could be read from the registry."))
+        self._shap = pn.Column(self._shap_summary(), sizing_mode="stretch_width")
+        return pn.Column(ModelPage(card=self.card, t=self.t),
+                         GlobalImportance(card=self.card, t=self.t), self._shap,
+                         sizing_mode="stretch_width")
 
-    tabs.param.watch(follow, "active")
-    header = pn.pane.Markdown(
-        f"# {TITLE}\nScores come from the model server at {config.model_url}; client data "
-        f"from {config.store}.", sizing_mode="stretch_width")
-    top = pn.Row(pn.Column(ClientPicker(id_index(config.store), store=chosen),
-                           ScoreCard(store=chosen), sizing_mode="stretch_width"),
-                 ClientProfile(store=chosen), sizing_mode="stretch_width")
-    return pn.Column(header, ServerBanner(status=status), top, tabs,
-                     sizing_mode="stretch_width", max_width=1400, stylesheets=[CSS])
+    def _shap_summary(self) -> pn.viewable.Viewable:
+        """The SHAP summary once the contributions sample is scored (the heartbeat swaps it
+        in), a note until then."""
+        if not self.contributions.ready:
+            return note(self.t.gettext("Computing the contributions of {n} clients for the "
+                                       "SHAP summary…").format(n=self.contributions.size))
+        return ShapSummary(self.contributions.frame, list(self.card.importance["feature"]),
+                           t=self.t)
+
+    def _about_page(self) -> pn.viewable.Viewable:
+        _ = self.t.gettext
+        pairs = [(_("Model server"), self.config.model_url),
+                 (_("Decision service"), self.config.decisions_url or _("none")),
+                 (_("Advisor"), self.config.advisor or _("none")),
+                 (_("Feature store"), self.config.store),
+                 (_("Model registry"), tracking_uri())]
+        if self.card:
+            pairs += [(_("Champion version"), self.card.version),
+                      (_("Training run"), self.card.run_id),
+                      (_("Training data"), self.card.data_source),
+                      (_("Data digest"), self.card.data_digest)]
+        elif self.card_problem:
+            pairs.append((_("Model registry problem"), self.card_problem))
+        return card(_("About this dashboard"), note(_(
+            "For the support team: where the dashboard reads its data and scores.")),
+            pn.pane.HTML(pairs_html(pairs, _("Services and data")),
+                         sizing_mode="stretch_width"))
+
+    # --- the template --------------------------------------------------------------------
+
+    def template(self) -> Page:
+        _ = self.t.gettext
+        # One root per template area: Bokeh recomputes the document's models for each root
+        # added, so fifteen small roots cost seconds where three cost a fraction.
+        sidebar = pn.Column(ClientPicker(id_index(self.config.store), store=self.chosen),
+                            RecentClients(store=self.chosen), heading(_("Pages")),
+                            *self.nav.values(), sizing_mode="stretch_width")
+        self.state.version = str(self.card.version) if self.card else ""
+        template = Page(
+            title=_(TITLE), sidebar=[sidebar], sidebar_width=300, header=[self.state],
+            main=[pn.Column(ServerBanner(status=self.status, t=self.t), self.main,
+                            sizing_mode="stretch_width")],
+            header_background="#0b3d63")
+        template._render_variables["nav_label"] = _("Client search and pages")
+        self.show("client")
+        return template
+
+
+def build(config: Config, lang: str | None = None) -> Page:
+    """One session's page in ``lang`` (default: the configured language)."""
+    t = language(lang or config.lang)
+    board = Dashboard(config, t)
+    page = board.template()
+    pn.state.add_periodic_callback(board.heartbeat, period=int(config.health_seconds * 1000))
+    if pn.state.curdoc:
+        pn.state.curdoc.js_on_event(DocumentReady, CustomJS(
+            code=f"document.documentElement.lang = '{t.code}';"))
+        first = (pn.state.session_args.get("client") or [b""])[0].decode()
+        if first:
+            board.chosen.select(first)
+    return page
+
+
+def serve() -> None:
+    """Build the session's page (called by ``panel serve`` for each session)."""
+    config = Config.from_argv()
+    build(config, _session_language(config)).servable()
 
 
 if pn.state.served:
     pn.extension(sizing_mode="stretch_width", notifications=False)
-    build(Config.from_argv()).servable(title=TITLE)
+    serve()
+

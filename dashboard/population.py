@@ -66,13 +66,6 @@ def group_key(row: pd.Series, criteria: Sequence[str]) -> GroupKey:
     return tuple(key)
 
 
-def group_words(key: GroupKey) -> str:
-    """The group in words, e.g. 'clients with the same contract type (Cash loans)'."""
-    if not key:
-        return "all clients"
-    return "clients with the same " + " and the same ".join(f"{c} ({v})" for c, v in key)
-
-
 class Population:
     """Every client's outcome, group columns and comparison features, loaded once per server.
 
@@ -323,3 +316,57 @@ def refused_rows_dropped(rows: pd.DataFrame, error: RequestError | None,
 def score_sample(store: Path | str, client: ScoringClient, size: int) -> ScoredSample:
     """A started ``ScoredSample`` of ``size`` clients."""
     return ScoredSample(store, client, size=size).start()
+
+
+@dataclass
+class ExplainedSample:
+    """Every feature's contribution for ``size`` clients (``explain='all'``), computed once in
+    a background thread (a few seconds of the model server's time): long frame of
+    ``SK_ID_CURR``, ``feature``, ``value``, ``contribution``.
+
+    Clients are one run of consecutive ids from a random start (one or two row groups read);
+    clients the server refuses (outside its plausible ranges) are left out.
+    """
+
+    store: Path | str
+    client: ScoringClient
+    size: int = 150
+    seed: int = 0
+    retry_seconds: float = 5.0
+    frame: pd.DataFrame | None = None
+    error: str | None = None
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def ready(self) -> bool:
+        return self.frame is not None
+
+    def start(self) -> ExplainedSample:
+        """Start in a daemon thread (once); returns self."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name="dashboard-contributions")
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        ids = np.array(client_ids(self.store))
+        start = int(np.random.default_rng(self.seed).integers(0, max(1, ids.size - self.size)))
+        rows = read_id_range(self.store, ids[start], ids[min(start + self.size, ids.size) - 1])
+        rows = rows.drop(columns=[TARGET, DATASET])
+        while True:
+            try:
+                scores = self.client.score(rows, explain="all")
+                break
+            except ScoringError as err:
+                self.error = str(err)
+                kept = refused_rows_dropped(rows, err.error)
+                if err.status is not None and kept is not None and 0 < len(kept) < len(rows):
+                    rows = kept
+                    continue
+                time.sleep(self.retry_seconds)  # server down (or refusing all): try again
+        self.error = None
+        self.frame = pd.DataFrame([{KEY: s.client_id, "feature": r["feature"],
+                                    "value": r.get("value"),
+                                    "contribution": float(r["contribution"])}
+                                   for s in scores for r in s.reasons])

@@ -36,17 +36,25 @@ class ModelCard:
 
     @property
     def threshold(self) -> float:
-        return self.metrics.get("test_threshold", float("nan"))
+        return self.metrics.get("threshold", self.metrics.get("test_threshold", float("nan")))
+
+    @property
+    def evaluated_on(self) -> str:
+        """``test`` when the run kept an untouched test part, else ``oof``: every labelled
+        client scored out of fold, by a model of the cross-validation that never saw it."""
+        return "test" if "test_roc_auc" in self.metrics else "oof"
+
+    def metric(self, name: str) -> float:
+        """A reported metric (``roc_auc``, ``business_cost``...) of the evaluation clients."""
+        return self.metrics.get(f"{self.evaluated_on}_{name}", float("nan"))
 
     def confusion(self) -> dict[str, int] | None:
-        """Test-set confusion counts at the threshold (TP, FP, FN, TN), or None.
-
-        Recovered exactly from the logged precision, recall, accuracy and test size.
+        """Confusion counts of the evaluation clients at the threshold (TP, FP, FN, TN), or
+        None. Recovered exactly from the logged precision, recall, accuracy and their number.
         """
-        return confusion_counts(self.metrics.get("test_precision"),
-                                self.metrics.get("test_recall"),
-                                self.metrics.get("test_accuracy"),
-                                _int(self.params.get("test_rows")))
+        rows = "test_rows" if self.evaluated_on == "test" else "cv_rows"
+        return confusion_counts(self.metric("precision"), self.metric("recall"),
+                                self.metric("accuracy"), _int(self.params.get(rows)))
 
 
 def confusion_counts(precision: float | None, recall: float | None, accuracy: float | None,

@@ -237,6 +237,17 @@ def reasons(contrib: np.ndarray, matrix: np.ndarray, layout: Layout,
              for j in idx] for i, idx in enumerate(order)]
 
 
+def calibrated(margin: np.ndarray, calibration: list[float] | dict[str, Any] | None,
+               ) -> np.ndarray:
+    """Probabilities from LightGBM margins through the training run's calibration map."""
+    if isinstance(calibration, dict):  # isotonic: a monotone step map, interpolated
+        return np.interp(margin, calibration["x"], calibration["y"])
+    if calibration:
+        a, b = calibration
+        margin = a * margin + b
+    return expit(margin)
+
+
 class CreditScoringModel(mlflow.pyfunc.PythonModel):
     """LightGBM booster + application transforms + threshold, as one servable model."""
 
@@ -245,7 +256,8 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
         with open(context.artifacts["config"]) as fh:
             config = json.load(fh)
         self.threshold: float = config["threshold"]
-        self.calibration: tuple[float, float] | None = config.get("calibration")
+        # Platt: [a, b]; isotonic: {"method": "isotonic", "x": margins, "y": probabilities}.
+        self.calibration: list[float] | dict[str, Any] | None = config.get("calibration")
         self.ranges = PlausibleRanges.from_json(config.get("ranges", {}), _NUMBER_NAMES)
         self.layout = Layout(self.booster.feature_name())
         self.prediction_log = _prediction_log()
@@ -256,11 +268,7 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
                 params: dict[str, Any] | None = None) -> pd.DataFrame:
         explain, top_k, threshold = _params(params, self.threshold)
         matrix = self.layout.matrix(read_request(model_input, self.ranges))
-        margin = self.booster.predict(matrix, raw_score=True)
-        if self.calibration:
-            a, b = self.calibration
-            margin = a * margin + b
-        proba = expit(margin)
+        proba = calibrated(self.booster.predict(matrix, raw_score=True), self.calibration)
         out = pd.DataFrame({
             "probability": proba,
             "decision": np.where(proba >= threshold, "refused", "granted"),
@@ -271,7 +279,7 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
             out["model_version"] = self.version
         if explain != "none":
             contrib = self.booster.predict(matrix, pred_contrib=True)[:, :-1]
-            if self.calibration:  # keep contributions additive on the calibrated log-odds
+            if isinstance(self.calibration, list):  # additive on the Platt log-odds
                 contrib = contrib * self.calibration[0]
             out["reasons"] = reasons(contrib, matrix, self.layout,
                                      None if explain == "all" else top_k)

@@ -58,7 +58,7 @@ class System:
 
 @pytest.fixture(scope="session")
 def system(tmp_path_factory: pytest.TempPathFactory) -> System:
-    """Generate 4,000 clients, build the store, train (no search) and promote a champion.
+    """Generate 4,000 clients, build the store, train (3 folds, no search) and promote a champion.
 
     Sets MLFLOW_TRACKING_URI for the session so every MLflow call of the tests uses it.
     """
@@ -74,7 +74,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> System:
     uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
     (root / "mlruns").mkdir()
     os.environ["MLFLOW_TRACKING_URI"] = uri
-    train(TrainConfig(store=store, trials=0, num_threads=1), say=lambda _: None)
+    train(TrainConfig(store=store, folds=3, trials=0, num_threads=1), say=lambda _: None)
     decision = promote(store)
     assert decision.promoted
     return System(raw, store, uri, decision.challenger)

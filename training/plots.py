@@ -44,17 +44,39 @@ def pr_curve(y: np.ndarray, proba: np.ndarray) -> Figure:
     return fig
 
 
-def cost_curve(y: np.ndarray, proba: np.ndarray, cost: CostModel, threshold: float) -> Figure:
-    """Business cost per application against the decision threshold."""
+def cost_curve(y: np.ndarray, proba: np.ndarray, cost: CostModel, threshold: float,
+               fold_thresholds: np.ndarray | None = None) -> Figure:
+    """Business cost per application against the decision threshold, with the chosen
+    threshold, the analytic one fp/(fp+fn) and, as ticks, each fold's own best threshold."""
     thresholds, values = cost.curve(y, proba)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(thresholds, values, color=BLUE)
     ax.axvline(threshold, color=VERMILION, linestyle="--", label=f"threshold {threshold:.3f}")
+    ax.axvline(cost.analytic_threshold, color=GREEN, linestyle=":",
+               label=f"fp/(fp+fn) = {cost.analytic_threshold:.3f}")
+    if fold_thresholds is not None and len(fold_thresholds):
+        ax.plot(fold_thresholds, np.full(len(fold_thresholds), np.min(values)), "|",
+                color=ORANGE, markersize=14, label="each fold's best")
     ax.set(xlabel="Threshold (refuse when probability ≥ threshold)",
            ylabel="Cost per application",
            title=f"Business cost ({cost.fn_cost:g} × FN + {cost.fp_cost:g} × FP)")
     ax.set_xlim(0, 1)
     ax.legend()
+    return fig
+
+
+def calibration(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> Figure:
+    """Reliability diagram: observed default rate against mean probability, by decile."""
+    from sklearn.calibration import calibration_curve
+
+    observed, predicted = calibration_curve(y, proba, n_bins=bins, strategy="quantile")
+    fig, ax = plt.subplots(figsize=(5, 5))
+    top = max(float(np.max(predicted)), float(np.max(observed)))
+    ax.plot([0, top], [0, top], color="grey", linestyle="--", label="perfect")
+    ax.plot(predicted, observed, "o-", color=BLUE, label="model (deciles)")
+    ax.set(xlabel="Mean predicted probability", ylabel="Observed default rate",
+           title="Calibration (out of fold)")
+    ax.legend(loc="upper left")
     return fig
 
 

@@ -1,7 +1,16 @@
 """Promotion: move ``champion`` to the challenger only when it is at least as good.
 
-Both models score the same test clients (the challenger run's test part, read from the current
-feature store) through their served code; the gate compares ROC AUC and business cost.
+Two fair comparisons, the first that applies:
+
+- the challenger run kept an untouched test part (``--test-share``): both models score those
+  test clients (read from the current feature store) through their served code;
+- both runs cross-validated the same data (same dataset digest) with the same folds, seed,
+  test share and costs: their logged out-of-fold metrics are compared, each model's OOF
+  predictions coming from the same clients in the same folds.
+
+Otherwise the two cannot be compared fairly (the challenger was refit on every client it could
+be scored on) and promotion needs ``--force --reason``. The gate compares ROC AUC and business
+cost.
 """
 
 from __future__ import annotations
@@ -64,11 +73,33 @@ def run_costs(client: Any, run_id: str) -> CostModel:
     return CostModel(float(params.get("fn_cost", 10.0)), float(params.get("fp_cost", 1.0)))
 
 
+#: Run parameters two cross-validated runs must share for their OOF metrics to be comparable.
+SAME_CV = ("folds", "seed", "test_share_used", "fn_cost", "fp_cost")
+
+
+def logged(run, prefix: str = "oof") -> dict[str, float]:
+    """A run's logged metrics of one kind (``oof`` or ``test``), without the prefix."""
+    return {k.removeprefix(f"{prefix}_"): v for k, v in run.data.metrics.items()
+            if k.startswith(f"{prefix}_")}
+
+
+def _digest(run) -> str | None:
+    inputs = run.inputs.dataset_inputs if run.inputs else []
+    return inputs[0].dataset.digest if inputs else None
+
+
+def same_cv(new, old) -> bool:
+    """Whether two runs' OOF metrics come from the same clients in the same folds."""
+    return (_digest(new) is not None and _digest(new) == _digest(old)
+            and all(new.data.params.get(p) == old.data.params.get(p) for p in SAME_CV)
+            and "oof_roc_auc" in old.data.metrics)
+
+
 def promote(store: Path | str = Path("data/features"), force: bool = False,
             reason: str | None = None) -> Decision:
     """Compare challenger and champion and move ``champion`` when the gate passes (or forced).
 
-    Both are scored with the business costs the challenger was trained with.
+    On a test part, both are scored with the business costs the challenger was trained with.
     """
     from mlflow import MlflowClient
 
@@ -81,23 +112,46 @@ def promote(store: Path | str = Path("data/features"), force: bool = False,
                              "run `scoring train` first")
     champion = track.alias_version(track.CHAMPION)
     client = MlflowClient()
-    run_id = client.get_model_version(track.MODEL_NAME, challenger).run_id
-    ids_path = client.download_artifacts(run_id, "test_ids.csv")
-    ids = pd.read_csv(ids_path)["SK_ID_CURR"].tolist()
-    rows = read_clients(ids, store_path(store))
-    rows = rows[rows[TARGET].notna()]
-    if rows.empty:
-        raise PromotionError(f"{store}: none of the challenger's test clients are in the store")
-    cost = run_costs(client, run_id)
-    new = score_version(challenger, rows, cost)
-    old = score_version(champion, rows, cost) if champion and champion != challenger else None
-    if old is None:
+
+    def run_of(version: str):
+        return client.get_run(client.get_model_version(track.MODEL_NAME, version).run_id)
+
+    new_run = run_of(challenger)
+    has_test = int(new_run.data.params.get("test_rows", "0")) > 0
+    new = logged(new_run, "test" if has_test else "oof")
+    old = None
+    if champion is None or champion == challenger:
         ok, verdict = True, "no champion yet" if champion is None else "already champion"
-    else:
+    elif has_test:
+        rows = _test_rows(client, new_run.info.run_id, store)
+        cost = run_costs(client, new_run.info.run_id)
+        new, old = score_version(challenger, rows, cost), score_version(champion, rows, cost)
         ok, verdict = gate(new, old)
+        verdict += f" on the challenger's {len(rows):,} test clients"
+    elif same_cv(new_run, old_run := run_of(champion)):
+        old = logged(old_run, "oof")
+        ok, verdict = gate(new, old)
+        verdict += " out of fold, same clients and folds"
+    elif force:
+        ok, verdict = False, "not comparable"
+    else:
+        raise PromotionError(
+            f"version {challenger} cannot be compared fairly with champion {champion}: the "
+            "challenger has no test part and the two runs did not cross-validate the same "
+            "data with the same folds, seed and costs. Retrain with --test-share, or promote "
+            "with --force --reason")
     promoted = ok or force
     why = verdict if ok or not force else f"forced: {reason} ({verdict})"
     if promoted:
         track.set_alias(track.CHAMPION, challenger)
     track.log_promotion(challenger, champion, promoted, why, new, old)
     return Decision(promoted, challenger, champion, why, new, old)
+
+
+def _test_rows(client, run_id: str, store: Path | str) -> pd.DataFrame:
+    ids = pd.read_csv(client.download_artifacts(run_id, "test_ids.csv"))["SK_ID_CURR"].tolist()
+    rows = read_clients(ids, store_path(store))
+    rows = rows[rows[TARGET].notna()]
+    if rows.empty:
+        raise PromotionError(f"{store}: none of the challenger's test clients are in the store")
+    return rows

@@ -1,8 +1,11 @@
-"""One training run, end to end: data, candidates, threshold, artifacts, model, registry.
+"""One training run, end to end: folds, candidates, calibration, threshold, refit, registry.
 
-Fitting lives in ``train.py``, metrics in ``evaluate.py``, MLflow calls in ``track.py``; this
-module only orders the steps. The registry is touched last, so a run that fails anywhere
-before never changes an alias, least of all ``champion``.
+Every labelled client is scored out of fold (OOF) by stratified k-fold cross-validation; the
+reported metrics, the calibration and the threshold come from those OOF predictions. The
+registered LightGBM is then refit on every labelled client (except an optional untouched test
+part) with the CV-chosen settings. Fitting lives in ``train.py``, metrics in ``evaluate.py``,
+MLflow calls in ``track.py``; this module only orders the steps. The registry is touched last,
+so a run that fails anywhere before never changes an alias, least of all ``champion``.
 """
 
 from __future__ import annotations
@@ -17,17 +20,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
-from sklearn.metrics import brier_score_loss
 
 from scoring import features as F
 from scoring.ranges import PlausibleRanges
 from scoring.request import pack_history
 from scoring.schema import APPLICATION_TEST
 from scoring.store import store_path
-from training import dataset, plots, track
+from training import calibrator, dataset, plots, track
 from training import train as fit
-from training.evaluate import CostModel, evaluate
+from training.evaluate import CostModel, bootstrap, evaluate, fold_thresholds
 
 SHAP_SAMPLE = 2_000
 
@@ -38,12 +39,16 @@ class TrainConfig:
 
     store: Path = Path("data/features")
     seed: int = 0
+    folds: int = 5
+    test_share: float | None = None  # None: auto (dataset.held_out_share)
     trials: int = 10
     timeout: float = 600.0
     fn_cost: float = 10.0
     fp_cost: float = 1.0
     class_weight: str = "none"  # "none": handle imbalance by the cost threshold; "balanced"
     calibrate: bool = True
+    monotone: bool = False
+    bootstrap: int = 200
     num_threads: int = 0
     register: bool = True
     lgbm_params: dict[str, Any] = field(default_factory=dict)  # fixed LightGBM overrides
@@ -57,10 +62,6 @@ class TrainResult:
     candidates: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def _probability(margin: np.ndarray, calibration: tuple[float, float] | None) -> np.ndarray:
-    """Probabilities from LightGBM margins, Platt-calibrated when given (as the served model)."""
-    a, b = calibration or (1.0, 0.0)
-    return expit(a * margin + b)
 
 
 def _importance(contrib: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
@@ -70,92 +71,150 @@ def _importance(contrib: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("mean_abs_shap", ascending=False, ignore_index=True)
 
 
+def scored(y: np.ndarray, proba: np.ndarray, cost: CostModel, n_boot: int, seed: int,
+           threshold: float | None = None) -> dict[str, float]:
+    """Metrics at ``threshold`` (default: the cost-minimising one on these predictions); each
+    one of ``evaluate.BOOTSTRAPPED`` also with ``_low`` / ``_high`` bounds of its 95 %
+    interval."""
+    threshold = cost.best_threshold(y, proba) if threshold is None else threshold
+    scores = evaluate(y, proba, threshold, cost)
+    if n_boot:
+        for name, (low, high) in bootstrap(y, proba, threshold, cost, n_boot, seed).items():
+            scores[f"{name}_low"], scores[f"{name}_high"] = low, high
+    return scores
+
+
+def _summary(name: str, s: dict[str, float], kind: str = "OOF") -> str:
+    ci = (f" [{s['roc_auc_low']:.4f}, {s['roc_auc_high']:.4f}]" if "roc_auc_low" in s else "")
+    return (f"  {name:<20} {kind} AUC {s['roc_auc']:.4f}{ci}  cost {s['business_cost']:.4f}  "
+            f"refused {s['refusal_rate']:.1%}")
+
+
 def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResult:
-    """Train, evaluate and log the candidates; log and register the LightGBM model."""
+    """Cross-validate and log the candidates; refit, log and register the LightGBM model."""
     track.configure()
     cost = CostModel(config.fn_cost, config.fp_cost)
     say(f"loading {store_path(config.store)}")
     labelled = dataset.load_labelled(config.store)
-    parts = dataset.split(labelled, seed=config.seed)
+    share = dataset.held_out_share(config.test_share, len(labelled))
+    rows, test_rows = dataset.hold_out(labelled, share, config.seed)
     features = F.model_features(labelled.columns)
     history = [f for f in features if f in labelled.columns and f not in APPLICATION_TEST.names]
-    train_, valid, test = (dataset.model_inputs(p, features)
-                           for p in (parts.train, parts.valid, parts.test))
+    data = dataset.model_inputs(rows, features)
+    fold = dataset.folds(data.y, config.folds, config.seed)
     weight = "balanced" if config.class_weight == "balanced" else None
-    pos_weight = (1 - train_.y.mean()) / train_.y.mean() if weight else 1.0
+    pos_weight = (1 - data.y.mean()) / data.y.mean() if weight else 1.0
+    base = fit.lightgbm_params(num_threads=config.num_threads, scale_pos_weight=pos_weight)
+    if config.monotone:
+        base["monotone_constraints"] = fit.monotone_constraints(list(data.X.columns))
+    sizes = {"cv_rows": len(rows), "test_rows": 0 if test_rows is None else len(test_rows),
+             "test_share_used": share}
 
-    with track.start_run(config, parts, labelled, store_path(config.store)) as run_id:
-        say(f"{len(labelled):,} labelled clients, {len(features)} features; run {run_id}")
+    with track.start_run(config, sizes, labelled, store_path(config.store)) as run_id:
+        say(f"{len(labelled):,} labelled clients, {len(features)} features, "
+            f"{config.folds}-fold CV on {len(rows):,}"
+            + (f", {len(test_rows):,} held out for the test" if test_rows is not None else "")
+            + f"; run {run_id}")
         candidates: dict[str, dict[str, float]] = {}
+        oof = pd.DataFrame({"SK_ID_CURR": rows["SK_ID_CURR"].to_numpy(), "fold": fold,
+                            "TARGET": data.y})
 
-        def report(fitted: fit.Fitted, test_proba: np.ndarray) -> dict[str, float]:
-            threshold = cost.best_threshold(valid.y, fitted.valid_proba)
-            scores = evaluate(test.y, test_proba, threshold, cost)
-            track.log_candidate(fitted.name, fitted.params, scores, fitted.seconds)
-            candidates[fitted.name] = scores
-            say(f"  {fitted.name:<20} test AUC {scores['roc_auc']:.4f}  "
-                f"cost {scores['business_cost']:.4f}  ({fitted.seconds:.1f} s)")
+        def report(result: fit.CVResult, proba: np.ndarray, **logged: Any) -> dict[str, float]:
+            scores = scored(data.y, proba, cost, config.bootstrap, config.seed)
+            track.log_candidate(result.name, {**result.params, **logged}, scores, result.seconds)
+            candidates[result.name] = scores
+            oof[result.name] = proba
+            say(_summary(result.name, scores) + f"  ({result.seconds:.1f} s)")
             return scores
 
-        say("candidates:")
-        dummy = fit.fit_dummy(train_, valid)
-        report(dummy, dummy.model.predict_proba(test.X)[:, 1])
-        logistic = fit.fit_logistic(train_, valid, class_weight=weight)
-        report(logistic, logistic.model.predict_proba(test.X)[:, 1])
+        say("candidates (out-of-fold):")
+        dummy = fit.cv_dummy(data, fold)
+        report(dummy, dummy.oof)
+        logistic = fit.cv_logistic(data, fold, class_weight=weight)
+        report(logistic, logistic.oof)
 
-        params: dict[str, Any] = {}
         if config.trials > 0:
-            say(f"searching LightGBM parameters ({config.trials} trials, "
-                f"{config.timeout:.0f} s at most)")
-            params = fit.tune_lightgbm(
-                train_, valid, config.trials, config.timeout, config.num_threads, config.seed,
+            say(f"searching LightGBM parameters on the mean {config.folds}-fold AUC "
+                f"({config.trials} trials, {config.timeout:.0f} s at most)")
+            lgbm = fit.tune_lightgbm(
+                data, fold, config.trials, config.timeout, base, config.lgbm_params,
+                config.seed,
                 on_trial=lambda n, p, auc: (track.log_trial(n, auc),
-                                            say(f"  trial {n:>3}: valid AUC {auc:.4f}")))
-        lgbm = fit.fit_lightgbm(train_, valid, {**params, **config.lgbm_params},
-                                config.num_threads,
-                                scale_pos_weight=pos_weight)
-        booster = lgbm.model
-        valid_margin = booster.predict(valid.X, raw_score=True)
-        calibration = None
-        if config.calibrate:
-            platt = fit.platt(valid_margin, valid.y)
-            calibrated = _probability(valid_margin, platt)
-            if brier_score_loss(valid.y, calibrated) < brier_score_loss(valid.y,
-                                                                        lgbm.valid_proba):
-                calibration = platt
-                lgbm.valid_proba = calibrated
-        lgbm.params["calibration"] = "platt" if calibration else "none"
-        test_proba = _probability(booster.predict(test.X, raw_score=True), calibration)
-        scores = report(lgbm, test_proba)
+                                            say(f"  trial {n:>3}: CV AUC {auc:.4f}")))
+        else:
+            lgbm = fit.cv_lightgbm(data, fold, {**base, **config.lgbm_params})
+        calib, briers = (calibrator.choose(lgbm.oof, data.y, fold) if config.calibrate
+                         else (calibrator.Calibrator("none").fit(lgbm.oof, data.y), {}))
+        proba = calib.predict(lgbm.oof)
+        scores = report(lgbm, proba, calibration=calib.method, cv_rounds=lgbm.rounds)
         threshold = scores["threshold"]
-        track.log_metrics({f"test_{k}": v for k, v in scores.items()})
+        per_fold = fold_thresholds(data.y, proba, fold, cost)
+        analytic = cost.analytic_threshold
+        at_analytic = evaluate(data.y, proba, analytic, cost)
+        rounds = fit.refit_rounds(lgbm.rounds, config.folds)
+        track.log_metrics({
+            **{f"oof_{k}": v for k, v in scores.items() if k != "threshold"},
+            "threshold": threshold, "threshold_fold_min": float(per_fold.min()),
+            "threshold_fold_max": float(per_fold.max()),
+            "threshold_fold_std": float(per_fold.std()),
+            "threshold_analytic": analytic,
+            "oof_business_cost_at_analytic": at_analytic["business_cost"],
+            "oof_refusal_rate_at_analytic": at_analytic["refusal_rate"],
+            "cv_rounds": lgbm.rounds, "refit_rounds": rounds,
+            **{f"calibration_brier_{m}": b for m, b in briers.items()}})
+        track.log_params({"calibration": calib.method,
+                          "fold_thresholds": " ".join(f"{t:.4f}" for t in per_fold)})
+        say(f"calibration: {calib.method} (cross-fitted OOF Brier "
+            + ", ".join(f"{m} {b:.5f}" for m, b in briers.items()) + ")")
+        say(f"threshold {threshold:.3f} (folds {per_fold.min():.3f} to {per_fold.max():.3f}): "
+            f"cost {scores['business_cost']:.4f}, refused {scores['refusal_rate']:.1%}; "
+            f"at fp/(fp+fn) = {analytic:.3f}: cost {at_analytic['business_cost']:.4f}, "
+            f"refused {at_analytic['refusal_rate']:.1%}")
+
+        say(f"refitting LightGBM on {len(rows):,} clients for {rounds} rounds "
+            f"({lgbm.rounds} CV rounds x {config.folds}/{config.folds - 1})")
+        start = time.perf_counter()
+        booster = fit.refit_lightgbm(data, lgbm.params, rounds)
+        track.log_metrics({"refit_seconds": time.perf_counter() - start})
+        result = {f"oof_{k}": v for k, v in scores.items()}
+        if test_rows is not None:
+            test = dataset.model_inputs(test_rows, features)
+            test_proba = calib.predict(booster.predict(test.X, raw_score=True))
+            test_scores = scored(test.y, test_proba, cost, config.bootstrap, config.seed,
+                                 threshold)
+            track.log_metrics({f"test_{k}": v for k, v in test_scores.items()})
+            track.log_table(test_rows[["SK_ID_CURR"]], "test_ids.csv")
+            result.update({f"test_{k}": v for k, v in test_scores.items()})
+            say(_summary("refit model", test_scores, "test"))
 
         say("explaining and plotting")
-        sample = test.X.sample(min(SHAP_SAMPLE, len(test.X)), random_state=config.seed)
-        contrib = booster.predict(sample, pred_contrib=True)[:, :-1]
-        importance = _importance(contrib, sample)
+        shown = test_rows if test_rows is not None else rows
+        sample = shown.sample(min(SHAP_SAMPLE, len(shown)), random_state=config.seed)
+        sample_X = F.to_model_frame(sample, features)
+        contrib = booster.predict(sample_X, pred_contrib=True)[:, :-1]
         track.log_figures({
-            "roc_curve": plots.roc_curve(test.y, test_proba),
-            "pr_curve": plots.pr_curve(test.y, test_proba),
-            "cost_curve": plots.cost_curve(valid.y, lgbm.valid_proba, cost, threshold),
-            "confusion_matrix": plots.confusion(test.y, test_proba, threshold),
-            "shap_summary": plots.shap_summary(contrib, sample),
+            "roc_curve": plots.roc_curve(data.y, proba),
+            "pr_curve": plots.pr_curve(data.y, proba),
+            "cost_curve": plots.cost_curve(data.y, proba, cost, threshold, per_fold),
+            "confusion_matrix": plots.confusion(data.y, proba, threshold),
+            "calibration_curve": plots.calibration(data.y, proba),
+            "shap_summary": plots.shap_summary(contrib, sample_X),
         })
-        track.log_table(importance, "importance.csv")
+        track.log_table(_importance(contrib, sample_X), "importance.csv")
         track.log_table(pd.DataFrame({"feature": features,
                                       "description": [F.describe(f) for f in features]}),
                         "features.csv")
-        track.log_table(parts.test[["SK_ID_CURR"]], "test_ids.csv")
+        track.log_table(oof, "oof_predictions.csv")
 
         say("logging the model")
         with tempfile.TemporaryDirectory() as tmp:
             booster_file, config_file = Path(tmp, "booster.txt"), Path(tmp, "config.json")
             booster.save_model(booster_file)
             config_file.write_text(json.dumps({
-                "threshold": threshold, "calibration": calibration,
-                "ranges": PlausibleRanges().fit(parts.train).to_json(), "fn_cost": cost.fn_cost,
+                "threshold": threshold, "calibration": calib.to_config(),
+                "ranges": PlausibleRanges().fit(rows).to_json(), "fn_cost": cost.fn_cost,
                 "fp_cost": cost.fp_cost}))
-            example = pack_history(parts.test[APPLICATION_TEST.names + history].head(1))
+            example = pack_history(rows[APPLICATION_TEST.names + history].head(1))
             start = time.perf_counter()
             info = track.log_model(booster_file, config_file, example)
             seconds = time.perf_counter() - start
@@ -164,4 +223,5 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         version = track.register(info.model_uri, run_id) if config.register else None
         if version:
             say(f"registered {track.MODEL_NAME} version {version} as @{track.CHALLENGER}")
-    return TrainResult(run_id, version, scores, candidates)
+    return TrainResult(run_id, version, result, candidates)
+

@@ -168,7 +168,8 @@ def register(model_uri: str, run_id: str) -> str:
 
 
 @contextmanager
-def start_run(config: Any, parts: Any, labelled: Any, source: Path) -> Iterator[str]:
+def start_run(config: Any, sizes: dict[str, Any], labelled: Any, source: Path,
+              ) -> Iterator[str]:
     """A run with the config as params and the training data's identity; yields its id.
 
     On an exception the run is marked FAILED and nothing is registered.
@@ -181,7 +182,7 @@ def start_run(config: Any, parts: Any, labelled: Any, source: Path) -> Iterator[
         given = run.data.params  # `mlflow run` has logged the entry point's own spelling
         mlflow.log_params({k: str(v) for k, v in dataclasses.asdict(config).items()
                            if k not in given})
-        mlflow.log_params(parts.sizes())
+        mlflow.log_params(sizes)
         mlflow.log_param("default_rate", round(float(labelled["TARGET"].mean()), 5))
         with warnings.catch_warnings():  # MLflow's hints on guessing a schema do not apply
             warnings.simplefilter("ignore", UserWarning)
@@ -193,22 +194,28 @@ def start_run(config: Any, parts: Any, labelled: Any, source: Path) -> Iterator[
 
 def log_candidate(name: str, params: dict[str, Any], scores: dict[str, float],
                   seconds: float) -> None:
-    """One candidate as a nested run: its params and test metrics."""
+    """One candidate as a nested run: its params and out-of-fold (OOF) metrics."""
     import mlflow
 
     with mlflow.start_run(run_name=name, nested=True):
         mlflow.log_params({k: str(v) for k, v in params.items()})
-        mlflow.log_metrics({**{f"test_{k}": v for k, v in scores.items()},
-                            "fit_seconds": seconds})
-    mlflow.log_metric(f"{name}_test_roc_auc", scores["roc_auc"])
-    mlflow.log_metric(f"{name}_test_business_cost", scores["business_cost"])
+        mlflow.log_metrics({**{f"oof_{k}": v for k, v in scores.items()},
+                            "cv_seconds": seconds})
+    mlflow.log_metric(f"{name}_oof_roc_auc", scores["roc_auc"])
+    mlflow.log_metric(f"{name}_oof_business_cost", scores["business_cost"])
 
 
 def log_trial(number: int, auc: float) -> None:
-    """One hyperparameter trial: validation AUC as a step of the parent run."""
+    """One hyperparameter trial: its mean CV ROC AUC as a step of the parent run."""
     import mlflow
 
-    mlflow.log_metric("search_valid_roc_auc", auc, step=number)
+    mlflow.log_metric("search_cv_roc_auc", auc, step=number)
+
+
+def log_params(values: dict[str, Any]) -> None:
+    import mlflow
+
+    mlflow.log_params({k: str(v) for k, v in values.items()})
 
 
 def log_metrics(values: dict[str, float]) -> None:

@@ -1,10 +1,14 @@
-"""Fitting the candidate models. Pure: frames and parameters in, models and scores out.
+"""Cross-validating and fitting the candidate models. Pure: frames and parameters in, models and
+out-of-fold (OOF) predictions out.
 
-No MLflow here: ``track.py`` logs what these functions return.
+Every candidate is scored by the same stratified folds: each client's OOF prediction comes from
+the model fitted on the other folds. No MLflow here: ``track.py`` logs what these functions
+return.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,25 +38,51 @@ LGBM_DEFAULTS: dict[str, Any] = {
     "verbosity": -1,
     "seed": 0,
 }
+SEARCHED = ("learning_rate", "num_leaves", "min_child_samples", "feature_fraction", "lambda_l2")
+
+#: Features whose effect on the default risk has a known direction (``--monotone``):
+#: -1 = a higher value never raises the risk, +1 = never lowers it.
+MONOTONE_RULES: tuple[tuple[str, int], ...] = (
+    (r"^EXT_SOURCE_(1|2|3|MEAN|MIN|MAX|PROD)$", -1),  # external credit scores
+    (r"(^|_)(SK_)?DPD(_|$)|CREDIT_DAY_OVERDUE", +1),  # days past due
+    (r"DEBT_CREDIT_RATIO|^ANNUITY_INCOME_RATIO$", +1),  # debt ratios
+)
 
 
 @dataclass
 class Split:
-    """Model inputs and labels of one part of the data."""
+    """Model inputs and labels of some clients."""
 
     X: pd.DataFrame
     y: np.ndarray
 
 
 @dataclass
-class Fitted:
-    """A fitted candidate and its probabilities on the validation part."""
+class CVResult:
+    """A candidate scored by cross-validation: its OOF predictions, one per client.
+
+    ``oof`` holds probabilities, except for LightGBM where it holds raw margins (log-odds),
+    calibrated afterwards. ``rounds`` is the number of boosting rounds the folds chose.
+    """
 
     name: str
-    model: Any
-    valid_proba: np.ndarray
+    oof: np.ndarray
     params: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    rounds: int = 0
+
+
+def fold_pairs(fold: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, held-out) row positions of each fold, from a fold number per row."""
+    return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in np.unique(fold)]
+
+
+def _cross_val(data: Split, fold: np.ndarray,
+               fit_predict: Callable[[Split, pd.DataFrame], np.ndarray]) -> np.ndarray:
+    oof = np.empty(len(data.y))
+    for train, held in fold_pairs(fold):
+        oof[held] = fit_predict(Split(data.X.iloc[train], data.y[train]), data.X.iloc[held])
+    return oof
 
 
 def _linear_features() -> ColumnTransformer:
@@ -73,59 +103,95 @@ def _linear_features() -> ColumnTransformer:
 def _as_object_categories(X: pd.DataFrame) -> pd.DataFrame:
     """Categoricals as plain objects with NaN for missing: what sklearn's imputer expects."""
     cats = X.select_dtypes("category").columns
-    return X.astype({c: object for c in cats}).where(X.notna(), np.nan) if len(cats) else X
+    if not len(cats):
+        return X
+    return X.assign(**{c: X[c].astype(object).where(X[c].notna(), np.nan) for c in cats})
 
 
-def fit_dummy(train: Split, valid: Split) -> Fitted:
-    """The prior-probability baseline: every client gets the training default rate."""
+def logistic(C: float = 0.1, class_weight: str | None = None) -> Pipeline:
+    """Logistic regression on imputed, scaled numbers and one-hot categories (unfitted)."""
+    return make_pipeline(FunctionTransformer(_as_object_categories), _linear_features(),
+                         LogisticRegression(C=C, max_iter=500, tol=1e-3,
+                                            class_weight=class_weight))
+
+
+def cv_dummy(data: Split, fold: np.ndarray) -> CVResult:
+    """The prior-probability baseline: every client gets the other folds' default rate."""
     start = time.perf_counter()
-    model = DummyClassifier(strategy="prior").fit(train.X, train.y)
-    return Fitted("dummy", model, model.predict_proba(valid.X)[:, 1],
-                  {"strategy": "prior"}, time.perf_counter() - start)
+    oof = _cross_val(data, fold, lambda t, X: DummyClassifier(strategy="prior")
+                     .fit(t.X, t.y).predict_proba(X)[:, 1])
+    return CVResult("dummy", oof, {"strategy": "prior"}, time.perf_counter() - start)
 
 
-def fit_logistic(train: Split, valid: Split, C: float = 0.1, class_weight: str | None = None,
-                 ) -> Fitted:
-    """Logistic regression on imputed, scaled numbers and one-hot categories."""
+def cv_logistic(data: Split, fold: np.ndarray, C: float = 0.1,
+                class_weight: str | None = None) -> CVResult:
+    """OOF probabilities of the logistic regression."""
     start = time.perf_counter()
-    model: Pipeline = make_pipeline(
-        FunctionTransformer(_as_object_categories),
-        _linear_features(),
-        LogisticRegression(C=C, max_iter=500, class_weight=class_weight))
-    model.fit(train.X, train.y)
-    proba = model.predict_proba(valid.X)[:, 1]
-    return Fitted("logistic_regression", model, proba,
-                  {"C": C, "class_weight": class_weight or "none"}, time.perf_counter() - start)
+    oof = _cross_val(data, fold, lambda t, X: logistic(C, class_weight)
+                     .fit(t.X, t.y).predict_proba(X)[:, 1])
+    return CVResult("logistic_regression", oof, {"C": C, "class_weight": class_weight or "none"},
+                    time.perf_counter() - start)
 
 
-def fit_lightgbm(train: Split, valid: Split, params: dict[str, Any] | None = None,
-                 num_threads: int = 0, max_rounds: int = 2000, patience: int = 100,
-                 scale_pos_weight: float = 1.0) -> Fitted:
-    """LightGBM with early stopping on the validation part (AUC)."""
+def monotone_constraints(columns: list[str]) -> list[int]:
+    """LightGBM's ``monotone_constraints`` for ``columns`` from ``MONOTONE_RULES`` (0: free)."""
+    def direction(name: str) -> int:
+        return next((d for pattern, d in MONOTONE_RULES if re.search(pattern, name)), 0)
+    return [direction(c) for c in columns]
+
+
+def lightgbm_params(params: dict[str, Any] | None = None, num_threads: int = 0,
+                    scale_pos_weight: float = 1.0) -> dict[str, Any]:
+    """The full LightGBM parameters: defaults, then ``params``, then the fixed ones."""
+    return {**LGBM_DEFAULTS, **(params or {}), "metric": "auc", "num_threads": num_threads,
+            "scale_pos_weight": scale_pos_weight}
+
+
+def cv_lightgbm(data: Split, fold: np.ndarray, params: dict[str, Any],
+                max_rounds: int = 2000, patience: int = 100) -> CVResult:
+    """LightGBM on every fold at once (``lgb.cv``), stopped when the mean held-out AUC has not
+    improved for ``patience`` rounds: one number of rounds for all folds, less tuned to any
+    one fold than a per-fold early stop. ``oof`` holds margins at that round."""
     start = time.perf_counter()
-    params = {**LGBM_DEFAULTS, **(params or {}), "metric": "auc",
-              "num_threads": num_threads, "scale_pos_weight": scale_pos_weight}
-    dtrain = lgb.Dataset(train.X, train.y, free_raw_data=False)
-    dvalid = lgb.Dataset(valid.X, valid.y, reference=dtrain)
-    booster = lgb.train(params, dtrain, num_boost_round=max_rounds, valid_sets=[dvalid],
-                        callbacks=[lgb.early_stopping(patience, verbose=False)])
-    proba = booster.predict(valid.X, num_iteration=booster.best_iteration)
-    params["num_boost_round"] = booster.best_iteration
-    return Fitted("lightgbm", booster, proba, params, time.perf_counter() - start)
+    pairs = fold_pairs(fold)
+    result = lgb.cv(params, lgb.Dataset(data.X, data.y), num_boost_round=max_rounds,
+                    folds=pairs, callbacks=[lgb.early_stopping(patience, verbose=False)],
+                    return_cvbooster=True)
+    rounds = len(result["valid auc-mean"])
+    oof = np.empty(len(data.y))
+    for booster, (_, held) in zip(result["cvbooster"].boosters, pairs, strict=True):
+        oof[held] = booster.predict(data.X.iloc[held], num_iteration=rounds, raw_score=True)
+    return CVResult("lightgbm", oof, dict(params), time.perf_counter() - start, rounds)
 
 
-def tune_lightgbm(train: Split, valid: Split, n_trials: int, timeout: float | None,
-                  num_threads: int = 0, seed: int = 0,
+def refit_rounds(cv_rounds: int, folds: int) -> int:
+    """Rounds for the model fitted on every client: the folds trained on (k-1)/k of them, so
+    the CV-chosen number of rounds is scaled by k / (k-1)."""
+    return max(1, round(cv_rounds * folds / (folds - 1)))
+
+
+def refit_lightgbm(data: Split, params: dict[str, Any], rounds: int) -> lgb.Booster:
+    """LightGBM fitted on every client of ``data`` for ``rounds`` rounds (no early stopping)."""
+    params = {k: v for k, v in params.items() if k not in ("num_iterations", "num_boost_round")}
+    return lgb.train(params, lgb.Dataset(data.X, data.y), num_boost_round=rounds)
+
+
+def tune_lightgbm(data: Split, fold: np.ndarray, n_trials: int, timeout: float | None,
+                  base: dict[str, Any], fixed: dict[str, Any] | None = None, seed: int = 0,
                   on_trial: Callable[[int, dict[str, Any], float], None] | None = None,
-                  ) -> dict[str, Any]:
-    """A bounded Optuna (TPE) search of LightGBM parameters on validation AUC.
+                  ) -> CVResult:
+    """A bounded Optuna (TPE) search of LightGBM parameters on the mean CV ROC AUC.
 
-    Returns the best parameters; ``on_trial(number, params, auc)`` is called after each trial.
+    Starts from ``LGBM_DEFAULTS``; ``base`` holds the fixed parameters (threads, weights,
+    constraints), ``fixed`` the user's overrides, applied after each trial's. Returns the best
+    trial's CV result (its params and OOF margins), so the best configuration is not
+    cross-validated twice. ``on_trial(number, params, auc)`` follows each trial.
     """
     import optuna
     from sklearn.metrics import roc_auc_score
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    best: list[CVResult] = []
 
     def objective(trial: optuna.Trial) -> float:
         params = {
@@ -135,22 +201,22 @@ def tune_lightgbm(train: Split, valid: Split, n_trials: int, timeout: float | No
             "feature_fraction": trial.suggest_float("feature_fraction", 0.2, 0.9),
             "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
         }
-        fitted = fit_lightgbm(train, valid, params, num_threads=num_threads, patience=50)
-        auc = float(roc_auc_score(valid.y, fitted.valid_proba))
+        result = cv_lightgbm(data, fold, {**base, **params, **(fixed or {})}, patience=50)
+        auc = _mean_fold_auc(data.y, result.oof, fold, roc_auc_score)
+        if not best or auc > best[0].params["cv_roc_auc"]:
+            result.params["cv_roc_auc"] = auc
+            best[:] = [result]
         if on_trial:
-            on_trial(trial.number, fitted.params, auc)
+            on_trial(trial.number, params, auc)
         return auc
 
     study = optuna.create_study(direction="maximize",
                                 sampler=optuna.samplers.TPESampler(seed=seed))
-    study.enqueue_trial({k: LGBM_DEFAULTS[k] for k in
-                         ("learning_rate", "num_leaves", "min_child_samples",
-                          "feature_fraction", "lambda_l2")})
+    study.enqueue_trial({k: LGBM_DEFAULTS[k] for k in SEARCHED})
     study.optimize(objective, n_trials=n_trials, timeout=timeout)
-    return study.best_params
+    best[0].params.pop("cv_roc_auc")
+    return best[0]
 
 
-def platt(margin: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Platt scaling of raw scores: (a, b) such that p = 1 / (1 + exp(-(a * margin + b)))."""
-    model = LogisticRegression(C=1e6, max_iter=1000).fit(margin.reshape(-1, 1), y)
-    return float(model.coef_[0, 0]), float(model.intercept_[0])
+def _mean_fold_auc(y: np.ndarray, score: np.ndarray, fold: np.ndarray, auc: Callable) -> float:
+    return float(np.mean([auc(y[held], score[held]) for _, held in fold_pairs(fold)]))

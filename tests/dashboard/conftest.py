@@ -9,6 +9,7 @@ import pytest
 
 from dashboard.population import Population, ScoredSample
 from dashboard.registry import ModelCard
+from scoring.request import RequestError
 from serving.client import Score, ScoringError, UnknownClient
 
 THRESHOLD = 0.1
@@ -31,13 +32,14 @@ class StandInScorer:
               threshold: float | None = None) -> list[Score]:
         if self.down:
             raise ScoringError("model server at http://stand-in is unreachable")
-        self.calls.append(rows)
+        self.calls.append(rows)  # every request, refused or not
         out = []
         for _, row in rows.iterrows():
             income = float(row["AMT_INCOME_TOTAL"])
             if income < 0:
-                raise ScoringError(f"AMT_INCOME_TOTAL: value {income:g} is outside the "
-                                   "plausible range [0, 1e+08] (Income of the client)", 400)
+                raise _outside("AMT_INCOME_TOTAL", income, 0.0, 1e8)
+            if float(row["AMT_CREDIT"]) > 1.5e6:
+                raise _outside("AMT_CREDIT", float(row["AMT_CREDIT"]), 0.0, 1.5e6)
             ratio = float(row["AMT_CREDIT"]) / income
             p = 1 / (1 + math.exp(-(ratio - 4)))
             reasons = [{"feature": "AMT_CREDIT", "label": "Credit amount of the loan",
@@ -47,6 +49,13 @@ class StandInScorer:
             out.append(Score(int(row["SK_ID_CURR"]), p, "refused" if p >= THRESHOLD
                              else "granted", THRESHOLD, p - THRESHOLD, reasons[:top_k]))
         return out
+
+
+def _outside(field: str, value: float, low: float, high: float) -> ScoringError:
+    """The model server's 400 refusal of a value outside its plausible range."""
+    message = (f"{field}: value {value:g} is outside the plausible range [{low:g}, {high:g}]")
+    return ScoringError(message, 400, RequestError(field, "outside_range", message, value=value,
+                                                   low=low, high=high))
 
 
 def client_rows() -> pd.DataFrame:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from cli import app
@@ -22,11 +26,20 @@ def run(system):
 
 def test_run_logs_params_metrics_and_dataset(run):
     params, metrics = run.data.params, run.data.metrics
-    assert {"seed", "fn_cost", "fp_cost", "class_weight", "trials", "train_rows"} <= set(params)
+    assert {"seed", "folds", "test_share", "monotone", "fn_cost", "fp_cost", "class_weight",
+            "trials", "cv_rows", "test_rows", "calibration", "fold_thresholds"} <= set(params)
+    assert params["calibration"] in ("none", "platt", "isotonic")
     for name in ("roc_auc", "pr_auc", "accuracy", "recall", "precision", "business_cost",
-                 "brier", "threshold"):
-        assert f"test_{name}" in metrics
-    assert 0.6 < metrics["test_roc_auc"] < 0.95
+                 "brier", "refusal_rate"):
+        assert f"oof_{name}" in metrics
+    for name in ("roc_auc", "pr_auc", "business_cost", "brier", "refusal_rate"):
+        assert metrics[f"oof_{name}_low"] <= metrics[f"oof_{name}"] <= metrics[
+            f"oof_{name}_high"], name
+    assert 0.6 < metrics["oof_roc_auc"] < 0.95
+    assert metrics["threshold_fold_min"] <= metrics["threshold_fold_max"]
+    assert metrics["threshold_analytic"] == pytest.approx(1 / 11)
+    assert metrics["calibration_brier_" + params["calibration"]] == min(
+        v for k, v in metrics.items() if k.startswith("calibration_brier_"))
     assert metrics["log_model_seconds"] < 10
     (dataset_input,) = run.inputs.dataset_inputs
     assert dataset_input.dataset.name == "clients" and dataset_input.dataset.digest
@@ -34,10 +47,12 @@ def test_run_logs_params_metrics_and_dataset(run):
 
 def test_run_logs_the_artifacts(run):
     names = {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
-    assert {"importance.csv", "features.csv", "test_ids.csv", "plots"} <= names
+    assert {"importance.csv", "features.csv", "oof_predictions.csv", "plots"} <= names
+    assert "test_ids.csv" not in names  # no test part below 100,000 clients by default
     plots = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "plots")}
     assert plots == {f"plots/{p}.png" for p in ("roc_curve", "pr_curve", "cost_curve",
-                                                "confusion_matrix", "shap_summary")}
+                                                "confusion_matrix", "calibration_curve",
+                                                "shap_summary")}
 
 
 def test_candidates_are_compared_as_nested_runs(run):
@@ -46,38 +61,71 @@ def test_candidates_are_compared_as_nested_runs(run):
         filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'")
     assert set(children["tags.mlflow.runName"]) == {"dummy", "logistic_regression",
                                                     "lightgbm"}
-    auc = dict(zip(children["tags.mlflow.runName"], children["metrics.test_roc_auc"],
+    auc = dict(zip(children["tags.mlflow.runName"], children["metrics.oof_roc_auc"],
                    strict=True))
-    assert auc["dummy"] == pytest.approx(0.5)
+    assert auc["dummy"] < 0.55
     assert auc["lightgbm"] > auc["dummy"]
 
 
-def test_threshold_minimises_the_cost_on_validation_not_test(system, run):
-    """Rebuild the split from the seed and check the logged threshold against both parts."""
-    model = mlflow.pyfunc.load_model(f"models:/{track.MODEL_NAME}/{system.champion}")
-    parts = dataset.split(dataset.load_labelled(system.store), seed=int(run.data.params["seed"]))
+@pytest.fixture(scope="module")
+def oof(run) -> pd.DataFrame:
+    return pd.read_csv(mlflow.artifacts.download_artifacts(
+        f"runs:/{run.info.run_id}/oof_predictions.csv"))
+
+
+def test_every_labelled_client_has_one_out_of_fold_prediction(system, run, oof):
+    labelled = dataset.load_labelled(system.store)
+    assert sorted(oof["SK_ID_CURR"]) == sorted(labelled["SK_ID_CURR"])
+    assert list(oof.columns) == ["SK_ID_CURR", "fold", "TARGET", "dummy",
+                                 "logistic_regression", "lightgbm"]
+    folds = int(run.data.params["folds"])
+    expected = dataset.folds(labelled["TARGET"].to_numpy(dtype=int), folds,
+                             int(run.data.params["seed"]))
+    np.testing.assert_array_equal(oof["fold"], expected)
+
+
+def test_threshold_and_metrics_come_from_the_oof_predictions(run, oof):
     cost = CostModel(float(run.data.params["fn_cost"]), float(run.data.params["fp_cost"]))
+    y, proba = oof["TARGET"].to_numpy(), oof["lightgbm"].to_numpy()
+    threshold = run.data.metrics["threshold"]
+    assert threshold == pytest.approx(cost.best_threshold(y, proba), rel=1e-6)
+    m = run.data.metrics
+    assert m["oof_business_cost"] == pytest.approx(cost.per_application(y, proba, threshold))
+    assert m["oof_business_cost_at_analytic"] == pytest.approx(
+        cost.per_application(y, proba, 1 / 11))
+    assert m["oof_roc_auc"] == pytest.approx(roc_auc_score(y, proba))
+    logged_folds = [float(t) for t in run.data.params["fold_thresholds"].split()]
+    assert min(logged_folds) == pytest.approx(m["threshold_fold_min"], abs=1e-4)
 
-    def proba(rows):
-        return model.predict(pack_history(rows),
-                             params={"explain": "none"})["probability"].to_numpy()
 
-    threshold = run.data.metrics["test_threshold"]
-    valid_best = cost.best_threshold(parts.valid["TARGET"].to_numpy(), proba(parts.valid))
-    assert threshold == pytest.approx(valid_best, rel=1e-6)
-    test_y, test_p = parts.test["TARGET"].to_numpy(), proba(parts.test)
-    assert cost.per_application(test_y, test_p, threshold) == pytest.approx(
-        run.data.metrics["test_business_cost"])
-    assert np.array_equal(np.sort(parts.test["SK_ID_CURR"].to_numpy()),
-                          np.sort(mlflow.artifacts.load_text(
-                              f"runs:/{run.info.run_id}/test_ids.csv").split()[1:]).astype(int))
+def test_served_model_is_refit_on_every_client_for_the_scaled_rounds(system, run):
+    import lightgbm as lgb
+
+    model_dir = mlflow.artifacts.download_artifacts(
+        f"models:/{track.MODEL_NAME}/{system.champion}")
+    booster = lgb.Booster(model_file=str(next(Path(model_dir).rglob("booster.txt"))))
+    m, folds = run.data.metrics, int(run.data.params["folds"])
+    assert booster.num_trees() == m["refit_rounds"] == round(m["cv_rounds"] * folds
+                                                              / (folds - 1))
+    model = mlflow.pyfunc.load_model(f"models:/{track.MODEL_NAME}/{system.champion}")
+    rows = dataset.load_labelled(system.store).head(200)
+    out = model.predict(pack_history(rows), params={"explain": "none"})
+    assert (out["threshold"] == m["threshold"]).all()
 
 
 def test_train_help_documents_every_flag():
     out = CliRunner().invoke(app, ["train", "--help"], terminal_width=200).output
-    for flag in ("--store", "--trials", "--timeout", "--seed", "--fn-cost", "--fp-cost",
-                 "--class-weight", "--calibrate", "--threads", "--register", "--param"):
+    for flag in ("--store", "--folds", "--test-share", "--trials", "--timeout", "--seed",
+                 "--fn-cost", "--fp-cost", "--class-weight", "--calibrate", "--monotone",
+                 "--threads", "--register", "--param"):
         assert flag in out
+    assert "out-of-fold" in out and "AUC" in out
+
+
+def test_train_refuses_a_bad_test_share(system):
+    result = CliRunner().invoke(app, ["train", "--store", str(system.store),
+                                      "--test-share", "half"])
+    assert result.exit_code == 1 and "'half'" in result.output
 
 
 def test_train_reports_a_missing_store_clearly(tmp_path):
@@ -99,11 +147,13 @@ def test_mlproject_train_entry_point_logs_into_the_project_run(system, tmp_path)
     env["OMP_WAIT_POLICY"] = "PASSIVE"
     result = subprocess.run(
         [str(VENV_BIN / "mlflow"), "run", str(ROOT), "-e", "train", "--env-manager", "local",
-         "--experiment-name", "credit-scoring", "-P", f"store={system.store}", "-P", "trials=0"],
+         "--experiment-name", "credit-scoring", "-P", f"store={system.store}", "-P", "trials=0",
+         "-P", "folds=2"],
         env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "registered credit-scoring version 1" in result.stdout
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = client.get_model_version(track.MODEL_NAME, "1")
     assert client.get_run(version.run_id).data.params["trials"] == "0"
+    assert client.get_run(version.run_id).data.params["folds"] == "2"
     assert os.environ["MLFLOW_TRACKING_URI"] == system.tracking_uri

@@ -1,0 +1,113 @@
+"""How the probability of default moves when one actionable field of the application changes,
+all else equal: one batch request to the model server for every variant.
+
+Pure data code, no Panel. ``sensitivity`` builds the variants of a client's row (credit
+amount, annuity and goods price scaled from a quarter to twice their value), scores them in
+one request and returns ``Curves``; ``Curves.recourse`` says, per field, the value nearest the
+client's own at which the decision changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dashboard.population import refused_rows_dropped
+from serving.client import ScoringError
+
+#: Fields an advisor can negotiate with the client, in the order shown.
+ACTIONABLE = ("AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE")
+#: Multiples of the client's value that are scored (the client's own value included).
+FACTORS = tuple(np.round(np.linspace(0.25, 2.0, 15), 3))
+#: Refusals (a variant outside the model's plausible ranges) tolerated before giving up.
+_MAX_RETRIES = 4
+
+
+@dataclass(frozen=True)
+class Change:
+    """The decision-changing value of one field: ``value`` gives ``decision``."""
+
+    field: str
+    current: float
+    value: float
+    decision: str
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Probability per (field, value); ``threshold`` and the client's own ``decision``."""
+
+    frame: pd.DataFrame  # columns: field, factor, value, probability
+    threshold: float
+    decision: str
+
+    def field(self, name: str) -> pd.DataFrame:
+        return self.frame[self.frame["field"] == name].sort_values("value")
+
+    def recourse(self) -> list[Change]:
+        """Per field, the scored value nearest the client's at which the decision is the other
+        one (a refused client: granted; a granted client: refused), when there is one."""
+        out = []
+        for name in ACTIONABLE:
+            part = self.field(name)
+            if part.empty:
+                continue
+            current = float(part.loc[part["factor"].sub(1).abs().idxmin(), "value"])
+            other = part["probability"] < self.threshold if self.decision == "refused" \
+                else part["probability"] >= self.threshold
+            flipped = part[other]
+            if flipped.empty:
+                continue
+            nearest = flipped.loc[flipped["value"].sub(current).abs().idxmin()]
+            out.append(Change(name, current, float(nearest["value"]),
+                              "granted" if self.decision == "refused" else "refused"))
+        return out
+
+
+def variants(row: pd.DataFrame, fields: tuple[str, ...] = ACTIONABLE,
+             factors: tuple[float, ...] = FACTORS) -> pd.DataFrame:
+    """Copies of the one-row ``row``, one per (field, factor), with ``_field``/``_factor``."""
+    parts = []
+    base = row.iloc[[0]]
+    for name in fields:
+        value = base[name].iloc[0] if name in base else None
+        if value is None or pd.isna(value) or float(value) <= 0:
+            continue
+        block = pd.concat([base] * len(factors), ignore_index=True)
+        block[name] = [round(float(value) * f) for f in factors]
+        parts.append(block.assign(_field=name, _factor=list(factors)))
+    return pd.concat(parts, ignore_index=True) if parts else base.iloc[:0].assign(
+        _field=[], _factor=[])
+
+
+def sensitivity(scorer, row: pd.DataFrame, threshold: float, decision: str,
+                fields: tuple[str, ...] = ACTIONABLE) -> Curves:
+    """Score every variant of ``row`` in one request (``explain='none'``).
+
+    Variants the server refuses (outside its plausible ranges) are left out, one request per
+    refusal. Raises ``ScoringError`` when the server is unreachable.
+    """
+    rows = variants(row, fields)
+    for _ in range(_MAX_RETRIES + 1):
+        if rows.empty:
+            break
+        try:
+            scores = scorer.score(rows.drop(columns=["_field", "_factor"]), explain="none")
+        except ScoringError as err:
+            if err.status is None or not 400 <= err.status < 500:
+                raise
+            kept = refused_rows_dropped(rows, err.error)
+            if kept is None or len(kept) == len(rows):
+                raise
+            rows = kept
+            continue
+        frame = pd.DataFrame({"field": rows["_field"].to_numpy(),
+                              "factor": rows["_factor"].to_numpy(),
+                              "value": [float(rows[f].iloc[i]) for i, f in
+                                        enumerate(rows["_field"])],
+                              "probability": [s.probability for s in scores]})
+        return Curves(frame, threshold, decision)
+    return Curves(pd.DataFrame(columns=["field", "factor", "value", "probability"]),
+                  threshold, decision)

@@ -1,0 +1,468 @@
+"""The client page: search and recent clients, the decision and its gauge, the principal
+reasons, what could change the decision, and the client's profile."""
+
+from __future__ import annotations
+
+import math
+
+import panel as pn
+import param
+from bokeh.models import ColumnDataSource, FactorRange, Label, Span
+from bokeh.plotting import figure
+from panel.viewable import Viewer
+
+from dashboard.i18n import Language
+from dashboard.population import IdIndex
+from dashboard.sensitivity import ACTIONABLE
+from dashboard.store import ClientScore, ServerStatus
+from dashboard.views.common import (
+    BLACK,
+    BLUE,
+    ORANGE,
+    SKY,
+    TEXT,
+    VERMILION,
+    alert,
+    bokeh,
+    card,
+    heading,
+    html_pane,
+    note,
+    pairs_html,
+)
+from dashboard.words import (
+    decision_text,
+    distance_text,
+    feature_label,
+    profile,
+    reason_sentence,
+    recourse_sentences,
+)
+from serving.client import Score
+
+# --- finding a client ------------------------------------------------------------------------
+
+
+class ClientPicker(Viewer):
+    """Type or search a client number; an unknown or malformed number gets a clear message."""
+
+    store = param.ClassSelector(class_=ClientScore)
+
+    def __init__(self, index: IdIndex, **params) -> None:
+        super().__init__(**params)
+        _ = self.store.t.gettext
+        self.index = index
+        example = index.matches("1", 1)[0] if len(index) else "100002"
+        self.input = pn.widgets.AutocompleteInput(
+            label=_("Client number"), placeholder=_("e.g. {id}").format(id=example),
+            restrict=False, min_characters=2, case_sensitive=False,
+            search_strategy="starts_with", options=[], sizing_mode="stretch_width",
+            css_classes=["client-search"])
+        self.input.param.watch(self._suggest, "value_input")
+        self.input.param.watch(lambda e: self.store.select(e.new), "value")
+        self._help = note(_("{n} clients. Type a few digits to see matching numbers, then "
+                            "press Enter.").format(n=self.store.t.number(len(index))),
+                          css_classes=["search-help"])
+
+    def _suggest(self, event: param.parameterized.Event) -> None:
+        self.input.options = self.index.matches(event.new or "")
+
+    @param.depends("store.message")
+    def _message(self) -> pn.viewable.Viewable:
+        return alert(self.store.message) if self.store.message else pn.Spacer(height=0)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self.input, self._help, self._message, sizing_mode="stretch_width")
+
+
+class RecentClients(Viewer):
+    """The clients chosen in this session, latest first: one button each."""
+
+    store = param.ClassSelector(class_=ClientScore)
+
+    @param.depends("store.recent")
+    def __panel__(self) -> pn.viewable.Viewable:
+        _ = self.store.t.gettext
+        if not self.store.recent:
+            return pn.Spacer(height=0)
+        buttons = []
+        for client_id in self.store.recent:
+            button = pn.widgets.Button(label=str(client_id), color="light",
+                                       description=_("Open client {id}").format(id=client_id),
+                                       css_classes=["recent-client"], width=110)
+            button.on_click(lambda _e, c=client_id: self.store.select(str(c)))
+            buttons.append(button)
+        return pn.Column(heading(_("Recent clients")), pn.FlexBox(*buttons),
+                         sizing_mode="stretch_width")
+
+
+class ServerState(Viewer):
+    """The model server's state for the header, in words and with an icon."""
+
+    status = param.ClassSelector(class_=ServerStatus)
+    t = param.ClassSelector(class_=Language)
+    version = param.String(default="")
+    links = param.String(default="", doc="HTML of the language links shown after the state.")
+
+    @param.depends("status.ok", "links")
+    def __panel__(self) -> pn.viewable.Viewable:
+        _ = self.t.gettext
+        state = _("✔ model server available") if self.status.ok else \
+            _("✖ model server not answering")
+        model = _("Model version {v}").format(v=self.version) if self.version else \
+            _("No champion model found")
+        return pn.pane.HTML(
+            f'<div style="display:flex;gap:2rem;align-items:center;color:white">'
+            f'<p class="server-state" role="status" style="margin:0">{model} · {state}</p>'
+            f'{self.links}</div>', styles={"font-size": "1rem"}, margin=(0, 10))
+
+
+class ServerBanner(Viewer):
+    """A banner while the model server does not answer; it goes away by itself."""
+
+    status = param.ClassSelector(class_=ServerStatus)
+    t = param.ClassSelector(class_=Language)
+
+    @param.depends("status.ok")
+    def __panel__(self) -> pn.viewable.Viewable:
+        if self.status.ok:
+            return pn.Spacer(height=0)
+        return alert(self.t.gettext(
+            "**The model server is not answering.** Scores, reasons and what-if results are "
+            "unavailable for now; client information and comparisons still work. The page "
+            "checks again every few seconds and recovers by itself."), kind="danger")
+
+
+# --- the decision ----------------------------------------------------------------------------
+
+class Gauge:
+    """A linear gauge of the probability of default with the threshold marked, drawn once
+    and updated in place (switching client sends numbers, not a new figure).
+
+    The scale ends at a round value above both the threshold and the probability, so a
+    threshold of a few percent is not squashed against zero.
+    """
+
+    def __init__(self, t: Language) -> None:
+        _ = t.gettext
+        self.t = t
+        fig = figure(height=170, x_range=(0, 1), y_range=(0, 1), sizing_mode="stretch_width",
+                     title=_("Probability of default"))
+        self.granted = ColumnDataSource({"left": [0.0], "right": [0.0]})
+        self.refused = ColumnDataSource({"left": [0.0], "right": [1.0]})
+        self.value = ColumnDataSource({"right": [0.0]})
+        fig.hbar(y=0.45, left="left", right="right", height=0.5, color=SKY, alpha=0.5,
+                 source=self.granted, legend_label=_("granted below the threshold"))
+        fig.hbar(y=0.45, left="left", right="right", height=0.5, color=ORANGE, alpha=0.5,
+                 hatch_pattern="/", hatch_color=TEXT, hatch_alpha=0.3, source=self.refused,
+                 legend_label=_("refused at or above"))
+        fig.hbar(y=0.45, left=0, right="right", height=0.18, color=TEXT, source=self.value)
+        self.span = Span(location=0, dimension="height", line_color=BLACK, line_width=3,
+                         line_dash="dashed")
+        self.threshold_label = Label(x=0, y=0.75, text="", text_font_size="0.9rem",
+                                     text_color=TEXT)
+        self.value_label = Label(x=0, y=0.05, text="", text_font_size="0.9rem",
+                                 text_color=TEXT, text_font_style="bold")
+        for item in (self.span, self.threshold_label, self.value_label):
+            fig.add_layout(item)
+        fig.xaxis.formatter = t.ticks("0%")
+        fig.yaxis.visible = False
+        fig.ygrid.visible = False
+        fig.legend.label_text_font_size = "0.8rem"
+        fig.legend.orientation = "horizontal"
+        fig.add_layout(fig.legend[0], "below")
+        self.figure = fig
+
+    def update(self, score: Score) -> None:
+        _ = self.t.gettext
+        top = max(3 * score.threshold, 1.25 * score.probability, 0.05)
+        step = 0.05 if top <= 0.5 else 0.1
+        upper = min(1.0, math.ceil(top / step) * step)
+        shown = min(score.probability, upper)
+        self.figure.x_range.end = upper
+        self.granted.data = {"left": [0.0], "right": [score.threshold]}
+        self.refused.data = {"left": [score.threshold], "right": [upper]}
+        self.value.data = {"right": [shown]}
+        self.span.location = score.threshold
+        self.threshold_label.update(x=score.threshold, text=" " + _("threshold {p}").format(
+            p=self.t.percent(score.threshold)))
+        self.value_label.update(x=shown, text=" " + _("client {p}").format(
+            p=self.t.percent(score.probability)))
+
+
+class ScoreCard(Viewer):
+    """The decision in words with an icon, how far the client is from the threshold, and the
+    probability on a gauge."""
+
+    store = param.ClassSelector(class_=ClientScore)
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._title = note("", css_classes=["client-title"])
+        self._decision = pn.pane.Markdown("", css_classes=["decision"], styles=self._style())
+        self._distance = note("", css_classes=["distance"])
+        self._gauge = Gauge(self.store.t)
+        self._plot = bokeh(self._gauge.figure)
+        self._scored = pn.Column(self._decision, self._distance, self._plot,
+                                 sizing_mode="stretch_width")
+        self._layout = pn.Column(self._title, self._scored, sizing_mode="stretch_width")
+        self._update()
+
+    @staticmethod
+    def _style(decision: str = "granted") -> dict[str, str]:
+        edge = BLUE if decision == "granted" else VERMILION
+        return {"font-size": "1.6rem", "font-weight": "bold", "color": TEXT,
+                "border-left": f"0.5rem solid {edge}", "padding-left": "0.6rem"}
+
+    @param.depends("store.result", "store.row", watch=True)
+    def _update(self) -> None:
+        _ = self.store.t.gettext
+        score = self.store.result
+        if self.store.row is None:
+            self._title.object = _("Choose a client in the search box to see the decision.")
+        else:
+            self._title.object = "## " + _("Client {id}").format(id=self.store.client_id)
+            if score is None:
+                self._title.object += "\n\n" + _("Score unavailable: the model server has "
+                                                 "not answered for this client.")
+        if score is not None:
+            self._decision.param.update(object=decision_text(self.store.t, score),
+                                        styles=self._style(score.decision))
+            self._distance.object = distance_text(self.store.t, score)
+            self._gauge.update(score)
+        self._scored.visible = score is not None
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+class ClientProfile(Viewer):
+    """The client's main application fields with readable labels and units."""
+
+    store = param.ClassSelector(class_=ClientScore)
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._table = html_pane()
+        self._layout = card(self.store.t.gettext("Profile"), self._table,
+                            css_class="profile")
+        self._update()
+
+    @param.depends("store.row", watch=True)
+    def _update(self) -> None:
+        t = self.store.t
+        self._layout.visible = self.store.row is not None
+        if self.store.row is None:
+            return
+        row = self.store.row.iloc[0]
+        outcome = {0: t.gettext("repaid"), 1: t.gettext("had payment difficulties")}.get(
+            None if row.get("TARGET") is None or row.get("TARGET") != row.get("TARGET")
+            else int(row["TARGET"]), t.gettext("not known yet"))
+        pairs = [*profile(t, row), (t.gettext("Outcome in the data"), outcome)]
+        self._table.object = pairs_html(pairs, t.gettext("Application of client {id}").format(
+            id=self.store.client_id))
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+# --- reasons ---------------------------------------------------------------------------------
+
+def _wrap(text: str, width: int = 38) -> str:
+    """A label on several lines of at most ``width`` characters (never cut off)."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "\n".join([*lines, line])
+
+
+class Waterfall:
+    """The client's top contributions stacked from the rest of the model (average client and
+    other features) to the client's risk score (log-odds; right is riskier). Drawn once for
+    ``rows`` reasons and updated in place."""
+
+    def __init__(self, t: Language, rows: int) -> None:
+        _ = t.gettext
+        self.t = t
+        self.steps = ColumnDataSource({k: [] for k in ("y", "left", "right", "color", "hatch",
+                                                       "text")})
+        self.ends = ColumnDataSource({"y": [], "x": [], "text": []})
+        fig = figure(y_range=FactorRange(), height=80 + 44 * (rows + 2), x_range=(0, 1),
+                     sizing_mode="stretch_width", title=_("How each feature moved the risk"))
+        fig.hbar(y="y", left="left", right="right", height=0.7, color="color",
+                 hatch_pattern="hatch", hatch_color="white", source=self.steps)
+        fig.scatter(x="x", y="y", marker="diamond", size=16, color=TEXT, source=self.ends)
+        fig.text(x="right", y="y", text="text", source=self.steps, text_font_size="0.8rem",
+                 text_baseline="middle", x_offset=4, text_color=TEXT)
+        fig.text(x="x", y="y", text="text", source=self.ends, text_font_size="0.8rem",
+                 text_baseline="middle", x_offset=10, text_color=TEXT)
+        fig.xaxis.axis_label = _("risk score (log-odds of default): right = riskier")
+        fig.yaxis.major_label_text_font_size = "0.8rem"
+        self.figure = fig
+
+    def update(self, score: Score) -> None:
+        _ = self.t.gettext
+        reasons = score.reasons
+        total = math.log(score.probability / (1 - score.probability))
+        level = total - sum(r["contribution"] for r in reasons)
+        labels = [_("Average client and other features")] + [
+            feature_label(self.t, r["feature"]) for r in reasons] + [_("This client")]
+        labels = [_wrap(f"{i + 1}. {label}") for i, label in enumerate(labels)]
+        steps = {"y": labels[1:-1], "left": [], "right": [], "color": [], "hatch": [],
+                 "text": []}
+        ends = {"y": [labels[0], labels[-1]], "x": [level, total],
+                "text": [f"{level:+.2f}", f"{total:+.2f} ({self.t.percent(score.probability)})"]}
+        for r in reasons:
+            c = r["contribution"]
+            steps["left"].append(min(level, level + c))
+            steps["right"].append(max(level, level + c))
+            steps["color"].append(VERMILION if c > 0 else BLUE)
+            steps["hatch"].append("/" if c > 0 else " ")
+            steps["text"].append(f"{c:+.2f} " + (_("▲ raises") if c > 0 else _("▼ lowers")))
+            level += c
+        low, high = min(ends["x"] + steps["left"]), max(ends["x"] + steps["right"])
+        pad = 0.05 * (high - low) + 0.05
+        self.figure.y_range.factors = list(reversed(labels))
+        self.figure.x_range.update(start=low - pad, end=high + 8 * pad)
+        self.steps.data, self.ends.data = steps, ends
+
+
+class Reasons(Viewer):
+    """The principal reasons as plain sentences, and (``chart``) as a waterfall."""
+
+    store = param.ClassSelector(class_=ClientScore)
+    top = param.Integer(default=5, bounds=(1, 10))
+    chart = param.Boolean(default=True)
+    extra = param.List(default=[], doc="More content of the card (client's words).")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._sentences = note("", css_classes=["reasons"])
+        parts = [self._sentences]
+        self._waterfall = Waterfall(self.store.t, self.top) if self.chart else None
+        parts += self.extra
+        if self._waterfall:
+            parts.append(bokeh(self._waterfall.figure))
+        self._layout = card(self.store.t.gettext("Principal reasons"), *parts,
+                            css_class="reasons-card")
+        self._update()
+
+    @param.depends("store.result", watch=True)
+    def _update(self) -> None:
+        score = self.store.result
+        self._layout.visible = bool(score is not None and score.reasons)
+        if not self._layout.visible:
+            return
+        top = Score(**{**score.__dict__, "reasons": score.reasons[:self.top]})
+        self._sentences.object = "\n".join(f"1. {reason_sentence(self.store.t, r)}"
+                                           for r in top.reasons)
+        if self._waterfall:
+            self._waterfall.update(top)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+# --- what could change the decision -----------------------------------------------------------
+
+class Recourse(Viewer):
+    """What could change the decision, from one batch of variants scored by the model
+    server."""
+
+    store = param.ClassSelector(class_=ClientScore)
+    extra = param.List(default=[], doc="More content of the card (verified proposals).")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._text = note("", css_classes=["recourse"])
+        self._layout = card(self.store.t.gettext("What could change the decision"),
+                            heading(self.store.t.gettext("One amount at a time"), 3),
+                            self._text, *self.extra, css_class="recourse-card")
+        self._update()
+
+    @param.depends("store.curves", "store.result", watch=True)
+    def _update(self) -> None:
+        _ = self.store.t.gettext
+        self._layout.visible = self.store.result is not None
+        if self.store.result is None:
+            return
+        if self.store.curves is None:
+            self._text.object = _("Computing what could change the decision…")
+            return
+        self._text.object = "\n".join(f"- {s}" for s in
+                                      recourse_sentences(self.store.t, self.store.curves))
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+class SensitivityView(Viewer):
+    """The probability of default against each actionable field, all else equal, with the
+    threshold and the client's own value drawn."""
+
+    store = param.ClassSelector(class_=ClientScore)
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        t = self.store.t
+        _ = t.gettext
+        self._sources = {f: ColumnDataSource({"x": [], "y": []}) for f in ACTIONABLE}
+        self._figures = {}
+        self._spans = {}
+        self._marks = {}
+        for name in ACTIONABLE:
+            fig = figure(height=260, sizing_mode="stretch_width",
+                         title=feature_label(t, name))
+            fig.line("x", "y", source=self._sources[name], line_width=3, color=BLUE)
+            fig.scatter("x", "y", source=self._sources[name], size=6, color=BLUE)
+            self._spans[name] = Span(location=0, dimension="width", line_color=VERMILION,
+                                     line_dash="dashed", line_width=2)
+            self._marks[name] = Span(location=0, dimension="height", line_color=BLACK,
+                                     line_dash="dotted", line_width=2)
+            fig.add_layout(self._spans[name])
+            fig.add_layout(self._marks[name])
+            fig.yaxis.formatter = t.ticks("0.0%")
+            fig.xaxis.formatter = t.ticks("0,0")
+            fig.y_range.start = 0
+            fig.yaxis.axis_label = _("probability of default")
+            fig.xaxis.axis_label = _("amount (dotted: the client's; dashed: the threshold)")
+            self._figures[name] = fig
+        self._text = note("", css_classes=["sensitivity"])
+        self._plots = pn.FlexBox(*[pn.Column(bokeh(f), width=420)
+                                   for f in self._figures.values()])
+        self._layout = card(_("How the probability moves with one field, all else equal"),
+                            self._text, self._plots, css_class="sensitivity-card")
+        self._update()
+
+    @param.depends("store.curves", watch=True)
+    def _update(self) -> None:
+        _ = self.store.t.gettext
+        curves = self.store.curves
+        self._plots.visible = curves is not None
+        if curves is None:
+            self._text.object = _("Choose a client to see how the probability moves.") \
+                if self.store.row is None else _("Computing…")
+            return
+        for name in ACTIONABLE:
+            part = curves.field(name)
+            self._sources[name].data = {"x": part["value"].tolist(),
+                                        "y": part["probability"].tolist()}
+            self._spans[name].location = curves.threshold
+            top = max([curves.threshold, *part["probability"]])
+            self._figures[name].y_range.update(start=0, end=1.15 * top)
+            current = part.loc[part["factor"].sub(1).abs().idxmin(), "value"] \
+                if len(part) else 0
+            self._marks[name].location = float(current)
+        self._text.object = "\n".join(
+            [_("Each curve changes one field from a quarter to twice the client's value; the "
+               "dashed line is the threshold of {p}: below it the loan is granted.").format(
+                p=self.store.t.percent(curves.threshold)), ""]
+            + [f"- {s}" for s in recourse_sentences(self.store.t, curves)])
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+

@@ -1,0 +1,157 @@
+"""The decision card: confirm or override the model's decision (a reason is required to
+override) through the decision service, and the client's earlier decisions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import panel as pn
+import param
+from panel.viewable import Viewer
+
+from dashboard.desk import OVERRIDE_REASONS, DecisionDesk
+from dashboard.views.common import alert, card, heading, html_pane, note, table_html
+from dashboard.words import decision_words
+
+
+class DecisionPanel(Viewer):
+    """Confirm, or override with a reason, and the earlier decisions of the client."""
+
+    desk = param.ClassSelector(class_=DecisionDesk)
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        t = self.desk.t
+        _ = t.gettext
+        self.confirm = pn.widgets.Button(label=_("Confirm the model's decision"),
+                                         color="primary", css_classes=["decision-confirm"],
+                                         width=340, sizing_mode="fixed")
+        self.confirm.on_click(lambda _e: self.desk.confirm())
+        choose = _("— choose a reason —")
+        self.reason = pn.widgets.Select(
+            label=_("Reason for overriding"), css_classes=["override-reason"],
+            options={choose: "", **{_(words): code.value
+                                    for code, words in OVERRIDE_REASONS.items()}})
+        self.text = pn.widgets.TextAreaInput(label=_("Explanation (required to override)"),
+                                             max_length=2000, height=90,
+                                             css_classes=["override-text"])
+        self.override = pn.widgets.Button(label=_("Override the model's decision"),
+                                          color="warning", css_classes=["decision-override"],
+                                          width=340, sizing_mode="fixed")
+        self.override.on_click(lambda _e: self._override())
+        self._model = note("", css_classes=["model-decision"])
+        self._status = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._history = html_pane(css_classes=["decision-history"])
+        self._message = pn.Column(sizing_mode="stretch_width")
+        self._form = pn.Column(
+            self._model, pn.Row(self.confirm),
+            note(_("Or override it (the final decision becomes the opposite one):")),
+            pn.Row(self.reason, self.text, sizing_mode="stretch_width"), pn.Row(self.override),
+            sizing_mode="stretch_width")
+        self._layout = card(_("Your decision"), self._message, self._form, self._status,
+                            self._history, css_class="decision-card")
+        self._update()
+        self._feedback()
+
+    def _override(self) -> None:
+        if self.desk.override(self.reason.value, self.text.value):
+            self.reason.value, self.text.value = "", ""
+
+    @param.depends("desk.assessment", "desk.history", "desk.message", watch=True)
+    def _update(self) -> None:
+        t = self.desk.t
+        _ = t.gettext
+        desk = self.desk
+        self._message.objects = [alert(desk.message)] if desk.message else []
+        if not desk.available:
+            self._message.objects = [note(_("No decision service is configured: decisions "
+                                            "cannot be recorded here."))]
+        self._form.visible = desk.assessment is not None
+        if desk.assessment is not None:
+            self._model.object = _("The model proposes: **{decision}**.").format(
+                decision=decision_words(t, desk.assessment.decision))
+        self._history.object = self._table() if desk.history else (
+            "<p>" + _("No earlier decision for this client.") + "</p>"
+            if desk.client_id is not None and desk.available else "")
+
+    @param.depends("desk.saved", "desk.error", watch=True)
+    def _feedback(self) -> None:
+        text, colour = (self.desk.error, "#8a2b00") if self.desk.error else \
+            (self.desk.saved, "#1a1a1a")
+        self._status.object = (f'<p role="status" class="decision-status" style="color:{colour};'
+                               f'font-weight:bold">{text}</p>') if text else \
+            '<p role="status" class="decision-status"></p>'
+
+    def _table(self) -> str:
+        t = self.desk.t
+        _ = t.gettext
+        rows = []
+        for d in self.desk.history:
+            reason = ""
+            if d.override_reason_code:
+                code = next((c for c in OVERRIDE_REASONS if c.value == d.override_reason_code),
+                            None)
+                reason = (_(OVERRIDE_REASONS[code]) if code else d.override_reason_code) + \
+                    (f": {d.override_reason_text}" if d.override_reason_text else "")
+            rows.append({_("date"): t.datetime(datetime.fromisoformat(d.recorded_at)),
+                         _("advisor"): d.advisor,
+                         _("model"): decision_words(t, d.model_decision),
+                         _("final decision"): decision_words(t, d.final_decision),
+                         _("override reason"): reason})
+        return table_html(pd.DataFrame(rows), _("Earlier decisions for this client"))
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+class ClientReasons(Viewer):
+    """The principal reasons in the client's words (the decision service's catalogue)."""
+
+    desk = param.ClassSelector(class_=DecisionDesk)
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._text = note("", css_classes=["client-reasons"])
+        self._layout = pn.Column(heading(self.desk.t.gettext("In the client's words"), 3),
+                                 self._text, sizing_mode="stretch_width")
+        self._update()
+
+    @param.depends("desk.assessment", watch=True)
+    def _update(self) -> None:
+        a = self.desk.assessment
+        self._layout.visible = bool(a is not None and a.reasons)
+        if self._layout.visible:
+            self._text.object = "\n".join(f"- {getattr(r, self.desk.t.code)}"
+                                          for r in a.reasons)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+class ServiceRecourse(Viewer):
+    """The decision service's verified changes that would grant a refused application."""
+
+    desk = param.ClassSelector(class_=DecisionDesk)
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._text = note("", css_classes=["service-recourse"])
+        self._layout = pn.Column(heading(self.desk.t.gettext(
+            "Verified proposals (amounts changed together)"), 3), self._text,
+            sizing_mode="stretch_width")
+        self._update()
+
+    @param.depends("desk.assessment", watch=True)
+    def _update(self) -> None:
+        a = self.desk.assessment
+        self._layout.visible = bool(a is not None and a.recourse)
+        if self._layout.visible:
+            t = self.desk.t
+            self._text.object = "\n".join(
+                "- " + t.gettext("{proposal} (probability of default {p})").format(
+                    proposal=getattr(p, t.code), p=t.percent(p.probability))
+                for p in a.recourse)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout

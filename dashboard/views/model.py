@@ -1,0 +1,137 @@
+"""The model card page: the champion's version, data and quality, and what drives it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+from bokeh.models import ColorBar, ColumnDataSource, FactorRange, LinearColorMapper
+from bokeh.palettes import Cividis256
+from bokeh.plotting import figure
+from panel.viewable import Viewer
+
+from dashboard.i18n import Language
+from dashboard.registry import ModelCard
+from dashboard.views.client import _wrap
+from dashboard.views.common import BLUE, TEXT, bokeh, card, note, table
+from dashboard.words import feature_label
+
+
+class ModelPage(Viewer):
+    """The champion: version, training date and data, metrics, confusion at the threshold."""
+
+    card = param.ClassSelector(class_=ModelCard)
+    t = param.ClassSelector(class_=Language)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        t = self.t
+        _ = t.gettext
+        model = self.card
+        facts = "\n".join([
+            "- " + _("**Version**: {v}").format(v=model.version),
+            "- " + _("**Trained on**: {date}").format(date=t.date(model.trained_at)),
+            "- " + _("**Data**: {n} labelled clients; {train} for training, {test} held out "
+                     "for the test").format(
+                n=t.number(model.data_rows) if model.data_rows else "?",
+                train=t.number(int(model.params.get("cv_rows", model.params.get(
+                    "train_rows", 0)))) or "?",
+                test=t.number(int(model.params.get("test_rows", 0))) or "?"),
+            "- " + _("**ROC AUC** on the test clients: {auc}").format(
+                auc=t.number(model.metric("roc_auc"), 3)),
+            "- " + _("**Business cost**: {cost} per application ({fn} per granted loan that "
+                     "defaults, {fp} per refused client who would repay)").format(
+                cost=t.number(model.metric("business_cost"), 3),
+                fn=model.params.get("fn_cost", "10"), fp=model.params.get("fp_cost", "1")),
+            "- " + _("**Threshold**: loans are refused from a probability of default of "
+                     "{p}").format(p=t.percent(model.threshold)),
+        ])
+        parts = [note(facts, css_classes=["model-facts"])]
+        counts = model.confusion()
+        if counts:
+            parts.append(table(pd.DataFrame({
+                _("outcome"): [_("actually repaid"), _("actually defaulted")],
+                _("granted (below the threshold)"): [t.number(counts["TN"]),
+                                                     t.number(counts["FN"])],
+                _("refused (at or above)"): [t.number(counts["FP"]), t.number(counts["TP"])]}),
+                _("Test clients by decision and outcome at the threshold of {p}").format(
+                    p=t.percent(model.threshold))))
+        if "roc_curve" in model.plots:
+            parts.append(pn.pane.PNG(model.plots["roc_curve"], width=420, alt_text=_(
+                "ROC curve of the test clients, AUC {auc}.").format(
+                auc=t.number(model.metric("roc_auc"), 3))))
+        return card(_("The champion model"), *parts, css_class="model-card")
+
+
+class GlobalImportance(Viewer):
+    """The champion's most influential features (mean |SHAP|), with whole readable labels."""
+
+    card = param.ClassSelector(class_=ModelCard)
+    t = param.ClassSelector(class_=Language)
+    top = param.Integer(default=15)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        t = self.t
+        _ = t.gettext
+        ranked = self.card.importance.head(self.top)
+        labels = [_wrap(feature_label(t, f), 44) for f in ranked["feature"]]
+        fig = figure(y_range=FactorRange(*reversed(labels)), height=60 + 40 * len(labels),
+                     sizing_mode="stretch_width", title=_(
+                         "The {n} most influential features of the model").format(
+                         n=len(labels)))
+        fig.hbar(y=list(reversed(labels)), right=list(reversed(ranked["mean_abs_shap"])),
+                 height=0.7, color=BLUE)
+        fig.x_range.start = 0
+        fig.xaxis.axis_label = _("mean contribution to the risk, in absolute value (log-odds)")
+        fig.yaxis.major_label_text_font_size = "0.8rem"
+        shown = pd.DataFrame({_("feature"): [feature_label(t, f) for f in ranked["feature"]],
+                              _("mean contribution"): [t.number(v, 3) for v in
+                                                       ranked["mean_abs_shap"]]})
+        return card(_("What drives the model overall"), bokeh(fig),
+                    table(shown, _("The same ranking as a table")), css_class="importance")
+
+
+class ShapSummary(Viewer):
+    """Contributions across clients (SHAP summary, a beeswarm): one dot per client and
+    feature, placed by its contribution and coloured by the feature's value (rank among the
+    sampled clients); whole, translated labels."""
+
+    t = param.ClassSelector(class_=Language)
+    top = param.Integer(default=10)
+
+    def __init__(self, contributions: pd.DataFrame, features: list[str], **params) -> None:
+        super().__init__(**params)
+        self.contributions = contributions
+        self.features = features[:self.top]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        t = self.t
+        _ = t.gettext
+        data = self.contributions[self.contributions["feature"].isin(self.features)].copy()
+        labels = {f: _wrap(feature_label(t, f), 44) for f in self.features}
+        data["label"] = data["feature"].map(labels)
+        values = pd.to_numeric(data["value"], errors="coerce")
+        data["rank"] = values.groupby(data["feature"]).rank(pct=True)
+        rng = np.random.default_rng(0)
+        data["jitter"] = rng.uniform(-0.3, 0.3, len(data))
+        source = ColumnDataSource({"x": data["contribution"].to_numpy(),
+                                   "y": list(zip(data["label"], data["jitter"], strict=True)),
+                                   "c": data["rank"].fillna(-1).to_numpy()})
+        mapper = LinearColorMapper(palette=Cividis256, low=0, high=1, nan_color="#999999",
+                                   low_color="#bbbbbb")
+        order = [labels[f] for f in reversed(self.features)]
+        fig = figure(y_range=FactorRange(*order), height=80 + 48 * len(order),
+                     sizing_mode="stretch_width", title=_(
+                         "Contributions of {n} clients (SHAP summary)").format(
+                         n=t.number(data["SK_ID_CURR"].nunique())))
+        fig.scatter("x", "y", source=source, size=5, alpha=0.7,
+                    color={"field": "c", "transform": mapper})
+        fig.add_layout(ColorBar(color_mapper=mapper, title=_("value (low to high)"),
+                                title_text_color=TEXT), "right")
+        fig.xaxis.axis_label = _("contribution to the risk (log-odds): right = riskier")
+        fig.yaxis.major_label_text_font_size = "0.8rem"
+        return card(_("Contributions across clients"), bokeh(fig), note(_(
+            "Each dot is a client: to the right the feature raised that client's risk, to "
+            "the left it lowered it; the colour shows whether the client's value was low "
+            "(dark blue) or high (yellow) among these clients; grey: no value. The ranking "
+            "is the table above.")), css_class="shap-summary")
