@@ -44,7 +44,7 @@ def test_a_full_queue_drops_instead_of_blocking(tmp_path):
     log.append(*_batch(1))
     start = time.perf_counter()
     log.append(*_batch(2))
-    assert time.perf_counter() - start < 0.01
+    assert time.perf_counter() - start < 1.0  # a blocked put would wait for the 60 s writer
     assert log.dropped == 2
     log.close()
 
