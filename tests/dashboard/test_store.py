@@ -222,7 +222,7 @@ def test_population_view_follows_the_client(chosen, population):
     view = V.PopulationView(population, store=chosen)
     chosen.select("100002")
     assert "Client 100002:" in view._summary.object
-    assert view._curves.key == (("contract type", "Cash loans"), ("age band", "60-69"))
+    assert view._drawn[1] == (("contract type", "Cash loans"), ("age band", "60-69"))
     chosen.select("100001")
     assert "Client 100001:" in view._summary.object and view._marker.visible
 
