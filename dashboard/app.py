@@ -15,6 +15,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,7 +111,10 @@ def model_card(uri: str) -> ModelCard:
 
 @pn.cache
 def population(store: str, features: tuple[str, ...]) -> P.Population:
-    return P.Population.load(store, features)
+    people = P.Population.load(store, features)
+    threading.Thread(target=people.warm, args=(PopulationView.param.criteria.default,),
+                     daemon=True, name="dashboard-groups").start()
+    return people
 
 
 @pn.cache

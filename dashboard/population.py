@@ -86,7 +86,7 @@ class Population:
         self._target = frame[TARGET].to_numpy(dtype="float64", na_value=np.nan)
         self._values: dict[str, np.ndarray] = {}
         self._masks: dict[GroupKey, np.ndarray] = {}
-        self._texts: dict[str, np.ndarray] = {}
+        self._codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
         self._medians: dict[tuple[str, GroupKey, int | None], float] = {}
         self._histograms: dict[tuple[str, GroupKey], pd.DataFrame] = {}
 
@@ -108,20 +108,36 @@ class Population:
                 feature, self.frame[feature].to_numpy(dtype="float64", na_value=np.nan))
         return self._values[feature]
 
-    def _text(self, column: str) -> np.ndarray:
-        """A group column as text, converted once."""
-        if column not in self._texts:
-            self._texts[column] = self.frame[column].astype(str).to_numpy()
-        return self._texts[column]
+    def _coded(self, column: str) -> tuple[np.ndarray, dict[str, int]]:
+        """A group column as integer codes and its text -> code map, converted once (a group's
+        mask then compares integers, not 356,255 strings)."""
+        if column not in self._codes:
+            codes, levels = pd.factorize(self.frame[column].astype(str))
+            self._codes[column] = (codes, {str(v): i for i, v in enumerate(levels)})
+        return self._codes[column]
 
     def mask(self, key: GroupKey) -> np.ndarray:
         """True for the clients of the group ``key``."""
         if key not in self._masks:
             mask = np.ones(len(self.frame), dtype=bool)
             for criterion, value in key:
-                mask &= self._text(GROUPS[criterion]) == value
+                codes, levels = self._coded(GROUPS[criterion])
+                mask &= codes == levels.get(value, -2)
             self._masks[key] = mask
         return self._masks[key]
+
+    def warm(self, criteria: Sequence[str]) -> None:
+        """Compute the medians of every group of ``criteria`` (what a client switch on the
+        comparisons page shows) ahead of the first switch into each group."""
+        columns = [self._coded(GROUPS[c])[1] for c in criteria]
+        keys = [()]
+        for criterion, levels in zip(criteria, columns, strict=True):
+            keys = [(*k, (criterion, v)) for k in keys for v in levels]
+        for key in keys:
+            if self.size(key):
+                for feature in self.features:
+                    for outcome in (None, 0, 1):
+                        self.median(feature, key, outcome)
 
     def histograms(self, feature: str, key: GroupKey = (), bins: int = 40) -> pd.DataFrame:
         """Share of repaid and of defaulted clients of the group per bin of ``feature``.

@@ -130,6 +130,9 @@ def test_population_groups(population, rows):
     hist = population.histograms("AMT_CREDIT", key)
     assert hist["repaid"].sum() == pytest.approx(1.0)
     assert population.histograms("DAYS_BIRTH")["left"].min() > 0  # ages in years
+    assert population.size((("contract type", "Consumer loans"),)) == 0  # no such client
+    population.warm(["contract type"])
+    assert ("AMT_CREDIT", (("contract type", "Revolving loans"),), 1) in population._medians
 
 
 def _render(view) -> pn.viewable.Viewable:
