@@ -19,35 +19,45 @@ def model_dir(s: Settings, version: str) -> Path:
 
 
 def fetch_model(s: Settings, version: str) -> Path:
-    """Copy the files of model ``version`` from the registry into the run folder, once.
+    """Copy the files of model ``version`` from the registry into the run folder.
 
     Replicas serve this copy: a restart neither opens the tracking store nor downloads
-    anything, and still works while the store is unreadable.
+    anything, and still works while the store is unreadable. The copy notes where it came from
+    (``.source``): a run folder kept while the tracking store was replaced (a new demo, another
+    ``MLFLOW_TRACKING_URI``) holds a "version 1" of another model, which is fetched again.
     """
-    target = model_dir(s, version)
-    if (target / "MLmodel").is_file():
-        return target
     import tempfile
 
     from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = model_dir(s, version)
     uri = f"models:/{s.model_name}/{version}"
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        try:
-            # The registry is the tracking store: ask it for the version's files explicitly
-            # (a models:/ URI alone would be looked up in MLflow's default registry).
-            source = MlflowClient(s.tracking_uri, s.tracking_uri).get_model_version_download_uri(
-                s.model_name, version)
-            local = download_artifacts(artifact_uri=source, dst_path=tmp,
-                                       tracking_uri=s.tracking_uri)
-        except Exception as err:  # MlflowException, OSError, a database error
-            raise ServiceError(f"cannot copy {uri} from {s.tracking_uri}: "
-                               f"{str(err).splitlines()[0]}") from err
-        Path(local).replace(target)
+    try:
+        # The registry is the tracking store: ask it for the version's files explicitly
+        # (a models:/ URI alone would be looked up in MLflow's default registry).
+        source = MlflowClient(s.tracking_uri, s.tracking_uri).get_model_version_download_uri(
+            s.model_name, version)
+        stamp = f"{s.tracking_uri} {source}"
+        if (target / "MLmodel").is_file() and _read(target / ".source") == stamp:
+            return target
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            local = Path(download_artifacts(artifact_uri=source, dst_path=tmp,
+                                            tracking_uri=s.tracking_uri))
+            (local / ".source").write_text(stamp)
+            if target.exists():
+                shutil.rmtree(target)
+            local.replace(target)
+    except Exception as err:  # MlflowException, OSError, a database error
+        raise ServiceError(f"cannot copy {uri} from {s.tracking_uri}: "
+                           f"{str(err).splitlines()[0]}") from err
     return target
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text() if path.is_file() else None
 
 
 def prune_models(s: Settings, keep: str) -> None:

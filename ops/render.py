@@ -44,7 +44,7 @@ def _quote(part: str) -> str:
 
 
 def _tracking_command(s: Settings) -> list[str]:
-    command = [str(BIN / "mlflow"), "server", "--backend-store-uri", s.tracking_uri,
+    command = [sys.executable, "-m", "ops.tracking", "--backend-store-uri", s.tracking_uri,
                "--host", s.host, "--port", str(s.tracking_port), "--workers", "1"]
     if s.tracking_uri.startswith("sqlite:///"):
         artifacts = Path(s.tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"

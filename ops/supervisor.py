@@ -4,7 +4,7 @@
 
 | program | what | URL |
 |---|---|---|
-| ``tracking`` | ``mlflow server`` on the tracking store | ``http://HOST:5000`` |
+| ``tracking`` | ``mlflow server`` on the tracking store (``ops.tracking``) | ``http://HOST:5000`` |
 | ``model-1``, ``model-2`` | stock ``mlflow models serve`` replicas of the champion | 5011, 5012 |
 | ``proxy`` | nginx, the stable model URL in front of the replicas | ``http://HOST:5001`` |
 | ``dashboard`` | ``panel serve dashboard/app.py`` (left out while the file is absent) | ``:5006`` |

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from ops import launch, render, settings, supervisor
+from ops import launch, models, render, settings, supervisor
 from ops.systemd import units
 
 
@@ -187,3 +187,17 @@ def test_model_copy_reads_the_settings_store_not_mlflow_defaults(system, tmp_pat
     copy = Path(out.stdout.strip().splitlines()[-1])
     assert (copy / "MLmodel").is_file() and copy.parent.parent == tmp_path / "run"
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_stale_model_copy_of_another_store_is_fetched_again(system, tmp_path):
+    """A run folder kept across a new tracking store holds a "version 1" of another model:
+    `up` must serve the registry's version, not the stale copy."""
+    s = settings.Settings(tracking_uri=system.tracking_uri, run_dir=str(tmp_path / "run"))
+    version = models.champion_version(s.tracking_uri)
+    stale = models.model_dir(s, version)
+    stale.mkdir(parents=True)
+    (stale / "MLmodel").write_text("flavors: {}\n")  # what an older store's version left
+    copy = models.fetch_model(s, version)
+    assert copy == stale and "python_function" in (copy / "MLmodel").read_text()
+    assert system.tracking_uri in (copy / ".source").read_text()
+    assert models.fetch_model(s, version) == copy  # the good copy is kept as it is

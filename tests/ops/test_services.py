@@ -49,6 +49,9 @@ def test_status_shows_every_service_running_and_healthy(deployment):
         assert "RUNNING" in line
     assert f":{deployment.model_port}/invocations" in result.output
     assert requests.get(f"{deployment.url(deployment.tracking_port)}/health", timeout=5).ok
+    # the tracking program is the uvicorn server itself, not `mlflow server` waiting for it
+    tracking = psutil.Process(_pid(deployment, "tracking"))
+    assert "uvicorn" in tracking.cmdline() and not tracking.children()
     conf = (deployment.run / "supervisord.conf").read_text()
     assert conf.count("autorestart=true") >= 5
     assert (deployment.run / "logs" / "model-1.log").is_file()
