@@ -284,7 +284,8 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
             params={k: str(v) for k, v in lgbm.params.items()}, stability=drift)
         text = card.model_card(facts, assessment)
         track.log_card(text, card.to_html(text))
-        if version:
+        if version:  # the alias last: a run failing before it leaves every alias as it was
+            track.set_alias(track.CHALLENGER, version)
             say(f"registered {track.MODEL_NAME} version {version} as @{track.CHALLENGER}")
     return TrainResult(run_id, version, result, candidates)
 

@@ -159,12 +159,11 @@ def log_model(booster_file: Path, config_file: Path, input_example: Any):
 
 
 def register(model_uri: str, run_id: str) -> str:
-    """Register the model as a new version of ``credit-scoring`` with alias challenger."""
+    """Register the model as a new version of ``credit-scoring``, without an alias yet (the
+    run gives it ``challenger`` once its card is logged)."""
     import mlflow
 
-    version = mlflow.register_model(model_uri, MODEL_NAME, tags={"run_id": run_id}).version
-    set_alias(CHALLENGER, version)
-    return version
+    return mlflow.register_model(model_uri, MODEL_NAME, tags={"run_id": run_id}).version
 
 
 @contextmanager
