@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scoring import features as F
 from scoring.request import pack_history
 from scoring.schema import TARGET
 from scoring.store import read_clients, store_path
@@ -168,7 +169,8 @@ def _recipe_set(client, champion: str, new_run, old_run, store: Path | str,
         raise PromotionError(f"{why}; champion {champion} logged no recipe to cross-validate "
                              "again (trained before the gate): promote with --force --reason")
     rows = read_clients(new["SK_ID_CURR"].tolist(), store_path(store)).set_index("SK_ID_CURR")
-    missing = [f for f in recipe["features"] if f not in rows.columns]
+    available = set(F.model_features(rows.columns))  # application features are derived
+    missing = [f for f in recipe["features"] if f not in available]
     if missing or not new["SK_ID_CURR"].isin(rows.index).all():
         gone = (f"feature(s) {', '.join(missing[:5])}" if missing
                 else "some of the challenger's clients")

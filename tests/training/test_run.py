@@ -199,7 +199,7 @@ def test_run_logs_fairness_calibration_and_stability(run):
 
 def test_card_holds_the_figures_of_its_run(system, run):
     metrics = run.data.metrics
-    result = CliRunner().invoke(app, ["card", system.champion])
+    result = CliRunner().invoke(app, ["card", str(system.champion)])
     assert result.exit_code == 0, result.output
     text = result.stdout
     assert f"# Model card: credit-scoring version {system.champion}\n" in text
