@@ -22,6 +22,7 @@ complete side tables (SK_ID_CURR 100002 to 105849, as ``real_data_check.py``).
 
     .venv/bin/python benchmarks/bench_training.py protocol --store /tmp/realstore
     .venv/bin/python benchmarks/bench_training.py time --applications 20000 --folds 3 --trials 3
+    .venv/bin/python benchmarks/bench_training.py time --data-dir DIR_OF_CSV --folds 3 --trials 3
 """
 
 from __future__ import annotations
@@ -206,32 +207,44 @@ def _child_train(args) -> None:
 
     t0, c0 = time.perf_counter(), time.process_time()
     result = train(TrainConfig(store=Path(args.store), folds=args.folds, trials=args.trials,
-                               num_threads=args.threads, register=False),
+                               timeout=args.timeout, num_threads=args.threads,
+                               register=False),
                    say=lambda line: print(line, file=sys.stderr))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
                       "peak_mib": peak, "auc": result.metrics["oof_roc_auc"]}))
 
 
+def _clients(store: Path) -> int:
+    import polars as pl
+
+    return pl.scan_parquet(store / "clients.parquet").select(pl.len()).collect().item()
+
+
 def timing(args) -> None:
     with tempfile.TemporaryDirectory(dir=args.work_dir) as tmp:
-        raw, store = Path(tmp, "raw"), Path(tmp, "features")
+        raw, store = args.data_dir or Path(tmp, "raw"), args.store or Path(tmp, "features")
         scoring = str(Path(sys.executable).parent / "scoring")
-        subprocess.run([scoring, "generate", "--applications", str(args.applications),
-                        "--out", str(raw)], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([scoring, "features", "--data-dir", str(raw), "--out", str(store)],
-                       check=True, stdout=subprocess.DEVNULL)
+        if args.data_dir is None and args.store is None:
+            subprocess.run([scoring, "generate", "--applications", str(args.applications),
+                            "--out", str(raw)], check=True, stdout=subprocess.DEVNULL)
+        if args.store is None:
+            subprocess.run([scoring, "features", "--data-dir", str(raw), "--out", str(store)],
+                           check=True, stdout=subprocess.DEVNULL)
         env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db",
                "MLFLOW_DISABLE_TELEMETRY": "true"}
         out = subprocess.run([sys.executable, __file__, "_child", "--store", str(store),
                               "--folds", str(args.folds), "--trials", str(args.trials),
-                              "--threads", str(args.threads)],
+                              "--threads", str(args.threads), "--timeout", str(args.timeout)],
                              capture_output=True, text=True, env=env)
         if out.returncode:
             sys.exit(f"training failed:\n{out.stderr[-3000:]}")
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"| {args.applications:,} | {args.folds} | {args.trials} | {r['wall']:.0f} | "
-              f"{r['cpu']:.0f} | {r['peak_mib']:.0f} | {r['auc']:.4f} |")
+        print(out.stderr, file=sys.stderr)
+        trials = out.stderr.count("  trial ")
+        clients = _clients(store) if args.data_dir or args.store else args.applications
+        print(f"| {clients:,} | {args.folds} | {args.trials} | {r['wall']:.0f} | "
+              f"{r['cpu']:.0f} | {r['peak_mib']:.0f} | {r['auc']:.4f} | {trials} |")
 
 
 def main() -> None:
@@ -247,12 +260,17 @@ def main() -> None:
     t.add_argument("--folds", type=int, default=3)
     t.add_argument("--trials", type=int, default=3)
     t.add_argument("--threads", type=int, default=0)
+    t.add_argument("--timeout", type=float, default=600.0, help="search budget, s (wall)")
     t.add_argument("--work-dir", type=Path, default=None)
+    t.add_argument("--data-dir", type=Path, default=None,
+                   help="existing Kaggle-format files (read only) instead of generating")
+    t.add_argument("--store", type=Path, default=None, help="an existing feature store")
     c = sub.add_parser("_child")
     c.add_argument("--store")
     c.add_argument("--folds", type=int)
     c.add_argument("--trials", type=int)
     c.add_argument("--threads", type=int)
+    c.add_argument("--timeout", type=float)
     args = parser.parse_args()
     {"protocol": protocol, "time": timing, "_child": _child_train}[args.mode](args)
 

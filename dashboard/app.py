@@ -3,7 +3,8 @@
 Wires the real collaborators into the stores and views: client rows from the feature store,
 scores and reasons from the model server over HTTP (``serving.client``), the champion's card
 from the MLflow registry (``registry.py``). Everything heavy (the population's columns, the id
-index, the scored samples, the champion's card) is read once per server with ``pn.cache``.
+index, the scored samples, the champion's card) is read once per server with ``pn.cache``;
+a session draws the search first and builds the client page once the browser has drawn it.
 Importing this module starts nothing; serving it builds one page per session, in the
 language of ``?lang=fr|en``, else ``--lang`` / ``DASHBOARD_LANG``, else French.
 """
@@ -49,7 +50,7 @@ from dashboard.views import (
 from dashboard.views.common import alert, card, heading, note, pairs_html
 from dashboard.views.decision import ClientReasons, DecisionPanel, ServiceRecourse
 from dashboard.views.letter import LetterCard
-from serving.client import DEFAULT_URL, ClientScorer, ScoringClient
+from serving.client import DEFAULT_URL, ScoringClient
 
 TITLE = N_("Credit scoring – client advisor dashboard")
 #: Page key -> its name in the navigation.
@@ -124,6 +125,11 @@ def explained_sample(store: str, model_url: str) -> P.ExplainedSample:
 
 
 @pn.cache
+def plot_features(store: str, ranked: tuple[str, ...]) -> list[str]:
+    return P.plot_features(store, pd.DataFrame({"feature": list(ranked)}) if ranked else None)
+
+
+@pn.cache
 def new_client_template(store: str) -> pd.DataFrame:
     return P.new_client_template(store)
 
@@ -176,15 +182,15 @@ class Dashboard:
         _ = t.gettext
         client = ScoringClient(config.model_url, timeout=config.timeout)
         self.status = ServerStatus(client)
-        lookup = ClientScorer(config.store, client).row
+        lookup = P.ClientRows(config.store)
         self.chosen = ClientScore(client, lookup, self.status, t=t)
         service = DecisionClient(config.decisions_url, config.advisor,
                                  os.environ.get("DASHBOARD_ADVISOR_PASSWORD", ""),
                                  timeout=3 * config.timeout) if config.decisions_url else None
         self.desk = DecisionDesk(service, t=t)
         self.card, self.card_problem = _card_or_none(tracking_uri())
-        self.features = P.plot_features(config.store,
-                                        self.card.importance if self.card else None)
+        self.features = plot_features(config.store, tuple(self.card.importance["feature"])
+                                      if self.card else ())
         self.sample = scored_sample(config.store, config.model_url, config.sample)
         self.contributions = explained_sample(config.store, config.model_url)
         self._shap: pn.Column | None = None
@@ -321,8 +327,19 @@ class Dashboard:
                             sizing_mode="stretch_width")],
             header_background="#0b3d63")
         template._render_variables["nav_label"] = _("Client search and pages")
-        self.show("client")
         return template
+
+    def start(self, first_client: str = "") -> None:
+        """Build the client page (and open ``first_client``) once the page is drawn: the
+        search box answers first, the cards follow while the advisor types."""
+        def load() -> None:
+            self.show("client")
+            if first_client:
+                self.chosen.select(first_client)
+        if pn.state.curdoc and pn.state.curdoc.session_context:
+            pn.state.onload(load)
+        else:
+            load()
 
 
 def build(config: Config, lang: str | None = None) -> Page:
@@ -331,12 +348,12 @@ def build(config: Config, lang: str | None = None) -> Page:
     board = Dashboard(config, t)
     page = board.template()
     pn.state.add_periodic_callback(board.heartbeat, period=int(config.health_seconds * 1000))
+    first = ""
     if pn.state.curdoc:
         pn.state.curdoc.js_on_event(DocumentReady, CustomJS(
             code=f"document.documentElement.lang = '{t.code}';"))
         first = (pn.state.session_args.get("client") or [b""])[0].decode()
-        if first:
-            board.chosen.select(first)
+    board.start(first)
     return page
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from scoring.names import CHAMPION, MODEL_NAME, tracking_uri
@@ -34,6 +35,10 @@ class ModelCard:
     params: dict[str, str]
     importance: pd.DataFrame
     plots: dict[str, bytes] = field(default_factory=dict)
+    #: The ROC curve of the training's out-of-fold predictions (columns ``fpr``, ``tpr``) and
+    #: its AUC, drawn in the page with translated labels; None for a run without them.
+    roc: pd.DataFrame | None = None
+    roc_auc: float | None = None
     document: str | None = None  # the model card logged at training (Markdown), if any
 
     @property
@@ -108,6 +113,7 @@ def champion_card(name: str = MODEL_NAME, alias: str = CHAMPION,
             except Exception:  # an older run may lack a plot; the page says so
                 continue
             plots[plot] = Path(path).read_bytes()
+        roc, roc_auc = _roc(client, run.info.run_id, tmp)
         try:
             document = Path(client.download_artifacts(run.info.run_id, "model_card.md",
                                                       tmp)).read_text()
@@ -118,7 +124,35 @@ def champion_card(name: str = MODEL_NAME, alias: str = CHAMPION,
         trained_at=datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC),
         data_source=_source_path(source), data_rows=rows, data_digest=digest,
         metrics=dict(run.data.metrics), params=dict(run.data.params),
-        importance=importance, plots=plots, document=document)
+        importance=importance, plots=plots, roc=roc, roc_auc=roc_auc,
+        document=document)
+
+
+def _roc(client, run_id: str, tmp: str) -> tuple[pd.DataFrame | None, float | None]:
+    """The ROC curve of the run's out-of-fold predictions (``oof_predictions.csv``: TARGET and
+    the LightGBM probability), or (None, None) when the run has none."""
+    try:
+        path = client.download_artifacts(run_id, "oof_predictions.csv", tmp)
+        oof = pd.read_csv(path, usecols=["TARGET", "lightgbm"]).dropna()
+    except Exception:  # an older run, another model: the page shows the training's image
+        return None, None
+    return roc_points(oof["TARGET"].to_numpy(), oof["lightgbm"].to_numpy())
+
+
+def roc_points(target: np.ndarray, proba: np.ndarray, points: int = 200
+               ) -> tuple[pd.DataFrame, float]:
+    """The ROC curve of labelled probabilities (at most ``points`` points, ``fpr``/``tpr``)
+    and its AUC (on every threshold)."""
+    order = np.argsort(-proba, kind="mergesort")
+    y, p = target[order].astype("float64"), proba[order]
+    last = np.r_[np.flatnonzero(np.diff(p)), y.size - 1]  # last row of each distinct score
+    tp = np.cumsum(y)[last]
+    fp = last + 1 - tp
+    tpr = np.r_[0.0, tp / max(tp[-1], 1.0)]
+    fpr = np.r_[0.0, fp / max(fp[-1], 1.0)]
+    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    keep = np.unique(np.linspace(0, fpr.size - 1, min(points, fpr.size)).round().astype(int))
+    return pd.DataFrame({"fpr": fpr[keep], "tpr": tpr[keep]}), auc
 
 
 def _rows(profile: str | None) -> int | None:

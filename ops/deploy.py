@@ -125,14 +125,23 @@ def replace(s: Settings, server, name: str, version: str, timeout: float) -> Non
     """Restart replica ``name`` on ``version`` and wait until it answers ``/ping``."""
     import xmlrpc.client
 
+    from supervisor.xmlrpc import Faults
+
     models.write_replica(s, name, version)
-    try:
-        if server.supervisor.getProcessInfo(name)["statename"] in ("RUNNING", "STARTING"):
-            server.supervisor.stopProcess(name, True)
-        server.supervisor.startProcess(name, True)
-    except xmlrpc.client.Fault as err:
-        raise ServiceError(f"{name} did not start version {version}: {err.faultString}; "
-                           f"see {s.run}/logs/{name}.log") from err
+    for attempt in range(3):
+        try:
+            if server.supervisor.getProcessInfo(name)["statename"] in ("RUNNING", "STARTING",
+                                                                       "BACKOFF"):
+                server.supervisor.stopProcess(name, True)
+            server.supervisor.startProcess(name, True)
+            break
+        except xmlrpc.client.Fault as err:
+            # A crashing replica (a version that does not load) is restarted by supervisord
+            # itself, which can happen between our stop and our start: stop it again.
+            if err.faultCode in (Faults.ALREADY_STARTED, Faults.NOT_RUNNING) and attempt < 2:
+                continue
+            raise ServiceError(f"{name} did not start version {version}: {err.faultString}; "
+                               f"see {s.run}/logs/{name}.log") from err
     url = settings.health_urls(s)[name]
     deadline = time.monotonic() + timeout
     while not supervisor.healthy(url, timeout=2):

@@ -19,14 +19,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import pandas as pd
 import polars as pl
-import pyarrow.parquet as pq
 
 from scoring import features as F
 from scoring.tables import find_file, read_table, scan_table
+
+if TYPE_CHECKING:  # the readers return pandas frames; the build never imports pandas
+    import pandas as pd
 
 #: File name of the store inside its folder.
 STORE_FILE = "clients.parquet"
@@ -148,6 +149,8 @@ def read_clients(ids: Iterable[int], path: Path | str,
     Only the row groups whose id range holds an asked id are read, so one client takes a few
     milliseconds at Kaggle scale.
     """
+    import pyarrow.parquet as pq
+
     wanted = [int(i) for i in ids]
     if not wanted:
         return read_store_schema(path, columns)
@@ -162,6 +165,8 @@ def read_clients(ids: Iterable[int], path: Path | str,
 
 def read_store_schema(path: Path | str, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """An empty frame with the store's columns and dtypes."""
+    import pyarrow.parquet as pq
+
     empty = pq.read_schema(store_path(path)).empty_table()
     return (empty.select(list(columns)) if columns else empty).to_pandas()
 

@@ -47,36 +47,48 @@ class Score:
     model_version: str | None = None
 
 
-def _json_value(value: Any) -> Any:
-    """A JSON-safe cell: NaN, NA and None become null (missing)."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):  # numpy scalar
-        return _json_value(value.item())
-    return value
-
-
 def to_payload(rows: pd.DataFrame, params: dict[str, Any] | None = None) -> str:
     """The JSON body of an ``/invocations`` request for these rows (store rows or raw
-    application fields; history features are folded into the ``history`` object)."""
-    from scoring.request import HISTORY, pack_history
-    from scoring.schema import APPLICATION_TEST
+    application fields; history features are folded into the ``history`` object, as
+    ``scoring.request.pack_history`` does).
 
-    if HISTORY not in rows:
-        rows = pack_history(rows)
+    Works on one object matrix rather than column by column: a store row has 421 columns,
+    and pandas' per-column calls made one row cost tens of milliseconds.
+    """
+    from scoring.features import DATASET, HISTORY_DESCRIPTIONS
+    from scoring.request import HISTORY
+    from scoring.schema import APPLICATION_TEST, TARGET
+
+    names = [str(c) for c in rows.columns]
+    values = rows.to_numpy(dtype=object)
+    missing = pd.isna(values)
+    packing = HISTORY not in rows
+    history = [j for j, c in enumerate(rows.columns) if c in HISTORY_DESCRIPTIONS] \
+        if packing else []
+    dropped = set(history) | ({j for j, c in enumerate(rows.columns) if c in (DATASET, TARGET)}
+                              if packing else set())
     # Optional fields missing in every row are left out (the model reads absent as missing):
     # the model server parses and checks each column, about 0.1 ms a column.
-    rows = rows.drop(columns=[c.name for c in APPLICATION_TEST.columns
-                              if c.nullable and c.name in rows and rows[c.name].isna().all()])
+    optional = {c.name for c in APPLICATION_TEST.columns if c.nullable}
+    empty = missing.all(axis=0)
+    kept = [j for j in range(len(names)) if j not in dropped
+            and not (names[j] in optional and empty[j])]
+    data = []
+    for row, gaps in zip(values, missing, strict=True):
+        cells = [None if gaps[j] else _plain(row[j]) for j in kept]
+        if packing:
+            cells.append({names[j]: _plain(row[j]) for j in history if not gaps[j]})
+        data.append(cells)
     body: dict[str, Any] = {"dataframe_split": {
-        "columns": [str(c) for c in rows.columns],
-        "data": [[_json_value(v) for v in row] for row in rows.itertuples(index=False)],
-    }}
+        "columns": [names[j] for j in kept] + ([HISTORY] if packing else []), "data": data}}
     if params:
         body["params"] = params
     return json.dumps(body, allow_nan=False)
+
+
+def _plain(value: Any) -> Any:
+    """A present cell as a JSON-ready Python value (numpy scalars unwrapped)."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def from_response(body: str | bytes, client_ids: list[int | None] | None = None) -> list[Score]:

@@ -75,46 +75,73 @@ class ClientPicker(Viewer):
         return pn.Column(self.input, self._help, self._message, sizing_mode="stretch_width")
 
 
+#: The recent clients' buttons wrap, a few per line, like separate buttons.
+RECENT_CSS = """
+.bk-btn-group { flex-wrap: wrap; gap: 0.3rem; }
+.bk-btn-group > .bk-btn { flex: 0 0 104px; border-radius: 4px !important; margin: 0 !important; }
+"""
+
+
 class RecentClients(Viewer):
-    """The clients chosen in this session, latest first: one button each."""
+    """The clients chosen in this session, latest first (marked as the current one): one
+    button each, in one button group whose options change on a switch (one property sent,
+    where a button per client cost a widget update each)."""
 
     store = param.ClassSelector(class_=ClientScore)
 
-    @param.depends("store.recent")
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._group = pn.widgets.RadioButtonGroup(options=[], color="light",
+                                                  css_classes=["recent-client"],
+                                                  stylesheets=[RECENT_CSS],
+                                                  sizing_mode="stretch_width")
+        self._group.param.watch(self._open, "value")
+        self._layout = pn.Column(heading(self.store.t.gettext("Recent clients")), self._group,
+                                 sizing_mode="stretch_width")
+        self._update()
+
+    def _open(self, event: param.parameterized.Event) -> None:
+        if event.new and event.new != str(self.store.client_id):
+            self.store.select(event.new)
+
+    @param.depends("store.recent", watch=True)
+    def _update(self) -> None:
+        recent = [str(c) for c in self.store.recent]
+        self._layout.visible = bool(recent)
+        self._group.param.update(options=recent, value=recent[0] if recent else None)
+
     def __panel__(self) -> pn.viewable.Viewable:
-        _ = self.store.t.gettext
-        if not self.store.recent:
-            return pn.Spacer(height=0)
-        buttons = []
-        for client_id in self.store.recent:
-            button = pn.widgets.Button(label=str(client_id), color="light",
-                                       description=_("Open client {id}").format(id=client_id),
-                                       css_classes=["recent-client"], width=110)
-            button.on_click(lambda _e, c=client_id: self.store.select(str(c)))
-            buttons.append(button)
-        return pn.Column(heading(_("Recent clients")), pn.FlexBox(*buttons),
-                         sizing_mode="stretch_width")
+        return self._layout
 
 
 class ServerState(Viewer):
-    """The model server's state for the header, in words and with an icon."""
+    """The model server's state for the header, in words and with an icon (one pane whose
+    text changes)."""
 
     status = param.ClassSelector(class_=ServerStatus)
     t = param.ClassSelector(class_=Language)
     version = param.String(default="")
     links = param.String(default="", doc="HTML of the language links shown after the state.")
 
-    @param.depends("status.ok", "links")
-    def __panel__(self) -> pn.viewable.Viewable:
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._pane = pn.pane.HTML("", styles={"font-size": "1rem"}, margin=(0, 10))
+        self._update()
+
+    @param.depends("status.ok", "links", "version", watch=True)
+    def _update(self) -> None:
         _ = self.t.gettext
         state = _("✔ model server available") if self.status.ok else \
             _("✖ model server not answering")
         model = _("Model version {v}").format(v=self.version) if self.version else \
             _("No champion model found")
-        return pn.pane.HTML(
+        self._pane.object = (
             f'<div style="display:flex;gap:2rem;align-items:center;color:white">'
             f'<p class="server-state" role="status" style="margin:0">{model} · {state}</p>'
-            f'{self.links}</div>', styles={"font-size": "1rem"}, margin=(0, 10))
+            f'{self.links}</div>')
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._pane
 
 
 class ServerBanner(Viewer):

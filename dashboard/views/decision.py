@@ -43,14 +43,17 @@ class DecisionPanel(Viewer):
         self._model = note("", css_classes=["model-decision"])
         self._status = pn.pane.HTML("", sizing_mode="stretch_width")
         self._history = html_pane(css_classes=["decision-history"])
-        self._message = pn.Column(sizing_mode="stretch_width")
+        # Panes made once and shown or hidden: a switch sends their text, not new panes.
+        self._message = alert("")
+        self._unavailable = note(_("No decision service is configured: decisions cannot be "
+                                   "recorded here."), visible=not self.desk.available)
         self._form = pn.Column(
             self._model, pn.Row(self.confirm),
             note(_("Or override it (the final decision becomes the opposite one):")),
             pn.Row(self.reason, self.text, sizing_mode="stretch_width"), pn.Row(self.override),
             sizing_mode="stretch_width")
-        self._layout = card(_("Your decision"), self._message, self._form, self._status,
-                            self._history, css_class="decision-card")
+        self._layout = card(_("Your decision"), self._unavailable, self._message, self._form,
+                            self._status, self._history, css_class="decision-card")
         self._update()
         self._feedback()
 
@@ -63,10 +66,7 @@ class DecisionPanel(Viewer):
         t = self.desk.t
         _ = t.gettext
         desk = self.desk
-        self._message.objects = [alert(desk.message)] if desk.message else []
-        if not desk.available:
-            self._message.objects = [note(_("No decision service is configured: decisions "
-                                            "cannot be recorded here."))]
+        self._message.param.update(object=desk.message, visible=bool(desk.message))
         self._form.visible = desk.assessment is not None
         if desk.assessment is not None:
             self._model.object = _("The model proposes: **{decision}**.").format(

@@ -17,6 +17,8 @@ from dashboard.views.client import _wrap
 from dashboard.views.common import BLUE, TABLE_CSS, TEXT, bokeh, card, note, table
 from dashboard.words import feature_label
 
+GREY = "#595959"
+
 
 class ModelPage(Viewer):
     """The champion: version, training date and data, metrics, confusion at the threshold."""
@@ -56,11 +58,32 @@ class ModelPage(Viewer):
                 _("refused (at or above)"): [t.number(counts["FP"]), t.number(counts["TP"])]}),
                 _("Test clients by decision and outcome at the threshold of {p}").format(
                     p=t.percent(model.threshold))))
-        if "roc_curve" in model.plots:
-            parts.append(pn.pane.PNG(model.plots["roc_curve"], width=420, alt_text=_(
-                "ROC curve of the test clients, AUC {auc}.").format(
-                auc=t.number(model.metric("roc_auc"), 3))))
+        words = _("ROC curve of the test clients, AUC {auc}.").format(
+            auc=t.number(model.metric("roc_auc"), 3))
+        if model.roc is not None:
+            parts += [pn.pane.Bokeh(roc_figure(t, model.roc, model.roc_auc), width=420),
+                      note(words, css_classes=["roc-text"])]
+        elif "roc_curve" in model.plots:  # a run without its predictions: the training's image
+            parts.append(pn.pane.PNG(model.plots["roc_curve"], width=420, alt_text=words))
         return card(_("The champion model"), *parts, css_class="model-card")
+
+
+def roc_figure(t: Language, roc: pd.DataFrame, auc: float | None) -> figure:
+    """The ROC curve with the chance diagonal, labelled in the session's language."""
+    _ = t.gettext
+    fig = figure(width=420, height=400, x_range=(0, 1), y_range=(0, 1.02),
+                 title=_("ROC curve"), toolbar_location=None)
+    fig.line(roc["fpr"].tolist(), roc["tpr"].tolist(), color=BLUE, line_width=3,
+             legend_label=_("model (AUC {auc})").format(auc=t.number(auc or 0.0, 3)))
+    fig.line([0, 1], [0, 1], color=GREY, line_width=2, line_dash="dashed",
+             legend_label=_("chance"))
+    fig.xaxis.axis_label = _("False positive rate")
+    fig.yaxis.axis_label = _("True positive rate")
+    fig.xaxis.formatter = t.ticks("0.0")
+    fig.yaxis.formatter = t.ticks("0.0")
+    fig.title.text_font_size = "1rem"
+    fig.legend.location = "bottom_right"
+    return fig
 
 
 def _card_headings(_) -> dict[str, str]:

@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import math
 
-import holoviews as hv
 import hvplot.pandas  # noqa: F401  (registers .hvplot)
 import pandas as pd
 import panel as pn
 import param
 from bokeh.models import ColumnDataSource, Span
+from bokeh.plotting import figure
 from panel.viewable import Viewer
 
 from dashboard.i18n import N_, Language
-from dashboard.population import GROUPS, GroupKey, Population, ScoredSample, group_key
+from dashboard.population import (
+    GROUPS,
+    OUTCOMES,
+    GroupKey,
+    Population,
+    ScoredSample,
+    group_key,
+)
 from dashboard.store import ClientScore
 from dashboard.views.common import BLACK, BLUE, ORANGE, VERMILION, card, html_pane, note, table_html
 from dashboard.words import (
@@ -47,15 +54,13 @@ def group_words(t: Language, key: GroupKey) -> str:
     return _("clients with {parts}").format(parts=_(" and ").join(parts))
 
 
-_Curves = hv.streams.Stream.define("Curves", feature="", key=param.Parameter(default=()))
-
-
 class PopulationView(Viewer):
     """A feature's distribution for repaid and defaulted clients, with the client marked, and
     the client next to similar clients.
 
-    The plot is drawn once; streams update the curves when the feature or the group changes
-    and only the client's marker when just the client does.
+    One Bokeh figure drawn once: its sources get new curves when the feature or the group
+    changes, and only the client's marker moves when just the client does (a switch sends
+    numbers, not a new plot).
     """
 
     store = param.ClassSelector(class_=ClientScore)
@@ -67,39 +72,40 @@ class PopulationView(Viewer):
     def __init__(self, population: Population, **params) -> None:
         super().__init__(**params)
         t = self.store.t
+        _ = t.gettext
         self.population = population
         self.param.feature.objects = population.features
         self.param.feature.names = {axis_label(t, f): f for f in population.features}
-        self._curves = _Curves(feature=population.features[0])
-        # The client's line is a Bokeh span moved in place: switching client sends a number.
+        self._drawn: tuple = (None, None)  # (feature, group) of the curves on the figure
+        self._sources = {name: ColumnDataSource({"x": [], "y": []})
+                         for name in OUTCOMES.values()}
+        fig = figure(height=320, sizing_mode="stretch_width", toolbar_location=None)
+        fig.step("x", "y", source=self._sources["repaid"], mode="center", color=BLUE,
+                 line_width=3, legend_label=_("repaid"))
+        fig.step("x", "y", source=self._sources["defaulted"], mode="center", color=VERMILION,
+                 line_width=3, line_dash="dashed", legend_label=_("defaulted"))
+        fig.yaxis.axis_label = _("share of clients")
+        fig.legend.location = "top_right"
+        # The client's line is a span moved in place: switching client sends a number.
         self._marker = Span(location=0, dimension="height", line_color=BLACK, line_width=2,
                             line_dash="dotted", visible=False)
-        plot = hv.DynamicMap(self._draw_curves, streams=[self._curves]).opts(
-            hooks=[self._add_marker])
+        fig.add_layout(self._marker)
+        self._figure = fig
         self._title = note("")
         self._summary = note("", css_classes=["population-summary"])
         self._similar = html_pane()
-        self._body = pn.Column(self._title, pn.pane.HoloViews(plot.opts(
-            responsive=True, height=320, toolbar=None, legend_position="top_right")),
-            self._summary, self._similar, sizing_mode="stretch_width")
+        self._body = pn.Column(self._title, pn.pane.Bokeh(fig, sizing_mode="stretch_width"),
+                               self._summary, self._similar, sizing_mode="stretch_width")
         self._hint = note(t.gettext("Choose a client to compare."))
         self.feature = population.features[0]  # draws
 
-    def _draw_curves(self, feature: str, key: tuple) -> hv.Overlay:
-        _ = self.store.t.gettext
+    def _draw_curves(self, feature: str, key: GroupKey) -> None:
         hist = self.population.histograms(feature, key)
-        centre = (hist["left"] + hist["right"]) / 2
-        label = axis_label(self.store.t, feature)
-        share = _("share of clients")
-        return (hv.Curve((centre, hist["repaid"]), label, share, label=_("repaid"))
-                .opts(interpolation="steps-mid", color=BLUE, line_width=3, framewise=True)
-                * hv.Curve((centre, hist["defaulted"]), label, share, label=_("defaulted"))
-                .opts(interpolation="steps-mid", color=VERMILION, line_width=3,
-                      line_dash="dashed", framewise=True))
-
-    def _add_marker(self, plot, element) -> None:
-        if self._marker not in plot.state.center:
-            plot.state.add_layout(self._marker)
+        centre = ((hist["left"] + hist["right"]) / 2).tolist()
+        for name in OUTCOMES.values():
+            self._sources[name].data = {"x": centre, "y": hist[name].tolist()}
+        self._figure.xaxis.axis_label = axis_label(self.store.t, feature)
+        self._drawn = (feature, key)
 
     @param.depends("store.row", "feature", "criteria", "live", watch=True)
     def _update(self) -> None:
@@ -112,8 +118,8 @@ class PopulationView(Viewer):
             return
         row = self.store.row.iloc[0]
         key = group_key(row, self.criteria)
-        if (self._curves.feature, self._curves.key) != (self.feature, key):
-            self._curves.event(feature=self.feature, key=key)
+        if self._drawn != (self.feature, key):
+            self._draw_curves(self.feature, key)
         value = display_value(self.feature, row.get(self.feature))
         self._marker.update(location=0.0 if math.isnan(value) else value,
                             visible=not math.isnan(value))

@@ -7,13 +7,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from scoring.features.aggregate import KEY
 from scoring.names import DAYS_PER_YEAR
 from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER, TABLES, TARGET
+
+if TYPE_CHECKING:  # pandas is imported where it is used: the store build never needs it
+    import pandas as pd
 
 APPLICATION = TABLES["application_train"]
 _BUILDING_DUPLICATES = tuple(
@@ -87,6 +90,8 @@ def _numbers(app: pd.DataFrame, column: str) -> np.ndarray:
     try:
         return app[column].to_numpy(dtype="float64", na_value=np.nan)
     except (TypeError, ValueError):
+        import pandas as pd
+
         return pd.to_numeric(app[column], errors="coerce").to_numpy(dtype="float64",
                                                                     na_value=np.nan)
 
@@ -105,6 +110,8 @@ def application_features(app: pd.DataFrame) -> pd.DataFrame:
     Pure and row-wise: the result for a row depends on that row only, so one row gives the
     same values as the batch. Returns a frame with the input's index.
     """
+    import pandas as pd
+
     x = {c: _numbers(app, c) for c in APPLICATION_INPUTS}
     return pd.DataFrame(derive_application_features(x), index=app.index)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import holoviews as hv
+import numpy as np
 import pandas as pd
 import panel as pn
 import pytest
@@ -13,7 +14,7 @@ from dashboard import views as V
 from dashboard.desk import DecisionDesk
 from dashboard.i18n import language
 from dashboard.population import IdIndex, group_key, refused_rows_dropped
-from dashboard.registry import confusion_counts
+from dashboard.registry import confusion_counts, roc_points
 from dashboard.sensitivity import sensitivity
 from dashboard.store import Application, ClientScore, ServerStatus
 from dashboard.views import population as VP
@@ -222,7 +223,7 @@ def test_population_view_follows_the_client(chosen, population):
     view = V.PopulationView(population, store=chosen)
     chosen.select("100002")
     assert "Client 100002:" in view._summary.object
-    assert view._curves.key == (("contract type", "Cash loans"), ("age band", "60-69"))
+    assert view._drawn[1] == (("contract type", "Cash loans"), ("age band", "60-69"))
     chosen.select("100001")
     assert "Client 100001:" in view._summary.object and view._marker.visible
 
@@ -231,6 +232,19 @@ def test_model_page_lists_the_confusion_counts(card):
     html = pd.Series([o.object for o in V.ModelPage(card=card, t=EN).__panel__().objects
                       if isinstance(o, pn.pane.HTML)]).str.cat()
     assert "323" in html and "153" in html
+
+
+def test_model_page_draws_the_roc_curve_in_the_page_language(card):
+    target = np.array([0, 0, 1, 1, 0, 1])
+    proba = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.9])
+    card.roc, card.roc_auc = roc_points(target, proba)
+    assert card.roc_auc == pytest.approx(8 / 9)  # 8 of the 9 (defaulted, repaid) pairs ranked
+    assert card.roc.iloc[[0, -1]].to_numpy().tolist() == [[0.0, 0.0], [1.0, 1.0]]
+    fig = next(o.object for o in V.ModelPage(card=card, t=FR).__panel__().objects
+               if isinstance(o, pn.pane.Bokeh))
+    assert fig.title.text == "Courbe ROC"
+    assert fig.xaxis[0].axis_label == "Taux de faux positifs"
+    assert "modèle (AUC 0,889)" in [item.label.value for item in fig.legend[0].items]
 
 
 def test_refused_sample_rows_are_left_out(rows):

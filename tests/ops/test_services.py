@@ -208,21 +208,24 @@ def test_reload_switches_model_without_failing_a_request(deployment, bodies, sys
     assert result.exit_code == 0 and "already serving" in result.output
 
 
-def test_reload_to_a_version_that_does_not_start_rolls_back(deployment, bodies):
+def test_reload_to_a_version_that_does_not_start_rolls_back(deployment, bodies, tmp_path):
     """Replica 1 cannot start the new version: it goes back to the old one, the command says
     why, and no request fails."""
     old = [models.replica_version(deployment, n) for n in settings.REPLICAS]
-    broken = models.model_dir(deployment, "9999")
+    broken = tmp_path / "broken"
     shutil.copytree(models.model_dir(deployment, old[0]), broken)
     for booster in (broken / "artifacts").glob("booster*"):
         booster.write_text("not a LightGBM model")
+    registry = MlflowClient(deployment.tracking_uri, deployment.tracking_uri)
+    version = registry.create_model_version(deployment.model_name, source=str(broken)).version
     try:
         with traffic(deployment.url(deployment.model_port), bodies) as seen:
             with pytest.raises(ServiceError, match="model-1 did not"):
-                deploy.reload(str(deployment.run), version="9999", timeout=60)
+                deploy.reload(str(deployment.run), version=version, timeout=60)
             time.sleep(1)
     finally:
-        shutil.rmtree(broken, ignore_errors=True)
+        registry.delete_model_version(deployment.model_name, version)
+        shutil.rmtree(models.model_dir(deployment, version), ignore_errors=True)
     assert [models.replica_version(deployment, n) for n in settings.REPLICAS] == old
     assert supervisor.healthy(settings.health_urls(deployment)["model-1"])
     assert seen.failures == [] and seen.ok > 0

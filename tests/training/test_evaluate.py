@@ -87,3 +87,26 @@ def test_fold_thresholds_are_each_folds_own_optimum():
     assert len(found) == 3
     for k in range(3):
         assert found[k] == cost.best_threshold(y[fold == k], proba[fold == k])
+
+
+def test_bootstrap_matches_scikit_learn_on_the_same_resamples():
+    """The weighted computation gives scikit-learn's metrics of the resampled rows, ties
+    included (scores rounded to 2 decimals)."""
+    from sklearn import metrics
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(600) < 0.1).astype(int)
+    proba = np.round(np.clip(rng.normal(0.1 + 0.1 * y, 0.08), 0, 1), 2)
+    cost = CostModel()
+    ci = bootstrap(y, proba, 0.12, cost, n=40, seed=5)
+    rng_draws = np.random.default_rng(5)
+    aucs, aps, costs = [], [], []
+    for _ in range(40):
+        idx = rng_draws.integers(0, len(y), len(y))
+        ys, ps = y[idx], proba[idx]
+        aucs.append(metrics.roc_auc_score(ys, ps))
+        aps.append(metrics.average_precision_score(ys, ps))
+        costs.append(cost.per_application(ys, ps, 0.12))
+    for name, values in (("roc_auc", aucs), ("pr_auc", aps), ("business_cost", costs)):
+        assert ci[name] == pytest.approx((np.percentile(values, 2.5),
+                                          np.percentile(values, 97.5)), rel=1e-12)
