@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -56,6 +57,14 @@ def train(
     param: Annotated[list[str] | None, typer.Option(
         help="Fixed LightGBM parameter NAME=VALUE, applied after the search (repeatable).")
     ] = None,
+    use_protected: Annotated[list[str] | None, typer.Option(
+        help="Let the model read a protected attribute it leaves out by default: gender "
+             "(CODE_GENDER) or family_status (NAME_FAMILY_STATUS); logged (repeatable).")
+    ] = None,
+    exclude_protected: Annotated[list[str] | None, typer.Option(
+        "--drop-protected", help="Also leave out a protected attribute read by default: age "
+                                 "(DAYS_BIRTH and every feature computed from it) (repeatable).")
+    ] = None,
 ) -> None:
     """Cross-validate and compare candidates in MLflow; refit LightGBM on every labelled client
     and register it as @challenger.
@@ -68,6 +77,11 @@ def train(
     rounds x folds / (folds - 1). The search maximises AUC rather than the cost: the cost at
     the best threshold is a step function of a few hundred borderline clients, noisier from
     trial to trial, while AUC ranks every client and the threshold is set afterwards.
+
+    Protected attributes (scoring/protected.py) are left out of the inputs unless
+    --use-protected says otherwise; the run logs fairness per group of each of them, the
+    calibration and the stability of the score on the out-of-fold (or test) predictions, and a
+    model card (`scoring card`).
     Tracking store: mlruns/mlflow.db unless MLFLOW_TRACKING_URI is set. A failed run never
     changes an alias.
     """
@@ -90,10 +104,19 @@ def train(
         if not sep or not name:
             fail(f"--param expects NAME=VALUE, got {item!r}")
         overrides[name] = number(value)
+    from scoring.protected import excluded
+
+    try:
+        excluded(use_protected or [], exclude_protected or [])
+    except ValueError as err:
+        fail(str(err))
     config = TrainConfig(store=store, seed=seed, folds=folds, test_share=share, trials=trials,
                          timeout=timeout, fn_cost=fn_cost, fp_cost=fp_cost,
                          class_weight=class_weight, calibrate=calibrate, monotone=monotone,
-                         num_threads=threads, register=register, lgbm_params=overrides)
+                         num_threads=threads, register=register, lgbm_params=overrides,
+                         use_protected=use_protected or [],
+                         exclude_protected=exclude_protected or [],
+                         command=" ".join(["scoring", *sys.argv[1:]]))
     from scoring.tables import DataError
 
     try:
@@ -119,12 +142,16 @@ def promote(
         help="When `scoring up` services run, switch them to the new champion.")] = True,
     run_dir: RunDir = Path("run"),
 ) -> None:
-    """Move @champion to @challenger if it is at least as good on the same clients.
+    """Move @champion to @challenger if it passes the gate (training/gate.toml).
 
-    Compares ROC AUC (not lower) and business cost (not higher): on the challenger's test
-    part, scored by both models, when it kept one; else the two runs' out-of-fold metrics when
-    both cross-validated the same data with the same folds, seed and costs; else refuses to
-    decide (use --force --reason). Exit code 2 when refused.
+    Both models are judged on the same clients, unseen by both: their out-of-fold predictions
+    under the same folds when both runs cross-validated the same data with the same folds,
+    seed and costs; else the test clients both runs held out; else the champion's recipe is
+    cross-validated again on the challenger's folds. mlflow.models.evaluate computes ROC AUC
+    (not lower beyond paired-bootstrap noise), business cost (not higher), the lowest
+    adverse-impact ratio of the protected groups (at least 0.8, or the champion's) and the
+    calibration error (bounded); each check is printed with its value and verdict. Exit code
+    2 when refused; --force --reason overrides, logged.
     When the services of `scoring up` are running, the model server then switches to the new
     champion without failing a request (as `scoring reload`).
     """
@@ -135,6 +162,8 @@ def promote(
         decision = run(store, force=force, reason=reason)
     except PromotionError as err:
         fail(str(err))
+    for check in decision.checks:
+        typer.echo(check.line())
     verb = "promoted" if decision.promoted else "refused"
     typer.echo(f"{verb}: version {decision.challenger} "
                f"(champion was {decision.champion or 'none'}): {decision.reason}")
@@ -146,6 +175,29 @@ def promote(
     if switch and decision.champion != decision.challenger and supervisor_running(run_dir):
         typer.echo("services are up: switching the model server to the new champion")
         reload(run_dir, version=decision.challenger)
+
+
+@app.command()
+def card(
+    version: Annotated[str | None, typer.Argument(help="Model version (default: @champion).")
+                       ] = None,
+    html: Annotated[Path | None, typer.Option(help="Write the HTML card to this file.")] = None,
+) -> None:
+    """Print the model card of a version (Markdown), or write it as HTML with --html."""
+    from training import track
+    from training.card import to_html
+
+    track.configure()
+    try:
+        text, version = track.card_text(version)
+    except LookupError as err:
+        fail(str(err))
+    if html is None:
+        typer.echo(text)
+        return
+    html.parent.mkdir(parents=True, exist_ok=True)
+    html.write_text(to_html(text))
+    typer.echo(f"wrote the card of version {version} to {html}")
 
 
 @app.command()

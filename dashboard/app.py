@@ -35,6 +35,7 @@ from dashboard.views import (
     ClientPicker,
     ClientProfile,
     GlobalImportance,
+    GovernanceCard,
     ModelPage,
     PopulationView,
     Reasons,
@@ -279,6 +280,7 @@ class Dashboard:
         self._shap = pn.Column(self._shap_summary(), sizing_mode="stretch_width")
         return pn.Column(ModelPage(card=self.card, t=self.t),
                          GlobalImportance(card=self.card, t=self.t), self._shap,
+                         GovernanceCard(card=self.card, t=self.t),
                          sizing_mode="stretch_width")
 
     def _shap_summary(self) -> pn.viewable.Viewable:

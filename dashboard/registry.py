@@ -1,4 +1,5 @@
-"""What the dashboard reads from the MLflow registry: the champion's card and artifacts.
+"""What the dashboard reads from the MLflow registry: the champion's card and artifacts
+(metrics, importance, plots, and the model card document written at training).
 
 The only dashboard module that imports mlflow, and only its client for registry and artifact
 reads: the dashboard never loads the model itself, scores come from the model server.
@@ -38,6 +39,7 @@ class ModelCard:
     #: its AUC, drawn in the page with translated labels; None for a run without them.
     roc: pd.DataFrame | None = None
     roc_auc: float | None = None
+    document: str | None = None  # the model card logged at training (Markdown), if any
 
     @property
     def threshold(self) -> float:
@@ -112,12 +114,18 @@ def champion_card(name: str = MODEL_NAME, alias: str = CHAMPION,
                 continue
             plots[plot] = Path(path).read_bytes()
         roc, roc_auc = _roc(client, run.info.run_id, tmp)
+        try:
+            document = Path(client.download_artifacts(run.info.run_id, "model_card.md",
+                                                      tmp)).read_text()
+        except Exception:  # a run older than the governance reports has no card
+            document = None
     return ModelCard(
         version=version.version, run_id=run.info.run_id,
         trained_at=datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC),
         data_source=_source_path(source), data_rows=rows, data_digest=digest,
         metrics=dict(run.data.metrics), params=dict(run.data.params),
-        importance=importance, plots=plots, roc=roc, roc_auc=roc_auc)
+        importance=importance, plots=plots, roc=roc, roc_auc=roc_auc,
+        document=document)
 
 
 def _roc(client, run_id: str, tmp: str) -> tuple[pd.DataFrame | None, float | None]:

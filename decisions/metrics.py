@@ -1,4 +1,9 @@
-"""Prometheus metrics of the service (``/metrics``): requests, latency, refusals, overrides."""
+"""Prometheus metrics of the service (``/metrics``): requests, latency, refusals, overrides,
+and the process's own (memory, CPU, start time).
+
+The counters live in the process: the service runs as one uvicorn process (``scoring up``
+starts it with ``--workers 1``); several workers would each count their own requests.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 
 
 class Metrics:
@@ -14,6 +19,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # resident memory, CPU seconds, and the start time (which tells a restart, after
+        # which the counters begin again at 0)
+        ProcessCollector(registry=self.registry)
         self.requests = Counter("decisions_http_requests", "HTTP requests answered",
                                 ["method", "route", "status"], registry=self.registry)
         self.latency = Histogram("decisions_http_request_duration_seconds",

@@ -26,7 +26,8 @@ from decisions.tables import decision_records as T
 GENESIS = "0" * 64
 _FIELDS = [c.name for c in T.columns if c.name != "record_hash"]
 _WRITER = threading.Lock()
-_PG_LOCK_KEY = 150015
+#: PostgreSQL advisory lock a writer holds from reading the chain's head to its commit.
+PG_LOCK_KEY = 150015
 
 
 def now() -> str:
@@ -52,7 +53,7 @@ def append(session: Session, entry: dict[str, Any]) -> dict[str, Any]:
         conn = session.connection(execution_options={WRITE_LOCK: True})
         try:
             if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
             head = conn.execute(select(T.c.id, T.c.record_hash)
                                 .order_by(T.c.id.desc()).limit(1)).first()
             record = {**entry, "id": head.id + 1 if head else 1, "recorded_at": now(),

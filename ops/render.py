@@ -60,10 +60,12 @@ def _dashboard_command(s: Settings) -> list[str]:
 
 
 def _decisions_command(s: Settings) -> list[str]:
-    """uvicorn on loopback behind nginx; settings come from ``_decisions_environment``."""
+    """One uvicorn process on loopback behind nginx (``--workers 1`` whatever
+    WEB_CONCURRENCY says: the metrics are the process's); settings come from
+    ``_decisions_environment``."""
     return [sys.executable, "-m", "uvicorn", "--factory", "decisions.app:create_app",
             "--host", "127.0.0.1", "--port", str(s.decisions_backend_port),
-            "--timeout-keep-alive", "5"]
+            "--workers", "1", "--timeout-keep-alive", "5"]
 
 
 def _decisions_environment(s: Settings) -> str:

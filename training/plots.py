@@ -110,3 +110,20 @@ def shap_summary(contributions: np.ndarray, frame: pd.DataFrame, max_display: in
     fig = plt.gcf()
     fig.suptitle("Contributions to the default risk (log-odds)")
     return fig
+
+
+def reliability_diagram(table: pd.DataFrame) -> Figure:
+    """Observed against mean predicted default rate per score decile (``reliability.deciles``),
+    flagged deciles (binomial test) in vermilion."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    top = float(max(table["predicted"].max(), table["observed"].max())) * 1.05
+    ax.plot([0, top], [0, top], color="grey", linestyle="--", label="perfect calibration")
+    ax.plot(table["predicted"], table["observed"], color=BLUE, marker="o", label="deciles")
+    flagged = table[table["flag"]]
+    if len(flagged):
+        ax.scatter(flagged["predicted"], flagged["observed"], color=VERMILION, zorder=3,
+                   label="binomial test p < 0.05")
+    ax.set(xlabel="Mean predicted default rate", ylabel="Observed default rate",
+           title="Reliability diagram", xlim=(0, top), ylim=(0, top))
+    ax.legend(loc="upper left")
+    return fig

@@ -1,32 +1,45 @@
-"""Promotion: move ``champion`` to the challenger only when it is at least as good.
+"""Promotion: move ``champion`` to the challenger only when it passes the gate (``gate.toml``).
 
-Two fair comparisons, the first that applies:
+Fair comparison: both models are judged on the same clients, none of which either model was
+fitted on, each at its own threshold. The registered models were refit on every labelled
+client (but an optional test part), so the gate set is the first of:
 
-- the challenger run kept an untouched test part (``--test-share``): both models score those
-  test clients (read from the current feature store) through their served code;
-- both runs cross-validated the same data (same dataset digest) with the same folds, seed,
-  test share and costs: their logged out-of-fold metrics are compared, each model's OOF
-  predictions coming from the same clients in the same folds.
+1. *Out of fold, same folds*: both runs cross-validated the same data (same ``mlflow.data``
+   digest) with the same folds, seed, test share and costs: their OOF predictions
+   (``oof_predictions.csv``) of the same clients, fold for fold.
+2. *Held out by both*: the clients both runs kept as a test part (``test_ids.csv`` of each),
+   scored by both registered models through their served code, when they hold at least
+   ``min_defaults`` defaults.
+3. *The champion's recipe again*: the champion's recipe (``recipe.json``: features, LightGBM
+   parameters, calibration) cross-validated on the challenger's clients and folds, against
+   the challenger's OOF predictions; each recipe's threshold minimises the challenger's costs
+   on its own OOF predictions.
 
-Otherwise the two cannot be compared fairly (the challenger was refit on every client it could
-be scored on) and promotion needs ``--force --reason``. The gate compares ROC AUC and business
-cost.
+A registered champion is thus never scored on rows it was trained on. When none applies
+(a champion without recipe, features gone from the store), promotion needs ``--force
+--reason``. The checks run as ``mlflow.models.evaluate`` custom metrics validated by
+``mlflow.validate_evaluation_results``; ``--force --reason`` overrides a refusal, logged.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from scoring import features as F
 from scoring.request import pack_history
 from scoring.schema import TARGET
 from scoring.store import read_clients, store_path
-from training import track
-from training.evaluate import CostModel, evaluate
+from training import gate, track
+from training.evaluate import CostModel
+from training.governance import protected_groups
+
+#: Run parameters two cross-validated runs must share for their OOF predictions to compare.
+SAME_CV = ("folds", "seed", "test_share_used", "fn_cost", "fp_cost")
 
 
 @dataclass
@@ -39,29 +52,34 @@ class Decision:
     reason: str
     challenger_metrics: dict[str, float]
     champion_metrics: dict[str, float] | None
+    checks: list[gate.Check] = field(default_factory=list)
+    clients: list[int] = field(default_factory=list)  # the gate clients
+    source: str = ""  # which comparison was used
+    run_id: str | None = None  # the promotion run
 
 
 class PromotionError(Exception):
-    """Promotion cannot be decided (no challenger, no test data...)."""
+    """Promotion cannot be decided (no challenger, no client unseen by both...)."""
 
 
-def score_version(version: str, rows: pd.DataFrame, cost: CostModel) -> dict[str, float]:
-    """ROC AUC, business cost and friends of a registered version on labelled store rows."""
+@dataclass
+class GateSet:
+    """Both models' predictions on the same clients, unseen by both."""
+
+    rows: pd.DataFrame  # store rows (TARGET and the protected fields)
+    new: np.ndarray
+    old: np.ndarray
+    thresholds: tuple[float, float]
+    source: str
+
+
+def predict_version(version: str, rows: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """A registered version's probabilities for store rows (served code), and its threshold."""
     import mlflow
 
     model = mlflow.pyfunc.load_model(f"models:/{track.MODEL_NAME}/{version}")
     out = model.predict(pack_history(rows), params={"explain": "none"})
-    return evaluate(rows[TARGET].to_numpy(dtype=np.int64), out["probability"].to_numpy(),
-                    float(out["threshold"].iloc[0]), cost)
-
-
-def gate(challenger: dict[str, float], champion: dict[str, float]) -> tuple[bool, str]:
-    """At least as good: AUC not lower and business cost not higher."""
-    better_auc = challenger["roc_auc"] >= champion["roc_auc"]
-    better_cost = challenger["business_cost"] <= champion["business_cost"]
-    verdict = (f"AUC {challenger['roc_auc']:.4f} vs {champion['roc_auc']:.4f}, "
-               f"cost {challenger['business_cost']:.4f} vs {champion['business_cost']:.4f}")
-    return better_auc and better_cost, verdict
+    return out["probability"].to_numpy(dtype=float), float(out["threshold"].iloc[0])
 
 
 def run_costs(client: Any, run_id: str) -> CostModel:
@@ -73,14 +91,13 @@ def run_costs(client: Any, run_id: str) -> CostModel:
     return CostModel(float(params.get("fn_cost", 10.0)), float(params.get("fp_cost", 1.0)))
 
 
-#: Run parameters two cross-validated runs must share for their OOF metrics to be comparable.
-SAME_CV = ("folds", "seed", "test_share_used", "fn_cost", "fp_cost")
+def _artifact(client, run_id: str, name: str) -> pd.DataFrame | None:
+    from mlflow.exceptions import MlflowException
 
-
-def logged(run, prefix: str = "oof") -> dict[str, float]:
-    """A run's logged metrics of one kind (``oof`` or ``test``), without the prefix."""
-    return {k.removeprefix(f"{prefix}_"): v for k, v in run.data.metrics.items()
-            if k.startswith(f"{prefix}_")}
+    try:
+        return pd.read_csv(client.download_artifacts(run_id, name))
+    except (MlflowException, OSError):
+        return None
 
 
 def _digest(run) -> str | None:
@@ -88,70 +105,168 @@ def _digest(run) -> str | None:
     return inputs[0].dataset.digest if inputs else None
 
 
-def same_cv(new, old) -> bool:
-    """Whether two runs' OOF metrics come from the same clients in the same folds."""
-    return (_digest(new) is not None and _digest(new) == _digest(old)
-            and all(new.data.params.get(p) == old.data.params.get(p) for p in SAME_CV)
-            and "oof_roc_auc" in old.data.metrics)
+def _oof_set(client, new_run, old_run, store: Path | str) -> GateSet | None:
+    """Both runs' OOF predictions when they cross-validated the same clients in the same
+    folds, else None."""
+    same = (_digest(new_run) is not None and _digest(new_run) == _digest(old_run)
+            and all(new_run.data.params.get(p) == old_run.data.params.get(p)
+                    for p in SAME_CV))
+    if not same:
+        return None
+    new, old = (_artifact(client, r.info.run_id, "oof_predictions.csv")
+                for r in (new_run, old_run))
+    if new is None or old is None:
+        return None
+    both = new[["SK_ID_CURR", "fold", "lightgbm"]].merge(
+        old[["SK_ID_CURR", "fold", "lightgbm"]], on="SK_ID_CURR", suffixes=("_new", "_old"))
+    if both.empty or not (both["fold_new"] == both["fold_old"]).all():
+        return None
+    rows = read_clients(both["SK_ID_CURR"].tolist(), store_path(store)).set_index("SK_ID_CURR")
+    both = both[both["SK_ID_CURR"].isin(rows.index)]
+    rows = rows.loc[both["SK_ID_CURR"]].reset_index()
+    thresholds = (new_run.data.metrics["threshold"], old_run.data.metrics["threshold"])
+    return GateSet(rows, both["lightgbm_new"].to_numpy(), both["lightgbm_old"].to_numpy(),
+                   thresholds, f"out-of-fold predictions of {len(rows):,} clients, same data "
+                   "and folds")
+
+
+def _test_set(client, challenger: str, champion: str, new_run, old_run,
+              store: Path | str, min_defaults: int) -> GateSet | None:
+    """The clients both runs held out, scored by both models through their served code; None
+    when they share fewer than ``min_defaults`` labelled defaults (or any good client)."""
+    new_ids, old_ids = (_artifact(client, r.info.run_id, "test_ids.csv")
+                        for r in (new_run, old_run))
+    if new_ids is None or old_ids is None:
+        return None
+    ids = sorted(set(new_ids["SK_ID_CURR"]) & set(old_ids["SK_ID_CURR"]))
+    rows = read_clients(ids, store_path(store)) if ids else pd.DataFrame()
+    if rows.empty:
+        return None
+    rows = rows[rows[TARGET].notna()].reset_index(drop=True)
+    defaults = int(rows[TARGET].sum())
+    if defaults < min_defaults or defaults == len(rows):
+        return None
+    new, t_new = predict_version(challenger, rows)
+    old, t_old = predict_version(champion, rows)
+    return GateSet(rows, new, old, (t_new, t_old),
+                   f"{len(rows):,} test clients held out by both runs")
+
+
+def _recipe_set(client, champion: str, new_run, old_run, store: Path | str,
+                cost: CostModel) -> GateSet:
+    """The challenger's OOF predictions against the champion's recipe cross-validated again
+    on the same clients and folds. Raises PromotionError when the recipe cannot run."""
+    from training import calibrator, dataset
+    from training import train as fit
+
+    new = _artifact(client, new_run.info.run_id, "oof_predictions.csv")
+    recipe = track.load_recipe(old_run.info.run_id)
+    why = ("the two runs did not cross-validate the same data with the same folds, seed, test "
+           "share and costs, and hold out no common test clients")
+    if new is None:
+        raise PromotionError(f"{why}; the challenger logged no out-of-fold predictions")
+    if recipe is None:
+        raise PromotionError(f"{why}; champion {champion} logged no recipe to cross-validate "
+                             "again (trained before the gate): promote with --force --reason")
+    rows = read_clients(new["SK_ID_CURR"].tolist(), store_path(store)).set_index("SK_ID_CURR")
+    available = set(F.model_features(rows.columns))  # application features are derived
+    missing = [f for f in recipe["features"] if f not in available]
+    if missing or not new["SK_ID_CURR"].isin(rows.index).all():
+        gone = (f"feature(s) {', '.join(missing[:5])}" if missing
+                else "some of the challenger's clients")
+        raise PromotionError(f"{why}; {store} lacks {gone} of champion {champion}'s recipe: "
+                             "promote with --force --reason")
+    rows = rows.loc[new["SK_ID_CURR"]].reset_index()
+    data = dataset.model_inputs(rows, recipe["features"])
+    fold = new["fold"].to_numpy()
+    margin = fit.cv_lightgbm(data, fold, recipe["lgbm_params"]).oof
+    calib = (calibrator.choose(margin, data.y, fold)[0] if recipe["calibrate"]
+             else calibrator.Calibrator("none").fit(margin, data.y))
+    old = calib.predict(margin)
+    thresholds = (new_run.data.metrics["threshold"], cost.best_threshold(data.y, old))
+    return GateSet(rows, new["lightgbm"].to_numpy(dtype=float), old, thresholds,
+                   f"out-of-fold predictions of {len(rows):,} clients: the challenger's, and "
+                   f"champion {champion}'s recipe cross-validated again on the same folds")
+
+
+def _frame(rows: pd.DataFrame, proba: np.ndarray, groups: dict[str, np.ndarray]) -> pd.DataFrame:
+    protected = ["|".join(parts) for parts in zip(*(np.asarray(g, dtype=object).astype(str)
+                                                    for g in groups.values()), strict=True)]
+    return pd.DataFrame({"TARGET": rows[TARGET].to_numpy(dtype=np.int64),
+                         "probability": proba, "protected": protected})
 
 
 def promote(store: Path | str = Path("data/features"), force: bool = False,
-            reason: str | None = None) -> Decision:
-    """Compare challenger and champion and move ``champion`` when the gate passes (or forced).
+            reason: str | None = None, config: gate.GateConfig | None = None) -> Decision:
+    """Run the gate on challenger and champion; move ``champion`` when it passes (or forced).
 
-    On a test part, both are scored with the business costs the challenger was trained with.
+    Both are judged with the business costs the challenger was trained with.
     """
     from mlflow import MlflowClient
 
     if force and not reason:
         raise PromotionError("--force needs a --reason, which is logged with the promotion")
     track.configure()
+    config = config or gate.load_config()
     challenger = track.alias_version(track.CHALLENGER)
     if challenger is None:
         raise PromotionError(f"no @{track.CHALLENGER} version of {track.MODEL_NAME}: "
                              "run `scoring train` first")
     champion = track.alias_version(track.CHAMPION)
+    if champion is None or champion == challenger:
+        verdict = "no champion yet" if champion is None else "already champion"
+        track.set_alias(track.CHAMPION, challenger)
+        track.log_promotion(challenger, champion, True, verdict, {}, None)
+        return Decision(True, challenger, champion, verdict, {}, None)
     client = MlflowClient()
 
     def run_of(version: str):
         return client.get_run(client.get_model_version(track.MODEL_NAME, version).run_id)
 
-    new_run = run_of(challenger)
-    has_test = int(new_run.data.params.get("test_rows", "0")) > 0
-    new = logged(new_run, "test" if has_test else "oof")
-    old = None
-    if champion is None or champion == challenger:
-        ok, verdict = True, "no champion yet" if champion is None else "already champion"
-    elif has_test:
-        rows = _test_rows(client, new_run.info.run_id, store)
-        cost = run_costs(client, new_run.info.run_id)
-        new, old = score_version(challenger, rows, cost), score_version(champion, rows, cost)
-        ok, verdict = gate(new, old)
-        verdict += f" on the challenger's {len(rows):,} test clients"
-    elif same_cv(new_run, old_run := run_of(champion)):
-        old = logged(old_run, "oof")
-        ok, verdict = gate(new, old)
-        verdict += " out of fold, same clients and folds"
-    elif force:
-        ok, verdict = False, "not comparable"
-    else:
-        raise PromotionError(
-            f"version {challenger} cannot be compared fairly with champion {champion}: the "
-            "challenger has no test part and the two runs did not cross-validate the same "
-            "data with the same folds, seed and costs. Retrain with --test-share, or promote "
-            "with --force --reason")
-    promoted = ok or force
-    why = verdict if ok or not force else f"forced: {reason} ({verdict})"
-    if promoted:
+    new_run, old_run = run_of(challenger), run_of(champion)
+    cost = run_costs(client, new_run.info.run_id)
+    try:
+        gate_set = (_oof_set(client, new_run, old_run, store)
+                    or _test_set(client, challenger, champion, new_run, old_run, store,
+                                 config.min_defaults)
+                    or _recipe_set(client, champion, new_run, old_run, store, cost))
+    except PromotionError as err:
+        if not force:
+            raise PromotionError(f"version {challenger} cannot be compared fairly with "
+                                 f"champion {champion}: {err}") from None
+        why = f"forced: {reason} (not comparable: {err})"
         track.set_alias(track.CHAMPION, challenger)
-    track.log_promotion(challenger, champion, promoted, why, new, old)
-    return Decision(promoted, challenger, champion, why, new, old)
+        track.log_promotion(challenger, champion, True, why, {}, None)
+        return Decision(True, challenger, champion, why, {}, None)
+    decision = _judge(gate_set, challenger, champion, cost, config)
+    if not decision.promoted and force:
+        decision.promoted, decision.reason = True, f"forced: {reason} ({decision.reason})"
+    if decision.promoted:
+        track.set_alias(track.CHAMPION, challenger)
+    track.log_promotion(challenger, champion, decision.promoted, decision.reason,
+                        decision.challenger_metrics, decision.champion_metrics,
+                        run_id=decision.run_id)
+    return decision
 
 
-def _test_rows(client, run_id: str, store: Path | str) -> pd.DataFrame:
-    ids = pd.read_csv(client.download_artifacts(run_id, "test_ids.csv"))["SK_ID_CURR"].tolist()
-    rows = read_clients(ids, store_path(store))
-    rows = rows[rows[TARGET].notna()]
-    if rows.empty:
-        raise PromotionError(f"{store}: none of the challenger's test clients are in the store")
-    return rows
+def _judge(s: GateSet, challenger: str, champion: str, cost: CostModel,
+           config: gate.GateConfig) -> Decision:
+    """The checks, MLflow's evaluation and validation, and the verdict."""
+    y = s.rows[TARGET].to_numpy(dtype=np.int64)
+    groups = protected_groups(s.rows)
+    new = gate.metrics_of(y, s.new, s.thresholds[0], cost, groups)
+    old = gate.metrics_of(y, s.old, s.thresholds[1], cost, groups)
+    _, bound = gate.paired_auc_noise(y, s.new, s.old, config.auc_confidence,
+                                     config.auc_bootstrap)
+    checks = gate.checks(new, old, bound, config)
+    names = list(groups)
+    run_id, passed, message = track.evaluate_gate(
+        challenger, champion,
+        {"challenger": _frame(s.rows, s.new, groups), "champion": _frame(s.rows, s.old, groups)},
+        {"challenger": gate.mlflow_metrics(s.thresholds[0], cost, names),
+         "champion": gate.mlflow_metrics(s.thresholds[1], cost, names)}, checks)
+    failed = [c.name for c in checks if not c.passed]
+    verdict = (f"passed every check on the {s.source}" if passed else
+               f"failed {', '.join(failed) or 'validation'} on the {s.source}: {message}")
+    return Decision(passed, challenger, champion, verdict, new, old, checks,
+                    s.rows["SK_ID_CURR"].astype(int).tolist(), s.source, run_id)

@@ -22,11 +22,12 @@ import numpy as np
 import pandas as pd
 
 from scoring import features as F
+from scoring import protected
 from scoring.ranges import PlausibleRanges
 from scoring.request import pack_history
 from scoring.schema import APPLICATION_TEST
-from scoring.store import store_path
-from training import calibrator, dataset, plots, track
+from scoring.store import read_store, store_path
+from training import calibrator, card, dataset, governance, plots, stability, track
 from training import train as fit
 from training.evaluate import CostModel, bootstrap, evaluate, fold_thresholds
 
@@ -52,6 +53,9 @@ class TrainConfig:
     num_threads: int = 0
     register: bool = True
     lgbm_params: dict[str, Any] = field(default_factory=dict)  # fixed LightGBM overrides
+    use_protected: list[str] = field(default_factory=list)  # default-excluded ones to read
+    exclude_protected: list[str] = field(default_factory=list)  # others to leave out
+    command: str = "scoring train"  # what made the run, written in the model card
 
 
 @dataclass
@@ -90,6 +94,23 @@ def _summary(name: str, s: dict[str, float], kind: str = "OOF") -> str:
             f"refused {s['refusal_rate']:.1%}")
 
 
+def _stability(score: Callable[[pd.DataFrame], np.ndarray], train_rows: pd.DataFrame,
+               store: Path, features: list[str], top: list[str]) -> pd.DataFrame | None:
+    """PSI of the score (``score``: model frame -> probabilities) and CSI of the ``top``
+    features: training clients against the store's test applications (None without any)."""
+    later = read_store(store_path(store))
+    later = later[later[F.DATASET] == "test"]
+    if later.empty:
+        return None
+    frames = [F.to_model_frame(rows, features).reset_index(drop=True)
+              for rows in (train_rows, later)]
+    scores = [score(frame) for frame in frames]
+    table = stability.stability_table(
+        pd.DataFrame({"score": scores[0]}).join(frames[0][top]),
+        pd.DataFrame({"score": scores[1]}).join(frames[1][top]))
+    return table
+
+
 def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResult:
     """Cross-validate and log the candidates; refit, log and register the LightGBM model."""
     track.configure()
@@ -98,7 +119,9 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
     labelled = dataset.load_labelled(config.store)
     share = dataset.held_out_share(config.test_share, len(labelled))
     rows, test_rows = dataset.hold_out(labelled, share, config.seed)
-    features = F.model_features(labelled.columns)
+    left_out = protected.excluded(config.use_protected, config.exclude_protected)
+    dropped = protected.excluded_features(left_out)
+    features = [f for f in F.model_features(labelled.columns) if f not in dropped]
     history = [f for f in features if f in labelled.columns and f not in APPLICATION_TEST.names]
     data = dataset.model_inputs(rows, features)
     fold = dataset.folds(data.y, config.folds, config.seed)
@@ -115,6 +138,9 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
             f"{config.folds}-fold CV on {len(rows):,}"
             + (f", {len(test_rows):,} held out for the test" if test_rows is not None else "")
             + f"; run {run_id}")
+        track.log_protected(left_out, sorted(dropped))
+        say(f"protected attributes left out: {', '.join(p.name for p in left_out) or 'none'}"
+            + (f" ({', '.join(sorted(dropped))})" if dropped else ""))
         candidates: dict[str, dict[str, float]] = {}
         oof = pd.DataFrame({"SK_ID_CURR": rows["SK_ID_CURR"].to_numpy(), "fold": fold,
                             "TARGET": data.y})
@@ -200,11 +226,36 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
             "calibration_curve": plots.calibration(data.y, proba),
             "shap_summary": plots.shap_summary(contrib, sample_X),
         })
-        track.log_table(_importance(contrib, sample_X), "importance.csv")
+        importance = _importance(contrib, sample_X)
+        track.log_table(importance, "importance.csv")
         track.log_table(pd.DataFrame({"feature": features,
                                       "description": [F.describe(f) for f in features]}),
                         "features.csv")
         track.log_table(oof, "oof_predictions.csv")
+
+        say("assessing calibration, fairness and stability")
+        if test_rows is not None:  # the refit model on clients nothing was fitted on
+            assessment = governance.assess(test_rows, test.y, test_proba, threshold, cost,
+                                           "test-part", sorted(dropped), config.bootstrap,
+                                           config.seed)
+        else:  # each client scored by the fold model that never saw it
+            assessment = governance.assess(rows, data.y, proba, threshold, cost,
+                                           "out-of-fold", sorted(dropped), config.bootstrap,
+                                           config.seed)
+        track.log_assessment(assessment)
+        track.log_recipe({"features": features, "lgbm_params": lgbm.params,
+                          "calibrate": config.calibrate, "fn_cost": cost.fn_cost,
+                          "fp_cost": cost.fp_cost})
+        drift = _stability(
+            lambda X: calib.predict(booster.predict(X, raw_score=True)),
+            rows, config.store, features, importance["feature"].head(10).tolist())
+        if drift is not None:
+            track.log_table(drift, "stability.csv")
+            track.log_metrics({f"psi_{c}" if c == "score" else f"csi_{c}": v
+                               for c, v in zip(drift["column"], drift["index"], strict=True)})
+        say(f"  ECE {assessment.metrics['ece']:.4f}, lowest adverse-impact ratio "
+            + ", ".join(f"{k.removeprefix('air_min_')} {v:.3f}"
+                        for k, v in assessment.metrics.items() if k.startswith("air_min_")))
 
         say("logging the model")
         with tempfile.TemporaryDirectory() as tmp:
@@ -221,7 +272,20 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         track.log_metrics({"log_model_seconds": seconds})
         say(f"  logged in {seconds:.1f} s")
         version = track.register(info.model_uri, run_id) if config.register else None
-        if version:
+        facts = card.Facts(
+            version=version, run_id=run_id, source=str(store_path(config.store)),
+            clients=len(labelled), default_rate=float(labelled["TARGET"].mean()),
+            digest=track.dataset_digest(run_id), features=len(features),
+            excluded=sorted(dropped),
+            used_protected=[p.column for p in protected.PROTECTED.values()
+                            if p.column in features],
+            cost=(cost.fn_cost, cost.fp_cost), command=config.command,
+            code_version=track.code_version(), created=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            params={k: str(v) for k, v in lgbm.params.items()}, stability=drift)
+        text = card.model_card(facts, assessment)
+        track.log_card(text, card.to_html(text))
+        if version:  # the alias last: a run failing before it leaves every alias as it was
+            track.set_alias(track.CHALLENGER, version)
             say(f"registered {track.MODEL_NAME} version {version} as @{track.CHALLENGER}")
     return TrainResult(run_id, version, result, candidates)
 

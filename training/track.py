@@ -159,12 +159,11 @@ def log_model(booster_file: Path, config_file: Path, input_example: Any):
 
 
 def register(model_uri: str, run_id: str) -> str:
-    """Register the model as a new version of ``credit-scoring`` with alias challenger."""
+    """Register the model as a new version of ``credit-scoring``, without an alias yet (the
+    run gives it ``challenger`` once its card is logged)."""
     import mlflow
 
-    version = mlflow.register_model(model_uri, MODEL_NAME, tags={"run_id": run_id}).version
-    set_alias(CHALLENGER, version)
-    return version
+    return mlflow.register_model(model_uri, MODEL_NAME, tags={"run_id": run_id}).version
 
 
 @contextmanager
@@ -234,18 +233,173 @@ def log_table(frame: Any, name: str) -> None:
         mlflow.log_artifact(str(path))
 
 
+def evaluate_gate(challenger: str, champion: str, frames: dict[str, Any],
+                  metrics: dict[str, list], checks: list[Any]) -> tuple[str, bool, str]:
+    """The promotion run: ``mlflow.models.evaluate`` of each model's predictions on the gate
+    clients (a nested run each, ``frames`` and ``metrics`` by role), then
+    ``mlflow.validate_evaluation_results`` of the challenger against the champion with the
+    ``checks``' thresholds. Returns (run id, passed, MLflow's message on a failure)."""
+    import mlflow
+    from mlflow.models import MetricThreshold
+    from mlflow.models.evaluation.validation import ModelValidationFailedException
+
+    results = {}
+    with mlflow.start_run(run_name=f"promote v{challenger}") as run:
+        mlflow.set_tag("kind", "promotion")
+        mlflow.log_params({"challenger": challenger, "champion_before": champion})
+        for role, frame in frames.items():
+            with mlflow.start_run(run_name=f"gate {role}", nested=True), \
+                    warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # MLflow's schema hints do not apply here
+                results[role] = mlflow.models.evaluate(
+                    data=frame, predictions="probability", targets="TARGET",
+                    extra_metrics=metrics[role])
+            mlflow.log_metrics({f"{role}_{k}": v for k, v in results[role].metrics.items()
+                                if v == v})
+        measured = results["challenger"].metrics
+        # A metric MLflow could not measure (NaN, e.g. no group approved at all) is judged by
+        # the check itself (``Check.passed``), not handed to the validation.
+        thresholds = {c.name: MetricThreshold(threshold=c.threshold,
+                                              greater_is_better=c.greater_is_better)
+                      for c in checks if c.threshold == c.threshold
+                      and _known(measured.get(c.name))}
+        mlflow.log_metrics({f"gate_threshold_{c.name}": c.threshold for c in checks
+                            if c.threshold == c.threshold})
+        unmeasured = [c.name for c in checks if c.name not in thresholds and not c.passed]
+        try:
+            mlflow.validate_evaluation_results(thresholds, results["challenger"],
+                                               results["champion"])
+        except ModelValidationFailedException as err:
+            return run.info.run_id, False, str(err)
+        if unmeasured:
+            return run.info.run_id, False, f"not measurable: {', '.join(unmeasured)}"
+    return run.info.run_id, True, ""
+
+
+def _known(value: float | None) -> bool:
+    return value is not None and value == value  # NaN != NaN
+
+
 def log_promotion(challenger: str, champion: str | None, promoted: bool, reason: str,
-                  new: dict[str, float], old: dict[str, float] | None) -> None:
-    """Record a promotion decision as a run, and as tags on the challenger version."""
+                  new: dict[str, float], old: dict[str, float] | None,
+                  run_id: str | None = None) -> None:
+    """Record a promotion decision as a run (``run_id``: the gate's run, resumed), and as tags
+    on the challenger version."""
     import mlflow
     from mlflow import MlflowClient
 
-    with mlflow.start_run(run_name=f"promote v{challenger}"):
-        mlflow.set_tags({"kind": "promotion", "promoted": str(promoted), "reason": reason})
-        mlflow.log_params({"challenger": challenger, "champion_before": champion or "none"})
-        mlflow.log_metrics({f"challenger_{k}": v for k, v in new.items()})
+    with mlflow.start_run(run_id=run_id, run_name=f"promote v{challenger}"):
+        mlflow.set_tags({"kind": "promotion", "promoted": str(promoted), "reason": reason,
+                         "forced": str(reason.startswith("forced"))})
+        if run_id is None:
+            mlflow.log_params({"challenger": challenger, "champion_before": champion or "none"})
+        mlflow.log_metrics({f"challenger_{k}": v for k, v in new.items() if v == v})
         if old:
-            mlflow.log_metrics({f"champion_{k}": v for k, v in old.items()})
+            mlflow.log_metrics({f"champion_{k}": v for k, v in old.items() if v == v})
     client = MlflowClient()
     client.set_model_version_tag(MODEL_NAME, challenger, "promotion",
                                  ("promoted: " if promoted else "refused: ") + reason)
+
+
+def code_version() -> str:
+    """The git commit of the code that runs (``+dirty`` when files differ), or ``unknown``."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"], check=True, capture_output=True,
+                               text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def dataset_digest(run_id: str) -> str:
+    """The digest of the training dataset logged with a run (``mlflow.data``)."""
+    import mlflow
+
+    inputs = mlflow.get_run(run_id).inputs
+    return inputs.dataset_inputs[0].dataset.digest if inputs and inputs.dataset_inputs else ""
+
+
+def log_assessment(assessment: Any, prefix: str = "") -> None:
+    """Metrics, fairness table (CSV + HTML page), calibration deciles and reliability diagram
+    of a ``governance.Assessment``."""
+    import math
+
+    import mlflow
+
+    from training import fairness, plots
+
+    mlflow.log_metrics({f"{prefix}{k}": v for k, v in assessment.metrics.items()
+                        if not math.isnan(v)})
+    mlflow.log_metrics({f"{prefix}{k}_{end}": v[i] for k, v in assessment.intervals.items()
+                        for i, end in enumerate(("low", "high"))})
+    log_table(assessment.fairness, "fairness.csv")
+    log_table(assessment.deciles, "calibration_deciles.csv")
+    mlflow.log_text(fairness.to_html(assessment.fairness), "fairness.html")
+    log_figures({"reliability_diagram": plots.reliability_diagram(assessment.deciles)})
+
+
+def log_recipe(recipe: dict[str, Any]) -> None:
+    """What the promotion gate needs to cross-validate this run's recipe again on other folds
+    (features, LightGBM parameters, calibration, costs), as ``recipe.json``."""
+    import json
+
+    import mlflow
+
+    mlflow.log_text(json.dumps(recipe, indent=1, default=lambda v: v.item()), "recipe.json")
+
+
+def load_recipe(run_id: str) -> dict[str, Any] | None:
+    """A run's ``recipe.json``, or None when it has none (runs older than the gate)."""
+    import json
+
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        path = MlflowClient().download_artifacts(run_id, "recipe.json")
+    except (MlflowException, OSError):
+        return None
+    return json.loads(Path(path).read_text())
+
+
+def log_card(markdown_text: str, html: str) -> None:
+    """The model card, as ``model_card.md`` and ``model_card.html``."""
+    import mlflow
+
+    mlflow.log_text(markdown_text, "model_card.md")
+    mlflow.log_text(html, "model_card.html")
+
+
+def card_text(version: str | None = None, alias: str = CHAMPION) -> tuple[str, str]:
+    """The Markdown card of a registered version (default: the one carrying ``alias``), and
+    the version. Raises LookupError when there is no such version or it has no card."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    version = version or alias_version(alias)
+    if version is None:
+        raise LookupError(f"no @{alias} version of {MODEL_NAME}")
+    client = MlflowClient()
+    try:
+        run_id = client.get_model_version(MODEL_NAME, version).run_id
+        path = client.download_artifacts(run_id, "model_card.md")
+    except MlflowException as err:
+        raise LookupError(f"{MODEL_NAME} version {version}: no model card "
+                          f"({str(err).splitlines()[0]})") from None
+    return Path(path).read_text(), str(version)
+
+
+def log_protected(left_out: Any, dropped: list[str]) -> None:
+    """Which protected attributes the model leaves out, and the features that go with them."""
+    import mlflow
+
+    names = ",".join(p.name for p in left_out) or "none"
+    mlflow.log_params({"protected_excluded": names,
+                       "protected_excluded_features": ",".join(dropped) or "none"})
+    mlflow.set_tag("protected_excluded", names)

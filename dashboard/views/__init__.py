@@ -16,10 +16,11 @@ from dashboard.views.client import (
     ServerBanner,
     ServerState,
 )
-from dashboard.views.model import GlobalImportance, ModelPage, ShapSummary
+from dashboard.views.model import GlobalImportance, GovernanceCard, ModelPage, ShapSummary
 from dashboard.views.population import Bivariate, PopulationView
 from dashboard.views.whatif import ApplicationForm
 
 __all__ = ["ApplicationForm", "Bivariate", "ClientPicker", "ClientProfile", "GlobalImportance",
-           "ModelPage", "PopulationView", "Reasons", "RecentClients", "Recourse", "ScoreCard",
-           "SensitivityView", "ServerBanner", "ServerState", "ShapSummary"]
+           "GovernanceCard", "ModelPage", "PopulationView", "Reasons", "RecentClients",
+           "Recourse", "ScoreCard", "SensitivityView", "ServerBanner", "ServerState",
+           "ShapSummary"]

@@ -14,7 +14,7 @@ from panel.viewable import Viewer
 from dashboard.i18n import Language
 from dashboard.registry import ModelCard
 from dashboard.views.client import _wrap
-from dashboard.views.common import BLUE, TEXT, bokeh, card, note, table
+from dashboard.views.common import BLUE, TABLE_CSS, TEXT, bokeh, card, note, table
 from dashboard.words import feature_label
 
 GREY = "#595959"
@@ -84,6 +84,49 @@ def roc_figure(t: Language, roc: pd.DataFrame, auc: float | None) -> figure:
     fig.title.text_font_size = "1rem"
     fig.legend.location = "bottom_right"
     return fig
+
+
+def _card_headings(_) -> dict[str, str]:
+    """The model card's section headings (``training/card.py``), in the session's language."""
+    return {"Intended use and users": _("Intended use and users"),
+            "Training data": _("Training data"),
+            "Features and protected attributes": _("Features and protected attributes"),
+            "Performance": _("Performance"), "Threshold and cost": _("Threshold and cost"),
+            "Calibration": _("Calibration"), "Fairness": _("Fairness"),
+            "Stability at training time": _("Stability at training time"),
+            "Known limits": _("Known limits"), "Training parameters": _("Training parameters")}
+
+
+class GovernanceCard(Viewer):
+    """The champion's model card, as logged with its version at training: one section per
+    heading (headings translated, figures and text as the card states them)."""
+
+    card = param.ClassSelector(class_=ModelCard)
+    t = param.ClassSelector(class_=Language)
+
+    def sections(self) -> list[tuple[str, str]]:
+        """(translated heading, Markdown body) of each section of the card document."""
+        headings = _card_headings(self.t.gettext)
+        out = []
+        for part in (self.card.document or "").split("\n## ")[1:]:
+            title, _sep, body = part.partition("\n")
+            out.append((headings.get(title.strip(), title.strip()), body.strip()))
+        return out
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        _ = self.t.gettext
+        title = _("Model card of version {v}").format(v=self.card.version)
+        if not self.card.document:
+            return card(title, note(_("This version was trained before model cards were "
+                                      "written: it has none.")), css_class="governance-card")
+        parts = [note(_("Written at training and logged with the version (`scoring card` "
+                        "prints it); the figures are those of its run. The text is in "
+                        "English."))]
+        for heading_text, body in self.sections():
+            parts.append(pn.pane.Markdown(f"#### {heading_text}\n\n{body}",
+                                          sizing_mode="stretch_width",
+                                          stylesheets=[TABLE_CSS]))
+        return card(title, *parts, css_class="governance-card")
 
 
 class GlobalImportance(Viewer):

@@ -276,3 +276,22 @@ def test_model_page_of_a_cross_validated_champion_shows_its_oof_figures(card):
                       if isinstance(o, (pn.pane.HTML, pn.pane.Markdown))]).str.cat()
     assert "0.761" in html
     assert "323" in html and "153" in html  # the same counts, from the OOF metrics
+
+
+def test_model_page_shows_the_champion_model_card_with_translated_headings(card):
+    card.document = ("# Model card: credit-scoring version 3\n\nCreated by `scoring train`.\n\n"
+                     "## Performance\n\n| metric | value |\n|---|---|\n| ROC AUC | 0.7489 |\n\n"
+                     "## Fairness\n\nLowest AIR: gender 0.883, age 0.561.\n")
+    fr = V.GovernanceCard(card=card, t=FR)
+    assert fr.sections() == [("Performance", "| metric | value |\n|---|---|\n| ROC AUC | 0.7489 |"),
+                             ("Équité", "Lowest AIR: gender 0.883, age 0.561.")]
+    text = pd.Series([o.object for o in fr.__panel__().objects
+                      if isinstance(o, pn.pane.Markdown)]).str.cat()
+    assert "#### Équité" in text and "gender 0.883" in text and "0.7489" in text
+    english = pd.Series([o.object for o in V.GovernanceCard(card=card, t=EN).__panel__().objects
+                         if isinstance(o, pn.pane.Markdown)]).str.cat()
+    assert "#### Fairness" in english
+    card.document = None
+    none = V.GovernanceCard(card=card, t=EN).__panel__()
+    assert "trained before model cards" in pd.Series(
+        [o.object for o in none.objects if isinstance(o, pn.pane.Markdown)]).str.cat()

@@ -100,3 +100,18 @@ def test_concurrent_writers_keep_one_chain(db, tmp_path):
     with Session(engine) as session:
         v = record.verify(session)
         assert v.ok and v.records == 90 == record.count(session)
+
+
+def test_head_is_alembics_and_a_current_schema_leaves_alembic_unloaded(db, tmp_path):
+    from alembic.script import ScriptDirectory
+
+    from decisions.database import HEAD, MIGRATIONS, revision
+
+    assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD
+    path, engine = db
+    assert revision(engine) == HEAD
+    script = ("import sys; from decisions.database import make_engine, migrate;"
+              "migrate(make_engine(sys.argv[1])); print('alembic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script, f"sqlite:///{path}"],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False"]

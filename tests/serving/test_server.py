@@ -226,3 +226,18 @@ def test_batch_scoring_writes_every_test_application(system, tmp_path, local_mod
     expected = local_model.predict(pack_history(first),
                                    params={"explain": "none"})["probability"].iloc[0]
     assert scores["probability"].iloc[0] == pytest.approx(expected, rel=1e-9)
+
+
+def test_excluded_protected_attributes_do_not_move_the_probability(model_server, rows):
+    """Same applications with another gender and family status: the same probabilities."""
+    client = ScoringClient(model_server)
+    flipped = rows.assign(
+        CODE_GENDER=np.where(rows["CODE_GENDER"] == "F", "M", "F"),
+        NAME_FAMILY_STATUS=np.where(rows["NAME_FAMILY_STATUS"] == "Married", "Widow",
+                                    "Married"))
+    assert (flipped["CODE_GENDER"] != rows["CODE_GENDER"]).all()
+    before = [s.probability for s in client.score(rows, explain="none")]
+    after = [s.probability for s in client.score(flipped, explain="none")]
+    assert before == after
+    other = rows.assign(EXT_SOURCE_2=1 - rows["EXT_SOURCE_2"])  # a field the model reads
+    assert [s.probability for s in client.score(other, explain="none")] != before

@@ -16,6 +16,7 @@ from cli import app
 from scoring.request import pack_history
 from training import dataset, track
 from training.evaluate import CostModel
+from training.run import TrainConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_run_logs_the_artifacts(run):
     plots = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "plots")}
     assert plots == {f"plots/{p}.png" for p in ("roc_curve", "pr_curve", "cost_curve",
                                                 "confusion_matrix", "calibration_curve",
-                                                "shap_summary")}
+                                                "shap_summary", "reliability_diagram")}
 
 
 def test_candidates_are_compared_as_nested_runs(run):
@@ -117,7 +118,7 @@ def test_train_help_documents_every_flag():
     out = CliRunner().invoke(app, ["train", "--help"], terminal_width=200).output
     for flag in ("--store", "--folds", "--test-share", "--trials", "--timeout", "--seed",
                  "--fn-cost", "--fp-cost", "--class-weight", "--calibrate", "--monotone",
-                 "--threads", "--register", "--param"):
+                 "--threads", "--register", "--param", "--use-protected", "--drop-protected"):
         assert flag in out
     assert "out-of-fold" in out and "AUC" in out
 
@@ -157,3 +158,65 @@ def test_mlproject_train_entry_point_logs_into_the_project_run(system, tmp_path)
     assert client.get_run(version.run_id).data.params["trials"] == "0"
     assert client.get_run(version.run_id).data.params["folds"] == "2"
     assert os.environ["MLFLOW_TRACKING_URI"] == system.tracking_uri
+
+
+def test_model_leaves_out_the_protected_attributes_by_default(system, run):
+    booster = mlflow.pyfunc.load_model(f"models:/{track.MODEL_NAME}/{system.champion}")
+    features = booster.unwrap_python_model().booster.feature_name()
+    assert "CODE_GENDER" not in features and "NAME_FAMILY_STATUS" not in features
+    assert "DAYS_BIRTH" in features and "EMPLOYED_AGE_RATIO" in features
+    assert run.data.params["protected_excluded"] == "gender,family_status"
+    assert run.data.params["protected_excluded_features"] == "CODE_GENDER,NAME_FAMILY_STATUS"
+
+
+def test_use_protected_opts_one_back_in_and_is_logged(system):
+    result = train(TrainConfig(store=system.store, folds=3, trials=0, num_threads=1,
+                               register=False, bootstrap=0, use_protected=["gender"],
+                               exclude_protected=["age"]),
+                   say=lambda _: None)
+    run = MlflowClient().get_run(result.run_id)
+    assert run.data.params["protected_excluded"] == "family_status,age"
+    assert run.data.params["use_protected"] == "['gender']"
+    model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
+    features = model.unwrap_python_model().booster.feature_name()
+    assert "CODE_GENDER" in features
+    assert not {"NAME_FAMILY_STATUS", "DAYS_BIRTH", "EMPLOYED_AGE_RATIO"} & set(features)
+
+
+def test_run_logs_fairness_calibration_and_stability(run):
+    metrics = run.data.metrics
+    for name in ("air_min_gender", "air_min_family_status", "air_min_age", "ece", "brier",
+                 "roc_auc_low", "roc_auc_high", "business_cost_low", "psi_score"):
+        assert name in metrics, name
+    assert metrics["roc_auc_low"] < metrics["roc_auc"] < metrics["roc_auc_high"]
+    assert metrics["roc_auc"] == pytest.approx(metrics["oof_roc_auc"])  # out-of-fold
+    names = {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"fairness.csv", "fairness.html", "calibration_deciles.csv", "stability.csv",
+            "model_card.md", "model_card.html"} <= names
+    table = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/fairness.csv")
+    assert "gender" in table and "air_low" in table
+
+
+def test_card_holds_the_figures_of_its_run(system, run):
+    metrics = run.data.metrics
+    result = CliRunner().invoke(app, ["card", str(system.champion)])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert f"# Model card: credit-scoring version {system.champion}\n" in text
+    assert run.info.run_id in text
+    assert (f"Measured on the out-of-fold predictions of {int(run.data.params['cv_rows']):,} "
+            "clients") in text
+    assert f"| ROC AUC | {metrics['oof_roc_auc']:.4f} [{metrics['roc_auc_low']:.4f}, " in text
+    assert f"at least **{metrics['threshold']:.4f}**" in text
+    assert f"Expected calibration error {metrics['ece']:.4f}" in text
+    assert f"gender {metrics['air_min_gender']:.3f}" in text
+    assert "CODE_GENDER, NAME_FAMILY_STATUS" in text
+    assert f"code version `{track.code_version().removesuffix('+dirty')}" in text
+
+
+def test_card_command_writes_html_and_names_a_missing_version(system, tmp_path):
+    out = CliRunner().invoke(app, ["card", "--html", str(tmp_path / "card.html")])
+    assert out.exit_code == 0, out.output
+    assert "<h2>Fairness</h2>" in (tmp_path / "card.html").read_text()
+    missing = CliRunner().invoke(app, ["card", "999"])
+    assert missing.exit_code == 1 and "version 999" in missing.output
