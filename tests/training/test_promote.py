@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sqlite3
 from pathlib import Path
 
 import mlflow
@@ -21,13 +24,40 @@ from training.run import TrainConfig, train
 WORSE = {"num_leaves": 2, "num_iterations": 2, "learning_rate": 0.01}
 
 
+@pytest.fixture(scope="module")
+def champion_store(system, tmp_path_factory) -> Path:
+    """A tracking store (database and artifacts) holding one champion trained on the shared
+    feature store; trained once, each test gets its own copy (``registry``)."""
+    folder = tmp_path_factory.mktemp("champion") / "mlruns"
+    folder.mkdir()
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"
+    try:
+        train(quick(system), say=lambda _: None)
+        assert promote(system.store).promoted
+    finally:
+        os.environ["MLFLOW_TRACKING_URI"] = system.tracking_uri
+        mlflow.set_tracking_uri(system.tracking_uri)
+        mlflow.set_registry_uri(system.tracking_uri)
+    return folder
+
+
 @pytest.fixture
-def registry(system, tmp_path, monkeypatch) -> str:
-    """A fresh tracking store holding one champion trained on the shared feature store."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def registry(system, champion_store, tmp_path, monkeypatch) -> str:
+    """A fresh tracking store holding one champion: a copy of ``champion_store`` whose
+    database points at the copied artifacts."""
+    folder = tmp_path / "mlruns"
+    shutil.copytree(champion_store, folder)
+    with sqlite3.connect(folder / "mlflow.db") as db:
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            for column in [c[1] for c in db.execute(f'PRAGMA table_info("{table}")')
+                           if c[2].upper().startswith(("VARCHAR", "TEXT"))]:
+                db.execute(f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                           f'WHERE "{column}" LIKE ?',
+                           (str(champion_store), str(folder), f"%{champion_store}%"))
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    train(quick(system), say=lambda _: None)
-    assert promote(system.store).promoted
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     yield uri
     mlflow.set_tracking_uri(system.tracking_uri)
     mlflow.set_registry_uri(system.tracking_uri)
