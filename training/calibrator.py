@@ -57,14 +57,23 @@ class Calibrator:
         return None
 
 
-def cross_fitted_brier(margin: np.ndarray, y: np.ndarray, fold: np.ndarray, method: str,
-                       ) -> float:
-    """Brier score of ``method`` when each fold is calibrated on the other folds' margins."""
+def cross_fitted(margin: np.ndarray, y: np.ndarray, fold: np.ndarray, method: str,
+                 ) -> np.ndarray:
+    """Probabilities of ``method`` with each fold calibrated on the other folds' margins:
+    out of sample for the calibration too (an isotonic map fitted on every OOF margin would
+    flatter the AUC and the cost it is reported with)."""
+    margin, y = np.asarray(margin, dtype=float), np.asarray(y)
     proba = np.empty(len(y))
     for k in np.unique(fold):
         held = fold == k
         proba[held] = Calibrator(method).fit(margin[~held], y[~held]).predict(margin[held])
-    return float(brier_score_loss(y, proba))
+    return proba
+
+
+def cross_fitted_brier(margin: np.ndarray, y: np.ndarray, fold: np.ndarray, method: str,
+                       ) -> float:
+    """Brier score of ``method`` when each fold is calibrated on the other folds' margins."""
+    return float(brier_score_loss(y, cross_fitted(margin, y, fold, method)))
 
 
 def choose(margin: np.ndarray, y: np.ndarray, fold: np.ndarray,

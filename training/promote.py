@@ -180,9 +180,8 @@ def _recipe_set(client, champion: str, new_run, old_run, store: Path | str,
     data = dataset.model_inputs(rows, recipe["features"])
     fold = new["fold"].to_numpy()
     margin = fit.cv_lightgbm(data, fold, recipe["lgbm_params"]).oof
-    calib = (calibrator.choose(margin, data.y, fold)[0] if recipe["calibrate"]
-             else calibrator.Calibrator("none").fit(margin, data.y))
-    old = calib.predict(margin)
+    method = calibrator.choose(margin, data.y, fold)[0].method if recipe["calibrate"] else "none"
+    old = calibrator.cross_fitted(margin, data.y, fold, method)  # as the challenger's OOF
     thresholds = (new_run.data.metrics["threshold"], cost.best_threshold(data.y, old))
     return GateSet(rows, new["lightgbm"].to_numpy(dtype=float), old, thresholds,
                    f"out-of-fold predictions of {len(rows):,} clients: the challenger's, and "

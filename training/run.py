@@ -171,7 +171,8 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
             lgbm = fit.cv_lightgbm(data, fold, {**base, **config.lgbm_params})
         calib, briers = (calibrator.choose(lgbm.oof, data.y, fold) if config.calibrate
                          else (calibrator.Calibrator("none").fit(lgbm.oof, data.y), {}))
-        proba = calib.predict(lgbm.oof)
+        # reported OOF probabilities: each fold calibrated by a map fitted on the other folds
+        proba = calibrator.cross_fitted(lgbm.oof, data.y, fold, calib.method)
         scores = report(lgbm, proba, calibration=calib.method, cv_rounds=lgbm.rounds)
         threshold = scores["threshold"]
         per_fold = fold_thresholds(data.y, proba, fold, cost)

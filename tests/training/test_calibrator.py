@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from serving.model import calibrated
-from training.calibrator import Calibrator, choose, cross_fitted_brier
+from training.calibrator import Calibrator, choose, cross_fitted, cross_fitted_brier
 
 
 def _margins(n: int = 6_000, seed: int = 0, scale: float = 1.0):
@@ -43,3 +43,17 @@ def test_cross_fitting_gives_isotonic_no_credit_for_fitting_its_own_data():
 def test_unknown_method_is_refused():
     with pytest.raises(ValueError, match="sigmoid"):
         Calibrator("sigmoid").fit(np.zeros(4), np.array([0, 1, 0, 1]))
+
+
+def test_cross_fitted_probabilities_calibrate_each_fold_on_the_others():
+    rng = np.random.default_rng(4)
+    margin = rng.normal(-2.5, 1.0, 3_000)
+    y = (rng.random(3_000) < 1 / (1 + np.exp(-margin))).astype(int)
+    fold = np.arange(3_000) % 3
+    proba = cross_fitted(margin, y, fold, "isotonic")
+    held = fold == 1
+    alone = Calibrator("isotonic").fit(margin[~held], y[~held]).predict(margin[held])
+    assert np.array_equal(proba[held], alone)
+    # the in-sample isotonic map scores its own margins better than any honest estimate
+    in_sample = Calibrator("isotonic").fit(margin, y).predict(margin)
+    assert np.mean((in_sample - y) ** 2) < np.mean((proba - y) ** 2)
