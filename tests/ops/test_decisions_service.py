@@ -62,3 +62,5 @@ def test_killed_decision_service_restarts_and_keeps_every_acknowledged_decision(
     assert hashes[second.json()["id"]] == second.json()["record_hash"]
     verify = requests.get(f"{url}/decisions/verify", headers=key, timeout=30).json()
     assert verify["ok"] and verify["records"] == len(hashes)
+    # leave the shared deployment as found: supervisord calls the restart RUNNING after startsecs
+    _wait(lambda: rpc.getProcessInfo("decisions")["statename"] == "RUNNING", 30)
