@@ -63,16 +63,29 @@ class RequestError(ValueError):
 HISTORY = "history"
 
 
+def packed_positions(columns: Sequence[object]) -> tuple[list[int], list[int]]:
+    """Where ``pack_history`` finds, in ``columns``, the history features it folds into the
+    ``history`` object, and the columns it leaves out with them (the data set, the label)."""
+    history = [j for j, c in enumerate(columns) if c in HISTORY_DESCRIPTIONS]
+    labels = [j for j, c in enumerate(columns) if c in (DATASET, TARGET)]
+    return history, labels
+
+
+def plain(value: Any) -> Any:
+    """A present cell as a JSON-ready Python value (numpy scalars unwrapped)."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def pack_history(rows: pd.DataFrame) -> pd.DataFrame:
     """Request rows for the served model: the raw application fields as columns, and the
     history features folded into one ``history`` column of {feature: value} dicts that leave
     out missing values."""
-    history = [c for c in rows.columns if c in HISTORY_DESCRIPTIONS]
+    positions, labels = packed_positions(list(rows.columns))
+    history = [rows.columns[j] for j in positions]
     values = rows[history].to_numpy(dtype=object)
     present = rows[history].notna().to_numpy()
-    out = rows.drop(columns=history + [c for c in (DATASET, TARGET) if c in rows])
-    out[HISTORY] = [{k: v.item() if hasattr(v, "item") else v
-                     for k, v, ok in zip(history, row, keep, strict=True) if ok}
+    out = rows.drop(columns=history + [rows.columns[j] for j in labels])
+    out[HISTORY] = [{k: plain(v) for k, v, ok in zip(history, row, keep, strict=True) if ok}
                     for row, keep in zip(values, present, strict=True)]
     return out
 

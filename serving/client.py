@@ -55,18 +55,15 @@ def to_payload(rows: pd.DataFrame, params: dict[str, Any] | None = None) -> str:
     Works on one object matrix rather than column by column: a store row has 421 columns,
     and pandas' per-column calls made one row cost tens of milliseconds.
     """
-    from scoring.features import DATASET, HISTORY_DESCRIPTIONS
-    from scoring.request import HISTORY
-    from scoring.schema import APPLICATION_TEST, TARGET
+    from scoring.request import HISTORY, packed_positions, plain
+    from scoring.schema import APPLICATION_TEST
 
     names = [str(c) for c in rows.columns]
     values = rows.to_numpy(dtype=object)
     missing = pd.isna(values)
     packing = HISTORY not in rows
-    history = [j for j, c in enumerate(rows.columns) if c in HISTORY_DESCRIPTIONS] \
-        if packing else []
-    dropped = set(history) | ({j for j, c in enumerate(rows.columns) if c in (DATASET, TARGET)}
-                              if packing else set())
+    history, labels = packed_positions(names) if packing else ([], [])
+    dropped = set(history) | set(labels)
     # Optional fields missing in every row are left out (the model reads absent as missing):
     # the model server parses and checks each column, about 0.1 ms a column.
     optional = {c.name for c in APPLICATION_TEST.columns if c.nullable}
@@ -75,20 +72,15 @@ def to_payload(rows: pd.DataFrame, params: dict[str, Any] | None = None) -> str:
             and not (names[j] in optional and empty[j])]
     data = []
     for row, gaps in zip(values, missing, strict=True):
-        cells = [None if gaps[j] else _plain(row[j]) for j in kept]
+        cells = [None if gaps[j] else plain(row[j]) for j in kept]
         if packing:
-            cells.append({names[j]: _plain(row[j]) for j in history if not gaps[j]})
+            cells.append({names[j]: plain(row[j]) for j in history if not gaps[j]})
         data.append(cells)
     body: dict[str, Any] = {"dataframe_split": {
         "columns": [names[j] for j in kept] + ([HISTORY] if packing else []), "data": data}}
     if params:
         body["params"] = params
     return json.dumps(body, allow_nan=False)
-
-
-def _plain(value: Any) -> Any:
-    """A present cell as a JSON-ready Python value (numpy scalars unwrapped)."""
-    return value.item() if hasattr(value, "item") else value
 
 
 def from_response(body: str | bytes, client_ids: list[int | None] | None = None) -> list[Score]:
