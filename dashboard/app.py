@@ -4,7 +4,8 @@ Wires the real collaborators into the stores and views: client rows from the fea
 scores and reasons from the model server over HTTP (``serving.client``), the champion's card
 from the MLflow registry (``registry.py``). Everything heavy (the population's columns, the id
 index, the scored samples, the champion's card) is read once per server with ``pn.cache``;
-a session draws the search first and builds the client page once the browser has drawn it.
+a session's first page holds the search and the navigation; the client page is built when
+the advisor starts typing (or once the page is drawn, for ``?client=``).
 Importing this module starts nothing; serving it builds one page per session, in the
 language of ``?lang=fr|en``, else ``--lang`` / ``DASHBOARD_LANG``, else French.
 """
@@ -27,6 +28,7 @@ from bokeh.models import CustomJS
 from dashboard import population as P
 from dashboard.decision_client import DecisionClient
 from dashboard.desk import DecisionDesk
+from dashboard.health import SharedHealth
 from dashboard.i18n import LOCALES, N_, NAMES, Language, default_language, language
 from dashboard.registry import ModelCard, champion_card, tracking_uri
 from dashboard.store import Application, ClientScore, ServerStatus
@@ -103,6 +105,11 @@ class Config:
 @pn.cache
 def id_index(store: str) -> P.IdIndex:
     return P.id_index(store)
+
+
+@pn.cache
+def shared_health(url: str, seconds: float, timeout: float) -> SharedHealth:
+    return SharedHealth(url, seconds, timeout)
 
 
 @pn.cache
@@ -185,7 +192,8 @@ class Dashboard:
         self.config, self.t = config, t
         _ = t.gettext
         client = ScoringClient(config.model_url, timeout=config.timeout)
-        self.status = ServerStatus(client)
+        self.status = ServerStatus(shared_health(config.model_url, config.health_seconds,
+                                                 config.timeout))
         lookup = P.ClientRows(config.store)
         self.chosen = ClientScore(client, lookup, self.status, t=t)
         service = DecisionClient(config.decisions_url, config.advisor,
@@ -320,27 +328,36 @@ class Dashboard:
     def template(self) -> Page:
         _ = self.t.gettext
         # One root per template area: Bokeh recomputes the document's models for each root
-        # added, so fifteen small roots cost seconds where three cost a fraction.
-        sidebar = pn.Column(ClientPicker(id_index(self.config.store), store=self.chosen),
-                            RecentClients(store=self.chosen), heading(_("Pages")),
+        # added, so fifteen small roots cost seconds where three cost a fraction. No busy
+        # spinner: it is one more root, and it flickered at every health check.
+        self.picker = ClientPicker(id_index(self.config.store), store=self.chosen)
+        sidebar = pn.Column(self.picker, RecentClients(store=self.chosen), heading(_("Pages")),
                             *self.nav.values(), sizing_mode="stretch_width")
         self.state.version = str(self.card.version) if self.card else ""
         template = Page(
             title=_(TITLE), sidebar=[sidebar], sidebar_width=300, header=[self.state],
             main=[pn.Column(ServerBanner(status=self.status, t=self.t), self.main,
                             sizing_mode="stretch_width")],
-            header_background="#0b3d63")
+            header_background="#0b3d63", busy_indicator=None)
         template._render_variables["nav_label"] = _("Client search and pages")
         return template
 
+    def _typing(self, _event) -> None:
+        """The advisor types a number: show the client page unless a page is shown."""
+        if not self.main.objects:
+            self.show("client")
+
     def start(self, first_client: str = "") -> None:
-        """Build the client page (and open ``first_client``) once the page is drawn: the
-        search box answers first, the cards follow while the advisor types."""
+        """The first document holds the search and the navigation only. The client page
+        (two figures, the decision form, the letter: five times the models) is built when
+        the advisor starts typing a number or opens a page, so its patch never competes
+        with the first render; ``first_client`` is opened once the page is drawn."""
         def load() -> None:
             self.show("client")
-            if first_client:
-                self.chosen.select(first_client)
-        if pn.state.curdoc and pn.state.curdoc.session_context:
+            self.chosen.select(first_client)
+        if not first_client:
+            self.picker.input.param.watch(self._typing, "value_input")
+        elif pn.state.curdoc and pn.state.curdoc.session_context:
             pn.state.onload(load)
         else:
             load()
@@ -368,6 +385,7 @@ def serve() -> None:
 
 
 if pn.state.served:
-    pn.extension(sizing_mode="stretch_width", notifications=False)
+    # No browser-info root (nothing reads it): one model and its patches less per session.
+    pn.extension(sizing_mode="stretch_width", notifications=False, browser_info=False)
     serve()
 
