@@ -3,10 +3,10 @@
 Wires the real collaborators into the stores and views: client rows from the feature store,
 scores and reasons from the model server over HTTP (``serving.client``), the champion's card
 from the MLflow registry (``registry.py``). Everything heavy (the population's columns, the id
-index, the scored samples, the champion's card) is read once per server with ``pn.cache``;
-a session draws the search first and builds the client page once the browser has drawn it.
-Importing this module starts nothing; serving it builds one page per session, in the
-language of ``?lang=fr|en``, else ``--lang`` / ``DASHBOARD_LANG``, else French.
+index, the row copy, the scored samples, the champion's card) is read once per server with
+``pn.cache``; a session draws the search first and builds the client page once the browser
+has drawn it. Importing this module starts nothing; serving it builds one page per session, in
+the language of ``?lang=fr|en``, else ``--lang`` / ``DASHBOARD_LANG``, else French.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dashboard.decision_client import DecisionClient
 from dashboard.desk import DecisionDesk
 from dashboard.i18n import LOCALES, N_, NAMES, Language, default_language, language
 from dashboard.registry import ModelCard, champion_card, tracking_uri
+from dashboard.rows import ClientRows
 from dashboard.store import Application, ClientScore, ServerStatus
 from dashboard.views import (
     ApplicationForm,
@@ -103,6 +104,11 @@ class Config:
 @pn.cache
 def id_index(store: str) -> P.IdIndex:
     return P.id_index(store)
+
+
+@pn.cache
+def client_rows(store: str) -> ClientRows:
+    return ClientRows(store).start()
 
 
 @pn.cache
@@ -186,8 +192,7 @@ class Dashboard:
         _ = t.gettext
         client = ScoringClient(config.model_url, timeout=config.timeout)
         self.status = ServerStatus(client)
-        lookup = P.ClientRows(config.store)
-        self.chosen = ClientScore(client, lookup, self.status, t=t)
+        self.chosen = ClientScore(client, client_rows(config.store), self.status, t=t)
         service = DecisionClient(config.decisions_url, config.advisor,
                                  os.environ.get("DASHBOARD_ADVISOR_PASSWORD", ""),
                                  timeout=3 * config.timeout) if config.decisions_url else None
@@ -221,13 +226,17 @@ class Dashboard:
         on screen (the decision first, then its recourse, then the decision card)."""
         if event.new is None:
             return
-        steps = [self.chosen.explore, lambda: self.desk.load(self.chosen.client_id)]
+        self.later(self.chosen.explore)
+        self.later(lambda: self.desk.load(self.chosen.client_id))
+
+    @staticmethod
+    def later(step) -> None:
+        """Run ``step`` after the changes made so far are sent to the browser (at once
+        outside a served session)."""
         if pn.state.curdoc and pn.state.curdoc.session_context:
-            for step in steps:  # each scheduled callback's changes are sent when it ends
-                pn.state.execute(step, schedule=True)
+            pn.state.execute(step, schedule=True)  # its changes are sent when it ends
         else:
-            for step in steps:
-                step()
+            step()
 
     def heartbeat(self) -> None:
         self.chosen.heartbeat()
