@@ -124,11 +124,18 @@ def report(res: dict) -> None:
               f"peak RSS {r['peak_rss_mib']:7.0f} MiB  (load {r['load_1min']:.1f})")
     ours = best["ours"]
     for kind in best:
-        if kind != "ours":
+        if kind not in ("ours", "parse floor"):
             r = best[kind]
             print(f"  ours vs {kind}: {r['seconds'] / ours['seconds']:.2f}x wall, "
                   f"{r['cpu_seconds'] / ours['cpu_seconds']:.2f}x CPU, peak "
                   f"{ours['peak_rss_mib'] / r['peak_rss_mib']:.2f} of its")
+    if "parse floor" in best:
+        f = best["parse floor"]
+        print(f"  ours / parse floor: {ours['seconds'] / f['seconds']:.2f}x wall, "
+              f"{ours['cpu_seconds'] / f['cpu_seconds']:.2f}x CPU" + "".join(
+                  f"; {k} / parse floor: {best[k]['seconds'] / f['seconds']:.2f}x wall, "
+                  f"{best[k]['cpu_seconds'] / f['cpu_seconds']:.2f}x CPU"
+                  for k in best if k not in ("ours", "parse floor")))
     print(f"  ours, steps: {_ours_steps(ours['report'])}")
     if "kernel" in best:
         k = json.loads(best["kernel"]["report"].strip().splitlines()[-1])
