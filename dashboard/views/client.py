@@ -43,6 +43,19 @@ from serving.client import Score
 
 # --- finding a client ------------------------------------------------------------------------
 
+class SearchBox(pn.widgets.AutocompleteInput):
+    """The client search box, handled at once: Panel waits 50 ms for more changes of a
+    widget before handling them, a sixth of a switch's budget."""
+
+    _debounce = 0
+
+
+class ClientButtons(pn.widgets.RadioButtonGroup):
+    """The recent clients' buttons, handled at once (as ``SearchBox``)."""
+
+    _debounce = 0
+
+
 def switch(store: ClientScore, text: str) -> None:
     """Choose a client, sending the browser every change of the switch in one message (one
     patch to apply and one layout pass, where each pane's change was a message of its own)."""
@@ -61,7 +74,7 @@ class ClientPicker(Viewer):
         _ = self.store.t.gettext
         self.index = index
         example = index.matches("1", 1)[0] if len(index) else "100002"
-        self.input = pn.widgets.AutocompleteInput(
+        self.input = SearchBox(
             label=_("Client number"), placeholder=_("e.g. {id}").format(id=example),
             restrict=False, min_characters=2, case_sensitive=False,
             search_strategy="starts_with", options=[], sizing_mode="stretch_width",
@@ -99,10 +112,8 @@ class RecentClients(Viewer):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self._group = pn.widgets.RadioButtonGroup(options=[], color="light",
-                                                  css_classes=["recent-client"],
-                                                  stylesheets=[RECENT_CSS],
-                                                  sizing_mode="stretch_width")
+        self._group = ClientButtons(options=[], color="light", css_classes=["recent-client"],
+                                    stylesheets=[RECENT_CSS], sizing_mode="stretch_width")
         self._group.param.watch(self._open, "value")
         self._layout = pn.Column(heading(self.store.t.gettext("Recent clients")), self._group,
                                  sizing_mode="stretch_width")
@@ -376,7 +387,7 @@ class Waterfall:
         body = [row(labels[0], diamond(ends[0][0]), ends[0][1], ends[0][0])]
         for label, (left, right, c) in zip(labels[1:-1], steps, strict=True):
             # Raising steps are hatched as well as coloured: colour never carries meaning alone.
-            colour = (f"background:repeating-linear-gradient(45deg,#0000 0 5px,#fff8 5px 7px),"
+            colour = (f"background:repeating-linear-gradient(45deg,#0000 0 6px,#fff9 6px 7px),"
                       f"{VERMILION}") if c > 0 else f"background:{BLUE}"
             bar = _box(_at(left, low, high), f"{100 * (right - left) / (high - low):.2f}%",
                        f"top:15%;bottom:15%;{colour}")
