@@ -58,6 +58,9 @@ TITLE = N_("Credit scoring – client advisor dashboard")
 #: Page key -> its name in the navigation.
 PAGES = {"client": N_("Client"), "compare": N_("Comparisons"), "whatif": N_("What if"),
          "model": N_("Model card"), "about": N_("About")}
+#: Milliseconds between a switch's changes sent and the work that follows it (recourse,
+#: decision card): time for the browser to draw the decision first.
+AFTER_DRAW_MS = 150
 log = logging.getLogger(__name__)
 
 
@@ -222,8 +225,8 @@ class Dashboard:
             self.state, "links", _language_links(t, e.new)), "client_id")
 
     def _explore_later(self, event) -> None:
-        """Score the variants, then ask the decision service, each once the previous step is
-        on screen (the decision first, then its recourse, then the decision card)."""
+        """Score the variants, then ask the decision service, once the decision is on screen
+        (the decision first, then its recourse, then the decision card)."""
         if event.new is None:
             return
         self.later(self.chosen.explore)
@@ -231,10 +234,12 @@ class Dashboard:
 
     @staticmethod
     def later(step) -> None:
-        """Run ``step`` after the changes made so far are sent to the browser (at once
-        outside a served session)."""
+        """Run ``step`` ``AFTER_DRAW_MS`` after the changes made so far are sent to the
+        browser (at once outside a served session): building and scoring the 45 variants
+        took the CPU the browser needed to draw the decision (a switch then took twice as
+        long when the browser shares the server's cores, as in the benchmark)."""
         if pn.state.curdoc and pn.state.curdoc.session_context:
-            pn.state.execute(step, schedule=True)  # its changes are sent when it ends
+            pn.state.curdoc.add_timeout_callback(step, AFTER_DRAW_MS)  # changes sent at its end
         else:
             step()
 
