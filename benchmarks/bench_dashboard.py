@@ -26,9 +26,10 @@ and two references measured in the same run: an empty Panel page served the same
 bare ``/invocations`` call for one client (the floor of any switch). Peak memory is the panel
 server's peak RSS (``VmHWM``). For the page loads it also gives, from the browser, the moment
 the text was drawn by the page's own clock (Playwright sees it later, by a lag that grows with
-the machine's load), the first contentful paint, and the requests and bytes received.
-Goals: first render < 2 s, switching < 300 ms (median), recourse within 1 s after the
-decision.
+the machine's load), the first contentful paint, and the requests and bytes received. Last,
+the server side of a switch (lookup, score, views, the patch, the recourse) is timed in this
+process (``server_breakdown``). Goals: first render < 2 s, switching < 300 ms (median),
+recourse within 1 s after the decision.
 """
 
 from __future__ import annotations
@@ -212,6 +213,41 @@ def bare_invocation(model_url: str, store: Path, ids: list[int]) -> list[float]:
     return out
 
 
+def server_breakdown(model_url: str, store: Path, ids: list[int]) -> dict[str, float]:
+    """Median milliseconds of each server-side step of a switch, in this process: the client
+    page of one session built in a Bokeh document, then for each id the store's lookup, score
+    and views (``ClientScore.timings``), the patch the session would send (its events
+    serialized, as the server does before writing it to the websocket), and what runs after
+    it (the recourse's variants scored and drawn)."""
+    from bokeh.document import Document
+    from bokeh.protocol import Protocol
+
+    from dashboard.app import Config, Dashboard
+    from dashboard.i18n import language
+
+    board = Dashboard(Config(model_url=model_url, store=str(store), sample=0, lang="en"),
+                      language("en"))
+    doc = Document()
+    board.template().server_doc(doc)
+    board.show("client")
+    events, later = [], []
+    doc.callbacks.on_change(events.append)
+    board.later = later.append  # what the session runs once the switch's patch is sent
+    steps: dict[str, list[float]] = {}
+    for client_id in ids:
+        events.clear()
+        board.chosen.client_id = client_id
+        start = time.perf_counter()
+        Protocol().create("PATCH-DOC", list(events))
+        patched = time.perf_counter()
+        while later:
+            later.pop(0)()
+        for name, ms in {**board.chosen.timings, "patch": 1000 * (patched - start),
+                         "recourse": 1000 * (time.perf_counter() - patched)}.items():
+            steps.setdefault(name, []).append(ms)
+    return {name: _median(values) for name, values in steps.items()}
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -285,6 +321,8 @@ def main() -> None:
                 bare = bare_invocation(model_url, store, picks[:args.switches])
                 peak = peak_rss_mib(proc.pid)
                 browser.close()
+            os.environ["MLFLOW_TRACKING_URI"] = uri
+            steps = server_breakdown(model_url, store, picks[:args.switches])
     empty_s, bare_s = _median([e.seconds for e in empties]), _median(bare)
     rows = [
         ("first page render, first session after start", first_load.seconds, empty_s, 2.0),
@@ -314,6 +352,8 @@ def main() -> None:
               f"{_median([r.first_paint for r in runs]):.3f} | "
               f"{_median([r.requests for r in runs]):.0f} | "
               f"{_median([r.kib for r in runs]):,.0f} |")
+    print("\nserver side of a switch, median ms (this process, one session): " + ", ".join(
+        f"{name} {ms:.0f}" for name, ms in steps.items()))
     print(f"\npanel server: ready {startup:.1f} s after start (with --warm), scored sample "
           f"ready after {sample_ready:.1f} s, peak RSS {peak:,.0f} MiB; load average "
           f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")

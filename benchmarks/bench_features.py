@@ -6,8 +6,8 @@ subprocess (so peak RSS is clean; with the polars allocator settings of ``scorin
 from the table files to the written per-client frame, then checks that both give the same
 values (every history and application feature, relative and absolute tolerance 1e-6, same
 missing cells) and prints wall time, peak RSS and the speed-up.
-With Parquet input it also times a floor in a third subprocess: polars only reading the columns
-our path needs from every table (nothing computed or written).
+It also times a floor in a third subprocess: polars only reading the columns our path needs
+from every table (``read_floor.py``: nothing computed or written).
 
     .venv/bin/python benchmarks/bench_features.py                    # 20,000 and 356,255 clients
     .venv/bin/python benchmarks/bench_features.py --sizes 20000
@@ -31,12 +31,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / ".cache"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from read_floor import read_floor  # noqa: E402
 
 
 def dataset(clients: int, fmt: str = "parquet") -> Path:
@@ -84,44 +85,6 @@ def run_pandas(data_dir: Path, out: Path) -> dict:
     reference_features(tables).to_parquet(out)
     return {"seconds": time.perf_counter() - t0, "read_seconds": read_s,
             "peak_rss_mib": _peak_rss_mib()}
-
-
-def needed_columns() -> dict[str, list[str]]:
-    """The columns our path reads from each table: all of an application table (the store
-    holds them), and the side-table columns without which a family's output changes."""
-    from scoring import features as F
-    from scoring.schema import TABLES
-    from scoring.tables import polars_schema
-
-    def empty(name: str) -> pl.LazyFrame:
-        return pl.LazyFrame(schema=polars_schema(TABLES[name]))
-
-    out = {name: TABLES[name].names for name in ("application_train", "application_test")}
-    for family in F.FAMILIES.values():
-        full = family.compute(*[empty(n) for n in family.tables]).collect_schema()
-        for table in family.tables:
-            out[table] = []
-            for col in TABLES[table].names:
-                inputs = [empty(n).drop(col) if n == table else empty(n) for n in family.tables]
-                try:
-                    same = family.compute(*inputs).collect_schema() == full
-                except pl.exceptions.PolarsError:  # a column the query cannot do without
-                    same = False
-                if not same:
-                    out[table].append(col)
-    return out
-
-
-def run_floor(data_dir: Path, out: Path) -> dict:
-    """The read floor: only read the columns our path needs from every table, with polars."""
-    from scoring.tables import find_file
-
-    columns = needed_columns()
-    t0 = time.perf_counter()
-    rows = sum(pl.read_parquet(find_file(data_dir, name), columns=cols).height
-               for name, cols in columns.items())
-    return {"seconds": time.perf_counter() - t0, "peak_rss_mib": _peak_rss_mib(), "rows": rows,
-            "columns": sum(map(len, columns.values()))}
 
 
 def _text_columns(table: str) -> dict[str, str]:
@@ -184,9 +147,8 @@ def bench(data_dir: Path, repeat: int = 1) -> dict:
                 load = os.getloadavg()[0]
                 runs[kind].append(in_subprocess(kind, data_dir, out) | {"load_1min": load})
         check = compare(outs["ours"], outs["pandas"])
-        if data_dir.joinpath("bureau.parquet").is_file():
-            runs["read floor"] = [in_subprocess("floor", data_dir, Path(tmp) / "none")
-                                  for _ in range(repeat)]
+        runs["read floor"] = [in_subprocess("floor", data_dir, Path(tmp) / "none")
+                              for _ in range(repeat)]
     best = {kind: min(r, key=lambda x: x["seconds"]) for kind, r in runs.items()}
     return {"data": str(data_dir), **best, "runs": runs,
             "speedup": best["pandas"]["seconds"] / best["ours"]["seconds"], "check": check}
@@ -222,7 +184,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, data_dir, out = args.child
-        run = {"ours": run_ours, "pandas": run_pandas, "floor": run_floor}[kind]
+        run = {"ours": run_ours, "pandas": run_pandas, "floor": lambda d, _: read_floor(d)}[kind]
         print(json.dumps(run(Path(data_dir), Path(out))))
         return
     folders = [args.data_dir] if args.data_dir else [dataset(n, args.format) for n in args.sizes]

@@ -9,7 +9,10 @@ times and keeping each one's fastest run:
 - **kernel**: ``kernel_reference.py``, the "LightGBM with simple features" recipe in pandas
   (read every CSV file, one-hot, aggregate, join; its frame stays in memory, unwritten);
 - **pandas twin**: ``pandas_reference.py`` (the same features as ours, in pandas, written to
-  Parquet), as ``bench_features.py`` runs it.
+  Parquet), as ``bench_features.py`` runs it;
+- **parse floor**: ``read_floor.py``, a process that only parses, with ours' reader, the
+  columns ours needs from the eight files (start-up included): what no build of these
+  features from CSV can beat.
 
 Each child's wall time, CPU time (user + system) and peak RSS come from ``os.wait4``; the
 1-minute load average is recorded because the machine is shared.
@@ -40,7 +43,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_features import dataset  # noqa: E402
 
-KINDS = ("ours", "kernel", "pandas twin")
+KINDS = ("ours", "kernel", "pandas twin", "parse floor")
 
 
 def _command(kind: str, data_dir: Path, out: Path) -> list[str]:
@@ -49,6 +52,8 @@ def _command(kind: str, data_dir: Path, out: Path) -> list[str]:
                 str(data_dir), "--out", str(out)]
     if kind == "kernel":
         return [sys.executable, __file__, "--child", str(data_dir)]
+    if kind == "parse floor":
+        return [sys.executable, str(ROOT / "benchmarks" / "read_floor.py"), str(data_dir)]
     return [sys.executable, str(ROOT / "benchmarks" / "bench_features.py"), "--child",
             "pandas", str(data_dir), str(out / "reference.parquet")]
 
@@ -65,11 +70,16 @@ def run(kind: str, data_dir: Path, out: Path) -> dict:
 
 
 def measure(kind: str, data_dir: Path, out: Path) -> dict:
-    """In a wrapper process: start the child, wait for it with ``wait4`` (its own rusage)."""
+    """In a wrapper process: start the child, wait for it with ``wait4`` (its own rusage).
+
+    Every child gets the polars allocator setting that ``scoring features`` gives itself.
+    """
+    from cli.data import POLARS_ALLOCATOR
+
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as log, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(_command(kind, data_dir, out), stdout=log, stderr=err,
-                                 text=True)
+                                 text=True, env=os.environ | POLARS_ALLOCATOR)
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - t0
         log.seek(0)
@@ -114,11 +124,18 @@ def report(res: dict) -> None:
               f"peak RSS {r['peak_rss_mib']:7.0f} MiB  (load {r['load_1min']:.1f})")
     ours = best["ours"]
     for kind in best:
-        if kind != "ours":
+        if kind not in ("ours", "parse floor"):
             r = best[kind]
             print(f"  ours vs {kind}: {r['seconds'] / ours['seconds']:.2f}x wall, "
                   f"{r['cpu_seconds'] / ours['cpu_seconds']:.2f}x CPU, peak "
                   f"{ours['peak_rss_mib'] / r['peak_rss_mib']:.2f} of its")
+    if "parse floor" in best:
+        f = best["parse floor"]
+        print(f"  ours / parse floor: {ours['seconds'] / f['seconds']:.2f}x wall, "
+              f"{ours['cpu_seconds'] / f['cpu_seconds']:.2f}x CPU" + "".join(
+                  f"; {k} / parse floor: {best[k]['seconds'] / f['seconds']:.2f}x wall, "
+                  f"{best[k]['cpu_seconds'] / f['cpu_seconds']:.2f}x CPU"
+                  for k in best if k not in ("ours", "parse floor")))
     print(f"  ours, steps: {_ours_steps(ours['report'])}")
     if "kernel" in best:
         k = json.loads(best["kernel"]["report"].strip().splitlines()[-1])

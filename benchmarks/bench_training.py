@@ -84,14 +84,31 @@ def _old_protocol(data, fold, cost, threads):
             "refusal": float(np.mean(refused))}, None
 
 
-def _cross_fitted_cost(y, proba, fold, cost):
-    """Cost when each fold's threshold is chosen on the other folds' OOF predictions."""
-    total = 0.0
+def _client_costs(y, proba, fold, cost):
+    """Each client's cost when its fold's threshold is chosen on the other folds' OOF
+    predictions (their mean is the cross-fitted cost per application)."""
+    out = np.zeros(len(y))
     for k in np.unique(fold):
         held = fold == k
-        t = cost.best_threshold(y[~held], proba[~held])
-        total += cost.per_application(y[held], proba[held], t) * held.sum()
-    return total / len(y)
+        refused = proba[held] >= cost.best_threshold(y[~held], proba[~held])
+        out[held] = np.where(y[held] == 1, cost.fn_cost * ~refused, cost.fp_cost * refused)
+    return out
+
+
+def _paired(y, proba, base, fold, cost, n=2000, seed=0):
+    """Mean fold AUC and cross-fitted cost differences against ``base`` (same clients, same
+    folds), with a paired bootstrap 95 % interval of the cost difference."""
+    from sklearn.metrics import roc_auc_score
+
+    diff = _client_costs(y, proba, fold, cost) - _client_costs(y, base, fold, cost)
+    rng = np.random.default_rng(seed)
+    means = [diff[rng.integers(0, len(y), len(y))].mean() for _ in range(n)]
+    auc = [roc_auc_score(y[fold == k], proba[fold == k]) - roc_auc_score(y[fold == k],
+                                                                        base[fold == k])
+           for k in np.unique(fold)]
+    return (f"paired against after: AUC {np.mean(auc):+.4f} ({sum(a > 0 for a in auc)}/"
+            f"{len(auc)} folds up), cross-fitted cost {diff.mean():+.4f} "
+            f"[{np.percentile(means, 2.5):+.4f}, {np.percentile(means, 97.5):+.4f}]")
 
 
 def _describe(y, proba, fold, cost):
@@ -109,7 +126,7 @@ def _describe(y, proba, fold, cost):
             "refusal": float(np.mean(proba >= threshold)),
             "cost_analytic": cost.per_application(y, proba, cost.analytic_threshold),
             "refusal_analytic": float(np.mean(proba >= cost.analytic_threshold)),
-            "cost_cross_fitted": _cross_fitted_cost(y, proba, fold, cost)}
+            "cost_cross_fitted": float(_client_costs(y, proba, fold, cost).mean())}
 
 
 def _new_protocol(data, fold, cost, threads, monotone=False):
@@ -121,7 +138,7 @@ def _new_protocol(data, fold, cost, threads, monotone=False):
         params["monotone_constraints"] = fit.monotone_constraints(list(data.X.columns))
     result = fit.cv_lightgbm(data, fold, params)
     calib, briers = calibrator.choose(result.oof, data.y, fold)
-    proba = calib.predict(result.oof)
+    proba = calibrator.cross_fitted(result.oof, data.y, fold, calib.method)  # as `scoring train`
     out = _describe(data.y, proba, fold, cost)
     out.update(calibration=calib.method, briers=briers, rounds=result.rounds)
     return out, proba
@@ -140,6 +157,7 @@ def _blend(data, fold, cost, lgbm_proba):
     w = best[1]
     out = _describe(data.y, w * lgbm_proba + (1 - w) * logistic, fold, cost)
     out["weight"] = float(w)
+    out["proba"] = w * lgbm_proba + (1 - w) * logistic
     out["logistic"] = _describe(data.y, logistic, fold, cost)
     return out
 
@@ -193,6 +211,8 @@ def protocol(args) -> None:
                 after = proba
                 label += f", {result['calibration']}, {result['rounds']} rounds"
             print(_line(label, result), flush=True)
+            if after is not None and proba is not None and proba is not after:
+                print(f"|   | {_paired(data.y, proba, after, fold, cost)} |", flush=True)
         if not args.quick:
             t0, c0 = time.perf_counter(), time.process_time()
             blend = _blend(data, fold, cost, after)
@@ -200,6 +220,7 @@ def protocol(args) -> None:
             blend["logistic"].update(seconds=0, cpu=0)
             print(_line("logistic regression alone", blend["logistic"]))
             print(_line(f"blend {blend['weight']:.1f} LightGBM + logistic", blend), flush=True)
+            print(f"|   | {_paired(data.y, blend['proba'], after, fold, cost)} |", flush=True)
 
 
 def _child_train(args) -> None:

@@ -49,8 +49,10 @@ def train(
              "cross-fitted out-of-fold Brier score.")] = True,
     monotone: Annotated[bool, typer.Option(
         help="LightGBM monotone constraints: external scores never raise the risk, days past "
-             "due and debt ratios never lower it. On the real samples it raised the AUC but "
-             "not the business cost, hence off by default.")] = False,
+             "due and debt ratios never lower it (explanations a client can follow). On the "
+             "24,587 real labelled clients they lowered the cross-fitted business cost by "
+             "0.009 per application (paired 95 % interval -0.016 to -0.002), hence on by "
+             "default; about 25 % more training CPU.")] = True,
     threads: Annotated[int, typer.Option(help="LightGBM threads (0: all cores).")] = 0,
     register: Annotated[bool, typer.Option(
         help="Register the model as a new version with alias challenger.")] = True,

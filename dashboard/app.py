@@ -3,11 +3,11 @@
 Wires the real collaborators into the stores and views: client rows from the feature store,
 scores and reasons from the model server over HTTP (``serving.client``), the champion's card
 from the MLflow registry (``registry.py``). Everything heavy (the population's columns, the id
-index, the scored samples, the champion's card) is read once per server with ``pn.cache``;
-a session's first page holds the search and the navigation; the client page is built when
-the advisor starts typing (or once the page is drawn, for ``?client=``).
-Importing this module starts nothing; serving it builds one page per session, in the
-language of ``?lang=fr|en``, else ``--lang`` / ``DASHBOARD_LANG``, else French.
+index, the row copy, the scored samples, the champion's card, the model server's health) is
+read once per server with ``pn.cache``; a session's first page holds the search and the
+navigation; the client page is built when the advisor starts typing (or once the page is
+drawn, for ``?client=``). Importing this module starts nothing; serving it builds one page per
+session, in the language of ``?lang=fr|en``, else ``--lang`` / ``DASHBOARD_LANG``, else French.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from dashboard.desk import DecisionDesk
 from dashboard.health import SharedHealth
 from dashboard.i18n import LOCALES, N_, NAMES, Language, default_language, language
 from dashboard.registry import ModelCard, champion_card, tracking_uri
+from dashboard.rows import ClientRows
 from dashboard.store import Application, ClientScore, ServerStatus
 from dashboard.views import (
     ApplicationForm,
@@ -59,6 +60,9 @@ TITLE = N_("Credit scoring – client advisor dashboard")
 #: Page key -> its name in the navigation.
 PAGES = {"client": N_("Client"), "compare": N_("Comparisons"), "whatif": N_("What if"),
          "model": N_("Model card"), "about": N_("About")}
+#: Milliseconds between a switch's changes sent and the work that follows it (recourse,
+#: decision card): time for the browser to draw the decision first.
+AFTER_DRAW_MS = 150
 log = logging.getLogger(__name__)
 
 
@@ -105,6 +109,11 @@ class Config:
 @pn.cache
 def id_index(store: str) -> P.IdIndex:
     return P.id_index(store)
+
+
+@pn.cache
+def client_rows(store: str) -> ClientRows:
+    return ClientRows(store).start()
 
 
 @pn.cache
@@ -194,8 +203,7 @@ class Dashboard:
         client = ScoringClient(config.model_url, timeout=config.timeout)
         self.status = ServerStatus(shared_health(config.model_url, config.health_seconds,
                                                  config.timeout))
-        lookup = P.ClientRows(config.store)
-        self.chosen = ClientScore(client, lookup, self.status, t=t)
+        self.chosen = ClientScore(client, client_rows(config.store), self.status, t=t)
         service = DecisionClient(config.decisions_url, config.advisor,
                                  os.environ.get("DASHBOARD_ADVISOR_PASSWORD", ""),
                                  timeout=3 * config.timeout) if config.decisions_url else None
@@ -225,17 +233,23 @@ class Dashboard:
             self.state, "links", _language_links(t, e.new)), "client_id")
 
     def _explore_later(self, event) -> None:
-        """Score the variants, then ask the decision service, each once the previous step is
-        on screen (the decision first, then its recourse, then the decision card)."""
+        """Score the variants, then ask the decision service, once the decision is on screen
+        (the decision first, then its recourse, then the decision card)."""
         if event.new is None:
             return
-        steps = [self.chosen.explore, lambda: self.desk.load(self.chosen.client_id)]
+        self.later(self.chosen.explore)
+        self.later(lambda: self.desk.load(self.chosen.client_id))
+
+    @staticmethod
+    def later(step) -> None:
+        """Run ``step`` ``AFTER_DRAW_MS`` after the changes made so far are sent to the
+        browser (at once outside a served session): building and scoring the 45 variants
+        took the CPU the browser needed to draw the decision (a switch then took twice as
+        long when the browser shares the server's cores, as in the benchmark)."""
         if pn.state.curdoc and pn.state.curdoc.session_context:
-            for step in steps:  # each scheduled callback's changes are sent when it ends
-                pn.state.execute(step, schedule=True)
+            pn.state.curdoc.add_timeout_callback(step, AFTER_DRAW_MS)  # changes sent at its end
         else:
-            for step in steps:
-                step()
+            step()
 
     def heartbeat(self) -> None:
         self.chosen.heartbeat()
@@ -349,9 +363,10 @@ class Dashboard:
 
     def start(self, first_client: str = "") -> None:
         """The first document holds the search and the navigation only. The client page
-        (two figures, the decision form, the letter: five times the models) is built when
-        the advisor starts typing a number or opens a page, so its patch never competes
-        with the first render; ``first_client`` is opened once the page is drawn."""
+        (the decision, its reasons, the decision form, the letter: several times the
+        models) is built when the advisor starts typing a number or opens a page, so its
+        patch never competes with the first render; ``first_client`` is opened once the
+        page is drawn."""
         def load() -> None:
             self.show("client")
             self.chosen.select(first_client)

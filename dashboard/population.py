@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import polars as pl
 
 from dashboard.words import display_value, display_values
 from scoring.names import DAYS_PER_YEAR
@@ -26,9 +25,8 @@ from scoring.store import (
     read_id_range,
     read_store,
     read_store_schema,
-    store_path,
 )
-from serving.client import ScoringClient, ScoringError, UnknownClient
+from serving.client import ScoringClient, ScoringError
 
 KEY, TARGET, DATASET = "SK_ID_CURR", "TARGET", "DATASET"
 #: Application fields always offered in the comparisons, before the model's top features.
@@ -235,23 +233,6 @@ class IdIndex:
         start = np.searchsorted(self._ids, prefix, side="left")
         found = self._ids[start:start + limit]
         return [str(i) for i in found if i.startswith(prefix)]
-
-
-class ClientRows:
-    """A client's stored row by id, as a switch needs it: polars decodes the id column, then
-    the other columns of the matching row only (tens of milliseconds at Kaggle size, where
-    pyarrow's filter decodes the id's whole row group of 421 columns: hundreds)."""
-
-    def __init__(self, store: Path | str) -> None:
-        self.path = store_path(store)
-
-    def __call__(self, client_id: int) -> pd.DataFrame:
-        """The row of ``client_id``; raises ``UnknownClient`` when the store has none."""
-        rows = (pl.scan_parquet(self.path, parallel="prefiltered")
-                .filter(pl.col(KEY) == int(client_id)).collect())
-        if rows.is_empty():
-            raise UnknownClient(client_id)
-        return rows.to_pandas()
 
 
 def id_index(store: Path | str) -> IdIndex:

@@ -10,6 +10,7 @@ client's own at which the decision changes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -44,11 +45,22 @@ class Curves:
     decision: str
 
     def field(self, name: str) -> pd.DataFrame:
-        return self.frame[self.frame["field"] == name].sort_values("value")
+        """The curve of one field, by value (empty when the field was not scored)."""
+        return self._fields.get(name, self.frame.iloc[:0])
+
+    @cached_property
+    def _fields(self) -> dict[str, pd.DataFrame]:
+        # Split once: the recourse card, the what-if curves and the letter each read them.
+        return {str(name): part.sort_values("value")
+                for name, part in self.frame.groupby("field", sort=False)}
 
     def recourse(self) -> list[Change]:
         """Per field, the scored value nearest the client's at which the decision is the other
         one (a refused client: granted; a granted client: refused), when there is one."""
+        return self._recourse
+
+    @cached_property
+    def _recourse(self) -> list[Change]:
         out = []
         for name in ACTIONABLE:
             part = self.field(name)

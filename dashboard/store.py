@@ -8,6 +8,8 @@ with a stand-in scoring client and no browser.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -25,6 +27,7 @@ from serving.client import Score, ScoringError, UnknownClient
 
 #: Stored columns that are not model inputs.
 NOT_INPUTS = ("TARGET", "DATASET")
+log = logging.getLogger(__name__)
 
 
 class Scorer(Protocol):
@@ -92,6 +95,8 @@ class ClientScore(param.Parameterized):
         self.lookup = lookup
         self.status = status or ServerStatus(scorer)
         self.t = t or language("en")
+        #: Milliseconds of each step of the last switch (lookup, score, views).
+        self.timings: dict[str, float] = {}
 
     @param.depends("client_id", watch=True)
     def _load(self) -> None:
@@ -100,6 +105,7 @@ class ClientScore(param.Parameterized):
         if self.client_id is None:
             self.param.update(row=None, result=None, curves=None, message="")
             return
+        start = time.perf_counter()
         try:
             row = self.lookup(self.client_id)
         except UnknownClient:
@@ -107,9 +113,15 @@ class ClientScore(param.Parameterized):
                 "No client with number {id} in the feature store. Check the number.").format(
                 id=self.client_id))
             return
+        looked_up = time.perf_counter()
         result, message = self._score(row)
+        scored = time.perf_counter()
         recent = [self.client_id, *[c for c in self.recent if c != self.client_id]][:8]
         self.param.update(row=row, result=result, curves=None, message=message, recent=recent)
+        self.timings = {"lookup": 1000 * (looked_up - start), "score": 1000 * (scored - looked_up),
+                        "views": 1000 * (time.perf_counter() - scored)}
+        log.debug("client %s: %s", self.client_id,
+                  ", ".join(f"{k} {v:.0f} ms" for k, v in self.timings.items()))
 
     def select(self, text: str) -> None:
         """Choose a client from what the advisor typed."""

@@ -48,7 +48,7 @@ class TrainConfig:
     fp_cost: float = 1.0
     class_weight: str = "none"  # "none": handle imbalance by the cost threshold; "balanced"
     calibrate: bool = True
-    monotone: bool = False
+    monotone: bool = True  # LightGBM monotone constraints (fit.MONOTONE_RULES)
     bootstrap: int = 200
     num_threads: int = 0
     register: bool = True

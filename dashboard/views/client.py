@@ -3,11 +3,12 @@ reasons, what could change the decision, and the client's profile."""
 
 from __future__ import annotations
 
+import html
 import math
 
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, FactorRange, Label, Span
+from bokeh.models import ColumnDataSource, Span
 from bokeh.plotting import figure
 from panel.viewable import Viewer
 
@@ -42,6 +43,26 @@ from serving.client import Score
 
 # --- finding a client ------------------------------------------------------------------------
 
+class SearchBox(pn.widgets.AutocompleteInput):
+    """The client search box, handled at once: Panel waits 50 ms for more changes of a
+    widget before handling them, a sixth of a switch's budget."""
+
+    _debounce = 0
+
+
+class ClientButtons(pn.widgets.RadioButtonGroup):
+    """The recent clients' buttons, handled at once (as ``SearchBox``)."""
+
+    _debounce = 0
+
+
+def switch(store: ClientScore, text: str) -> None:
+    """Choose a client, sending the browser every change of the switch in one message (one
+    patch to apply and one layout pass, where each pane's change was a message of its own)."""
+    with pn.io.hold():
+        store.select(text)
+
+
 
 class ClientPicker(Viewer):
     """Type or search a client number; an unknown or malformed number gets a clear message."""
@@ -53,13 +74,13 @@ class ClientPicker(Viewer):
         _ = self.store.t.gettext
         self.index = index
         example = index.matches("1", 1)[0] if len(index) else "100002"
-        self.input = pn.widgets.AutocompleteInput(
+        self.input = SearchBox(
             label=_("Client number"), placeholder=_("e.g. {id}").format(id=example),
             restrict=False, min_characters=2, case_sensitive=False,
             search_strategy="starts_with", options=[], sizing_mode="stretch_width",
             css_classes=["client-search"])
         self.input.param.watch(self._suggest, "value_input")
-        self.input.param.watch(lambda e: self.store.select(e.new), "value")
+        self.input.param.watch(lambda e: switch(self.store, e.new), "value")
         self._help = note(_("{n} clients. Type a few digits to see matching numbers, then "
                             "press Enter.").format(n=self.store.t.number(len(index))),
                           css_classes=["search-help"])
@@ -91,10 +112,8 @@ class RecentClients(Viewer):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self._group = pn.widgets.RadioButtonGroup(options=[], color="light",
-                                                  css_classes=["recent-client"],
-                                                  stylesheets=[RECENT_CSS],
-                                                  sizing_mode="stretch_width")
+        self._group = ClientButtons(options=[], color="light", css_classes=["recent-client"],
+                                    stylesheets=[RECENT_CSS], sizing_mode="stretch_width")
         self._group.param.watch(self._open, "value")
         self._layout = pn.Column(heading(self.store.t.gettext("Recent clients")), self._group,
                                  sizing_mode="stretch_width")
@@ -102,7 +121,7 @@ class RecentClients(Viewer):
 
     def _open(self, event: param.parameterized.Event) -> None:
         if event.new and event.new != str(self.store.client_id):
-            self.store.select(event.new)
+            switch(self.store, event.new)
 
     @param.depends("store.recent", watch=True)
     def _update(self) -> None:
@@ -162,59 +181,75 @@ class ServerBanner(Viewer):
 
 # --- the decision ----------------------------------------------------------------------------
 
+#: Orange with dark hatching: the refused part of the gauge (colour never alone).
+HATCHED = (f"repeating-linear-gradient(45deg, {ORANGE}80 0 6px, {TEXT}4d 6px 8px)")
+
+
+def _at(x: float, low: float, high: float) -> str:
+    """The CSS position of ``x`` on a scale from ``low`` to ``high``."""
+    return f"{100 * (x - low) / (high - low):.2f}%"
+
+
+def _box(left: str, width: str, style: str) -> str:
+    return (f'<div style="position:absolute;left:{left};width:{width};top:0;bottom:0;'
+            f'{style}"></div>')
+
+
 class Gauge:
-    """A linear gauge of the probability of default with the threshold marked, drawn once
-    and updated in place (switching client sends numbers, not a new figure).
+    """A linear gauge of the probability of default with the threshold marked, as HTML: a
+    switch sends one pane's text, where a Bokeh figure repainted its axis, legend and labels,
+    each paint reading the page's styles again (half of the browser's work of a switch).
 
     The scale ends at a round value above both the threshold and the probability, so a
     threshold of a few percent is not squashed against zero.
     """
 
     def __init__(self, t: Language) -> None:
-        _ = t.gettext
         self.t = t
-        fig = figure(height=170, x_range=(0, 1), y_range=(0, 1), sizing_mode="stretch_width",
-                     title=_("Probability of default"))
-        self.granted = ColumnDataSource({"left": [0.0], "right": [0.0]})
-        self.refused = ColumnDataSource({"left": [0.0], "right": [1.0]})
-        self.value = ColumnDataSource({"right": [0.0]})
-        fig.hbar(y=0.45, left="left", right="right", height=0.5, color=SKY, alpha=0.5,
-                 source=self.granted, legend_label=_("granted below the threshold"))
-        fig.hbar(y=0.45, left="left", right="right", height=0.5, color=ORANGE, alpha=0.5,
-                 hatch_pattern="/", hatch_color=TEXT, hatch_alpha=0.3, source=self.refused,
-                 legend_label=_("refused at or above"))
-        fig.hbar(y=0.45, left=0, right="right", height=0.18, color=TEXT, source=self.value)
-        self.span = Span(location=0, dimension="height", line_color=BLACK, line_width=3,
-                         line_dash="dashed")
-        self.threshold_label = Label(x=0, y=0.75, text="", text_font_size="0.9rem",
-                                     text_color=TEXT)
-        self.value_label = Label(x=0, y=0.05, text="", text_font_size="0.9rem",
-                                 text_color=TEXT, text_font_style="bold")
-        for item in (self.span, self.threshold_label, self.value_label):
-            fig.add_layout(item)
-        fig.xaxis.formatter = t.ticks("0%")
-        fig.yaxis.visible = False
-        fig.ygrid.visible = False
-        fig.legend.label_text_font_size = "0.8rem"
-        fig.legend.orientation = "horizontal"
-        fig.add_layout(fig.legend[0], "below")
-        self.figure = fig
+        self.pane = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["gauge"])
 
     def update(self, score: Score) -> None:
-        _ = self.t.gettext
+        _, t = self.t.gettext, self.t
         top = max(3 * score.threshold, 1.25 * score.probability, 0.05)
         step = 0.05 if top <= 0.5 else 0.1
         upper = min(1.0, math.ceil(top / step) * step)
         shown = min(score.probability, upper)
-        self.figure.x_range.end = upper
-        self.granted.data = {"left": [0.0], "right": [score.threshold]}
-        self.refused.data = {"left": [score.threshold], "right": [upper]}
-        self.value.data = {"right": [shown]}
-        self.span.location = score.threshold
-        self.threshold_label.update(x=score.threshold, text=" " + _("threshold {p}").format(
-            p=self.t.percent(score.threshold)))
-        self.value_label.update(x=shown, text=" " + _("client {p}").format(
-            p=self.t.percent(score.probability)))
+        threshold, value = _at(score.threshold, 0, upper), _at(shown, 0, upper)
+        client = " " + _("client {p}").format(p=t.percent(score.probability))
+        line = _("threshold {p}").format(p=t.percent(score.threshold))
+        # The client's label runs left of its mark near the right end, so it stays inside.
+        flip = "transform:translateX(-100%);" if shown > 0.7 * upper else ""
+        count = round(upper / step)
+        every = 1 if count <= 8 else 2
+        ticks = "".join(
+            f'<span style="position:absolute;left:{_at(k * step, 0, upper)};'
+            f'transform:translateX(-{50 if 0 < k < count else 100 * (k == count)}%)">'
+            f"{t.percent(k * step)}</span>" for k in range(0, count + 1, every))
+        legend = "".join(
+            f'<span style="margin-right:1.2rem"><span style="display:inline-block;width:1rem;'
+            f'height:0.8rem;vertical-align:middle;margin-right:0.3rem;{style}"></span>'
+            f"{html.escape(text)}</span>"
+            for style, text in ((f"background:{SKY}80", _("granted below the threshold")),
+                                (f"background:{HATCHED}", _("refused at or above"))))
+        self.pane.object = (
+            f'<div role="img" aria-label="{html.escape(_("Probability of default"))}: '
+            f'{html.escape(client.strip())}, {html.escape(line)}" '
+            f'style="color:{TEXT};font-size:0.9rem;max-width:60rem">'
+            f'<div style="font-weight:bold;font-size:1rem">'
+            f'{html.escape(_("Probability of default"))}</div>'
+            f'<div style="position:relative;height:2.2rem;margin:1.5rem 0 1.8rem">'
+            + _box("0", threshold, f"background:{SKY}80")
+            + _box(threshold, f"calc(100% - {threshold})", f"background:{HATCHED}")
+            + f'<div style="position:absolute;left:0;width:{value};top:38%;height:24%;'
+            f'background:{TEXT}"></div>'
+            f'<div style="position:absolute;left:{threshold};top:-1.5rem;bottom:-0.3rem;'
+            f'border-left:3px dashed {BLACK}"></div>'
+            f'<span style="position:absolute;left:{threshold};top:-1.5rem;padding-left:0.4rem;'
+            f'white-space:nowrap">{html.escape(line)}</span>'
+            f'<span style="position:absolute;left:{value};bottom:-1.6rem;white-space:nowrap;'
+            f'font-weight:bold;{flip}">{html.escape(client)}</span></div>'
+            f'<div style="position:relative;height:1.2rem">{ticks}</div>'
+            f'<div style="margin-top:0.4rem">{legend}</div></div>')
 
 
 class ScoreCard(Viewer):
@@ -229,8 +264,7 @@ class ScoreCard(Viewer):
         self._decision = pn.pane.Markdown("", css_classes=["decision"], styles=self._style())
         self._distance = note("", css_classes=["distance"])
         self._gauge = Gauge(self.store.t)
-        self._plot = bokeh(self._gauge.figure)
-        self._scored = pn.Column(self._decision, self._distance, self._plot,
+        self._scored = pn.Column(self._decision, self._distance, self._gauge.pane,
                                  sizing_mode="stretch_width")
         self._layout = pn.Column(self._title, self._scored, sizing_mode="stretch_width")
         self._update()
@@ -309,27 +343,13 @@ def _wrap(text: str, width: int = 38) -> str:
 
 class Waterfall:
     """The client's top contributions stacked from the rest of the model (average client and
-    other features) to the client's risk score (log-odds; right is riskier). Drawn once for
-    ``rows`` reasons and updated in place."""
+    other features) to the client's risk score (log-odds; right is riskier), as HTML: one
+    row per step, a bar from the risk before it to the risk after it (as ``Gauge``: one
+    pane's text per switch, no figure to repaint)."""
 
     def __init__(self, t: Language, rows: int) -> None:
-        _ = t.gettext
         self.t = t
-        self.steps = ColumnDataSource({k: [] for k in ("y", "left", "right", "color", "hatch",
-                                                       "text")})
-        self.ends = ColumnDataSource({"y": [], "x": [], "text": []})
-        fig = figure(y_range=FactorRange(), height=80 + 44 * (rows + 2), x_range=(0, 1),
-                     sizing_mode="stretch_width", title=_("How each feature moved the risk"))
-        fig.hbar(y="y", left="left", right="right", height=0.7, color="color",
-                 hatch_pattern="hatch", hatch_color="white", source=self.steps)
-        fig.scatter(x="x", y="y", marker="diamond", size=16, color=TEXT, source=self.ends)
-        fig.text(x="right", y="y", text="text", source=self.steps, text_font_size="0.8rem",
-                 text_baseline="middle", x_offset=4, text_color=TEXT)
-        fig.text(x="x", y="y", text="text", source=self.ends, text_font_size="0.8rem",
-                 text_baseline="middle", x_offset=10, text_color=TEXT)
-        fig.xaxis.axis_label = _("risk score (log-odds of default): right = riskier")
-        fig.yaxis.major_label_text_font_size = "0.8rem"
-        self.figure = fig
+        self.pane = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["waterfall"])
 
     def update(self, score: Score) -> None:
         _ = self.t.gettext
@@ -338,24 +358,49 @@ class Waterfall:
         level = total - sum(r["contribution"] for r in reasons)
         labels = [_("Average client and other features")] + [
             feature_label(self.t, r["feature"]) for r in reasons] + [_("This client")]
-        labels = [_wrap(f"{i + 1}. {label}") for i, label in enumerate(labels)]
-        steps = {"y": labels[1:-1], "left": [], "right": [], "color": [], "hatch": [],
-                 "text": []}
-        ends = {"y": [labels[0], labels[-1]], "x": [level, total],
-                "text": [f"{level:+.2f}", f"{total:+.2f} ({self.t.percent(score.probability)})"]}
+        labels = [f"{i + 1}. {label}" for i, label in enumerate(labels)]
+        ends = [(level, f"{level:+.2f}"),
+                (total, f"{total:+.2f} ({self.t.percent(score.probability)})")]
+        steps = []
         for r in reasons:
             c = r["contribution"]
-            steps["left"].append(min(level, level + c))
-            steps["right"].append(max(level, level + c))
-            steps["color"].append(VERMILION if c > 0 else BLUE)
-            steps["hatch"].append("/" if c > 0 else " ")
-            steps["text"].append(f"{c:+.2f} " + (_("▲ raises") if c > 0 else _("▼ lowers")))
+            steps.append((min(level, level + c), max(level, level + c), c))
             level += c
-        low, high = min(ends["x"] + steps["left"]), max(ends["x"] + steps["right"])
+        low = min([x for x, _t in ends] + [a for a, _b, _c in steps])
+        high = max([x for x, _t in ends] + [b for _a, b, _c in steps])
         pad = 0.05 * (high - low) + 0.05
-        self.figure.y_range.factors = list(reversed(labels))
-        self.figure.x_range.update(start=low - pad, end=high + 8 * pad)
-        self.steps.data, self.ends.data = steps, ends
+        low, high = low - pad, high + 8 * pad  # room for the texts right of the bars
+
+        def row(label: str, mark: str, text: str, at: float) -> str:
+            return (f'<div style="display:grid;grid-template-columns:minmax(8rem,38%) 1fr;'
+                    f'align-items:center;min-height:2rem;border-top:1px solid #e0e0e0">'
+                    f'<span style="padding-right:0.6rem">{html.escape(label)}</span>'
+                    f'<div style="position:relative;height:1.6rem">{mark}'
+                    f'<span style="position:absolute;left:{_at(at, low, high)};top:50%;'
+                    f'transform:translateY(-50%);padding-left:0.7rem;white-space:nowrap">'
+                    f'{html.escape(text)}</span></div></div>')
+
+        def diamond(x: float) -> str:
+            return (f'<span aria-hidden="true" style="position:absolute;left:{_at(x, low, high)};'
+                    f'top:50%;transform:translate(-50%,-50%);font-size:1.1rem">◆</span>')
+
+        body = [row(labels[0], diamond(ends[0][0]), ends[0][1], ends[0][0])]
+        for label, (left, right, c) in zip(labels[1:-1], steps, strict=True):
+            # Raising steps are hatched as well as coloured: colour never carries meaning alone.
+            colour = (f"background:repeating-linear-gradient(45deg,#0000 0 6px,#fff9 6px 7px),"
+                      f"{VERMILION}") if c > 0 else f"background:{BLUE}"
+            bar = _box(_at(left, low, high), f"{100 * (right - left) / (high - low):.2f}%",
+                       f"top:15%;bottom:15%;{colour}")
+            text = f"{c:+.2f} " + (_("▲ raises") if c > 0 else _("▼ lowers"))
+            body.append(row(label, bar, text, right))
+        body.append(row(labels[-1], diamond(ends[1][0]), ends[1][1], ends[1][0]))
+        self.pane.object = (
+            f'<figure style="margin:0.4rem 0;color:{TEXT};font-size:0.85rem">'
+            f'<figcaption style="font-weight:bold;font-size:1rem;margin-bottom:0.3rem">'
+            f'{html.escape(_("How each feature moved the risk"))}</figcaption>{"".join(body)}'
+            f'<div style="border-top:1px solid #e0e0e0;padding-top:0.2rem">'
+            f'{html.escape(_("risk score (log-odds of default): right = riskier"))}</div>'
+            f'</figure>')
 
 
 class Reasons(Viewer):
@@ -373,7 +418,7 @@ class Reasons(Viewer):
         self._waterfall = Waterfall(self.store.t, self.top) if self.chart else None
         parts += self.extra
         if self._waterfall:
-            parts.append(bokeh(self._waterfall.figure))
+            parts.append(self._waterfall.pane)
         self._layout = card(self.store.t.gettext("Principal reasons"), *parts,
                             css_class="reasons-card")
         self._update()

@@ -1,7 +1,9 @@
 """Application features: computed from the application's own fields, for any number of rows.
 
 ``derive_application_features`` is the one definition; training calls it through
-``application_features`` (pandas) and the served model on its request's arrays.
+``application_features`` (pandas) and the served model on its request's arrays. numpy is
+imported by the functions that compute: the store build only reads this module's column lists,
+and importing numpy costs its start-up about 0.15 s of CPU.
 """
 
 from __future__ import annotations
@@ -9,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from scoring.features.aggregate import KEY
 from scoring.names import DAYS_PER_YEAR
 from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER, TABLES, TARGET
 
-if TYPE_CHECKING:  # pandas is imported where it is used: the store build never needs it
+if TYPE_CHECKING:  # pandas and numpy are imported where they are used
+    import numpy as np
     import pandas as pd
 
 APPLICATION = TABLES["application_train"]
@@ -72,7 +73,7 @@ APPLICATION_FEATURES: dict[str, str] = {
 }
 _EXT = ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3")
 #: Weights of the external scores in EXT_SOURCE_WEIGHTED (the Home Credit kernels' 2, 1, 3).
-_EXT_WEIGHTS = np.array([2.0, 1.0, 3.0])
+_EXT_WEIGHTS = (2.0, 1.0, 3.0)
 _DOCUMENTS = tuple(f"FLAG_DOCUMENT_{i}" for i in range(2, 22))
 _ENQUIRIES = tuple(f"AMT_REQ_CREDIT_BUREAU_{p}"
                    for p in ("HOUR", "DAY", "WEEK", "MON", "QRT", "YEAR"))
@@ -87,6 +88,8 @@ APPLICATION_INPUTS: tuple[str, ...] = (
 
 def _numbers(app: pd.DataFrame, column: str) -> np.ndarray:
     """A column as a float array with NaN for missing (accepts nullable and object dtypes)."""
+    import numpy as np
+
     try:
         return app[column].to_numpy(dtype="float64", na_value=np.nan)
     except (TypeError, ValueError):
@@ -98,6 +101,8 @@ def _numbers(app: pd.DataFrame, column: str) -> np.ndarray:
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num / den, missing where den is 0 or missing."""
+    import numpy as np
+
     with np.errstate(divide="ignore", invalid="ignore"):
         out = num / den
     out[~np.isfinite(out)] = np.nan
@@ -121,6 +126,8 @@ def derive_application_features(x: Mapping[str, np.ndarray]) -> dict[str, np.nda
     (NaN for missing), for any number of rows. The served model calls this directly on its
     request's arrays; ``application_features`` wraps it for frames.
     """
+    import numpy as np
+
     placeholder = x["DAYS_EMPLOYED"] == DAYS_EMPLOYED_PLACEHOLDER
     employed = np.where(placeholder, np.nan, x["DAYS_EMPLOYED"])
     ext = np.column_stack([x[c] for c in _EXT])
@@ -168,6 +175,8 @@ def derive_application_features(x: Mapping[str, np.ndarray]) -> dict[str, np.nda
 
 def _row_sum(columns: Sequence[np.ndarray]) -> np.ndarray:
     """Row sums of the present values of ``columns``; missing when all are missing."""
+    import numpy as np
+
     values = np.column_stack(columns)
     known = ~np.isnan(values)
     return np.where(known.any(axis=1), np.where(known, values, 0.0).sum(axis=1), np.nan)

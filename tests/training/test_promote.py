@@ -204,7 +204,10 @@ def test_planted_unfair_model_is_refused_naming_the_check(system, registry, tmp_
     """Labels planted so that men default far more often (about 33 % against 4 %): a
     challenger allowed to read CODE_GENDER is more accurate but refuses men wholesale (AIR
     near 0); the champion's recipe, cross-validated again on the same labels without gender,
-    stays well above it; the gate refuses the challenger on air_min."""
+    stays well above it; the gate refuses the challenger on air_min. A missed default costs 3
+    refusals here, so the threshold (about 0.25) lies between the two groups' default rates:
+    a model blind to gender grants most clients and the recipe's AIR is not left to the few
+    grants of a model refusing nearly everyone."""
     import numpy as np
 
     from scoring.store import read_store, store_path
@@ -219,7 +222,7 @@ def test_planted_unfair_model_is_refused_naming_the_check(system, registry, tmp_
     planted.mkdir()
     rows.to_parquet(store_path(planted), index=False)
     champion, _ = aliases()
-    train(TrainConfig(store=planted, folds=3, trials=0, num_threads=1,
+    train(TrainConfig(store=planted, folds=3, trials=0, num_threads=1, fn_cost=3.0,
                       use_protected=["gender"]), say=lambda _: None)
     _, challenger = aliases()
     out = CliRunner().invoke(app, ["promote", "--store", str(planted), "--no-switch"])
