@@ -9,6 +9,7 @@ the last answer (``healthy`` costs nothing).
 from __future__ import annotations
 
 import threading
+import time
 
 from serving.client import ScoringClient
 
@@ -24,18 +25,13 @@ class SharedHealth:
         self.seconds = seconds
         self._client = ScoringClient(url, timeout=timeout)
         self._ok = self._client.healthy()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name="dashboard-health")
-        self._thread.start()
+        threading.Thread(target=self._run, daemon=True, name="dashboard-health").start()
 
     def healthy(self) -> bool:
         """Whether the server answered the last ping."""
         return self._ok
 
     def _run(self) -> None:
-        while not self._stop.wait(self.seconds):
+        while True:  # a daemon thread: it ends with the process
+            time.sleep(self.seconds)
             self._ok = self._client.healthy()
-
-    def stop(self) -> None:
-        self._stop.set()
