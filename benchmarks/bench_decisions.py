@@ -1,6 +1,14 @@
 """The decision service under load: recourse speed, score route + decision writers, a kill.
 
-Targets a running service (``scoring up`` starts it on :5007, or uvicorn standalone):
+``--start``: the score route against the model calls it makes, in one run. Builds a store from
+the real samples and a champion (as ``bench_serving.py``), starts the model server
+(``--workers`` uvicorn workers) and the service (one uvicorn process, as ``scoring up``), then:
+the route's p50 with recourse for refused clients against the p50 of the ``/invocations``
+calls it makes (replayed from here); the saturated route with ``wrk`` (``--clients``
+connections over a mix of granted and refused clients) against its ceiling, cores / CPU
+seconds of the in-process ``predict`` calls one route request needs; p99 and errors.
+
+Otherwise targets a running service (``scoring up`` starts it on :5007, or uvicorn standalone):
 
     python benchmarks/bench_decisions.py --url http://127.0.0.1:5007 --key KEY \
         --advisor alice:PASSWORD --seconds 60 --clients 50 --writers 5 --run-dir run --kill
@@ -207,12 +215,125 @@ def supervisor_kill(run_dir: str, url: str, name: str = "decisions",
     return kill
 
 
+def _model_calls(row: dict, refused: bool, rules) -> list[str]:
+    """The ``/invocations`` bodies the score route sends for ``row``: the application with
+    every contribution, then (refused) every recourse variant in one request."""
+    import pandas as pd
+
+    from decisions.recourse import candidates
+    from serving.client import to_payload
+
+    frame = pd.DataFrame([row])
+    bodies = [to_payload(frame, {"explain": "all"})]
+    found = candidates(row, rules) if refused else []
+    if found:
+        variants = pd.DataFrame([{**row, **changed} for _, _, changed in found])
+        bodies.append(to_payload(variants, {"explain": "none"}))
+    return bodies
+
+
+def started(args) -> None:
+    """The ``--start`` run (see the module's docstring)."""
+    import sys
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import mlflow
+    import wrk
+    from bench_serving import CORES, prepare, server_input, timed
+
+    from decisions.recourse import load_rules
+    from scoring.store import client_ids, read_clients
+    from testkit import free_port, running, server_env
+
+    out: dict = {"cores": CORES, "load_before": os.getloadavg()[0]}
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as tmp:
+        store, uri = prepare(args.data, 20_000, Path(tmp))
+        model_port, port = free_port(), free_port()
+        model_url, url = f"http://127.0.0.1:{model_port}", f"http://127.0.0.1:{port}"
+        env = {**server_env(uri), "DECISIONS_MODEL_URL": model_url, "DECISIONS_STORE": str(store),
+               "DECISIONS_DB_URL": f"sqlite:///{tmp}/decisions.db",
+               "DECISIONS_API_KEYS": "bench=bench-key", "DECISIONS_ADVISORS": "alice=alice-pw"}
+        serve = [str(bin_dir / "mlflow"), "models", "serve", "-m",
+                 "models:/credit-scoring@champion", "--env-manager", "local", "-h", "127.0.0.1",
+                 "-p", str(model_port), "--workers", str(args.workers)]
+        service = [sys.executable, "-m", "uvicorn", "--factory", "decisions.app:create_app",
+                   "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+        with running(serve, f"{model_url}/ping", env, Path(tmp) / "model.log"), \
+                running(service, f"{url}/health", env, Path(tmp) / "service.log"):
+            svc = Service(url, "bench-key", ("alice", "alice-pw"))
+            ids = client_ids(store, "test")[:400]
+            refused, granted = pick_clients(svc, ids, want=10**9)
+            rules, rows = load_rules(), read_clients(ids, store).drop(columns=["TARGET",
+                                                                             "DATASET"])
+            records = {int(r["SK_ID_CURR"]): {k: v for k, v in r.items() if v == v}
+                       for r in rows.to_dict(orient="records")}
+            model = mlflow.pyfunc.load_model("models:/credit-scoring@champion")
+            python_model = model.unwrap_python_model()
+            cpu = {cid: sum(timed(lambda b=b: python_model.predict(
+                None, *server_input(model, b)), 5)[1]
+                for b in _model_calls(records[cid], cid in set(refused), rules))
+                for cid in ids}
+            out["route_cpu_in_process_ms"] = round(1000 * float(np.mean(list(cpu.values()))), 2)
+            ceiling = CORES / float(np.mean(list(cpu.values())))
+            session, model_session = svc.session(), requests.Session()
+            route, calls = [], []
+            sample = refused[:20]
+            for _ in range(args.repeats):
+                for cid in sample:
+                    t = time.perf_counter()
+                    session.get(f"{url}/clients/{cid}/score", timeout=60).raise_for_status()
+                    route.append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    for body in _model_calls(records[cid], True, rules):
+                        model_session.post(f"{model_url}/invocations", data=body, timeout=60,
+                                           headers={"Content-Type": "application/json"}
+                                           ).raise_for_status()
+                    calls.append(time.perf_counter() - t)
+            paths = [f"/clients/{cid}/score" for cid in ids]
+            load = wrk.run(f"{url}/clients/{ids[0]}/score", args.clients, args.seconds,
+                           headers={"X-API-Key": "bench-key"}, paths=paths)
+    route_ms, calls_ms = statistics.median(route) * 1000, statistics.median(calls) * 1000
+    out.update({
+        "refused_share": round(len(refused) / len(ids), 3),
+        "route_with_recourse_p50_ms": round(route_ms, 1),
+        "model_calls_p50_ms": round(calls_ms, 1),
+        "route_vs_model_calls": round(route_ms / calls_ms, 2),
+        "ceiling_per_second": round(ceiling, 1), "saturated_per_second": load.per_second,
+        "saturated_vs_ceiling": round(load.per_second / ceiling, 3),
+        "saturated_p50_ms": load.p50_ms, "saturated_p99_ms": load.p99_ms,
+        "errors": load.errors, "connections": args.clients, "workers": args.workers,
+        "load_after": os.getloadavg()[0]})
+    print(f"\nGET /clients/{{id}}/score; {CORES} cores, model server {args.workers} workers, "
+          f"load {out['load_before']:.1f}")
+    print(f"  refused, with recourse: p50 {route_ms:.1f} ms = "
+          f"{out['route_vs_model_calls']:.2f}x the model calls it makes ({calls_ms:.1f} ms; "
+          f"goal <= 2)")
+    print(f"  saturated, {args.clients} connections over {len(ids)} clients "
+          f"({out['refused_share']:.0%} refused): {load.per_second:.1f}/s = "
+          f"{out['saturated_vs_ceiling']:.0%} of the ceiling {ceiling:.0f}/s (goal >= 40%); "
+          f"p50 {load.p50_ms:.0f} ms, p99 {load.p99_ms:.0f} ms (goal < 1000), "
+          f"{load.errors} errors")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--start", action="store_true",
+                        help="start a model server and the service on real samples, and "
+                        "measure the score route against the model calls it makes")
+    parser.add_argument("--data", type=Path,
+                        default=Path(__file__).resolve().parents[2] / "shared" / "data"
+                        / "homecredit", help="with --start: the real samples")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="with --start: model server workers")
     parser.add_argument("--url", default="http://127.0.0.1:5007")
     parser.add_argument("--model-url", default="http://127.0.0.1:5001")
-    parser.add_argument("--key", required=True, help="a system's API key")
-    parser.add_argument("--advisor", required=True, help="ID:PASSWORD of an advisor")
+    parser.add_argument("--key", help="a system's API key")
+    parser.add_argument("--advisor", help="ID:PASSWORD of an advisor")
     parser.add_argument("--store", default="data/features")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=50)
@@ -222,6 +343,11 @@ def main() -> None:
     parser.add_argument("--kill", action="store_true", help="SIGKILL the service half-way")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    if args.start:
+        args.seconds = min(args.seconds, 20.0)
+        return started(args)
+    if not (args.key and args.advisor):
+        parser.error("--key and --advisor are needed without --start")
     from scoring.store import client_ids
 
     svc = Service(args.url, args.key, tuple(args.advisor.split(":", 1)))

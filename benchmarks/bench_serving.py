@@ -1,22 +1,27 @@
-"""Latency and throughput of the served model against the bare booster, in one script.
+"""The served model against the model's own cost, in one run: in-process ``predict``, served
+p50, saturated throughput.
 
-Generates (or reuses) a synthetic data set, trains a model without search in a temporary MLflow
-store, serves the champion with the stock `mlflow models serve`, then measures:
+Builds a store from the real Home Credit samples (``--data``; generated data with
+``--clients`` when the folder is absent), trains a champion without search in a temporary
+MLflow store, serves it with the stock ``mlflow models serve`` (``--workers`` uvicorn
+workers), then measures one client with a credit history and the top-10 reasons:
 
-- one client with top-10 reasons: p50 / p95 of `/invocations` end to end (HTTP, JSON, schema
-  checks, features, booster), against the bare in-process booster (`predict` + `pred_contrib`
-  on the same row, as a pandas frame and as a float matrix) in this same process;
-- 1,000-row batches: rows per second with and without reasons;
-- peak RSS of the server process.
+- in process: the body parsed as MLflow's scoring server parses it, then the
+  ``PythonModel.predict`` of ``serving/model.py`` on it (wall p50, CPU seconds per call), and
+  the whole in-process path (parse + ``PyFuncModel.predict``); the bare booster for scale;
+- served p50: ``wrk`` with one connection, against the in-process ``predict``;
+- saturated throughput: ``wrk`` with ``--connections`` (50), against the in-process ceiling
+  (cores / CPU seconds of one ``predict``);
+- a few hundred clients through the server equal to in-process; peak RSS of the server.
 
-    .venv/bin/python benchmarks/bench_serving.py [--clients 20000] [--requests 300]
+    .venv/bin/python benchmarks/bench_serving.py [--seconds 15] [--workers 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -24,118 +29,160 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
-import requests  # noqa: E402
+import wrk  # noqa: E402
 
-from testkit import free_port, running, serve_command, server_env  # noqa: E402
+from testkit import free_port, running, server_env  # noqa: E402
 
-
-def percentiles(seconds: list[float]) -> tuple[float, float]:
-    ms = np.array(seconds) * 1000
-    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+REAL_DATA = ROOT.parent / "shared" / "data" / "homecredit"
+CORES = os.cpu_count() or 1
 
 
-def timed(fn, n: int) -> list[float]:
-    fn()  # warm-up
-    out = []
+def timed(fn, n: int) -> tuple[float, float]:
+    """(wall p50 in ms, CPU seconds per call) of ``n`` calls after a warm-up."""
+    fn()
+    walls, cpu = [], time.process_time()
     for _ in range(n):
         start = time.perf_counter()
         fn()
-        out.append(time.perf_counter() - start)
-    return out
+        walls.append(time.perf_counter() - start)
+    return float(np.median(walls) * 1000), (time.process_time() - cpu) / n
 
 
-def prepare(clients: int, work: Path) -> tuple[Path, str]:
-    """Data, store and a promoted champion in ``work``; returns (store, tracking URI)."""
+def prepare(data: Path, clients: int, work: Path) -> tuple[Path, str]:
+    """Store and a promoted champion in ``work``; returns (store, tracking URI)."""
     from scoring.store import build_store
-    from synthetic.generator import generate
     from training.promote import promote
     from training.run import TrainConfig, train
 
-    raw = ROOT / "benchmarks" / ".cache" / f"homecredit-{clients}"
-    if not (raw / "application_train.csv").exists():
-        generate(clients, seed=0, out_dir=raw)
+    if not (data / "application_train.csv.gz").exists():
+        from synthetic.generator import generate
+
+        data = ROOT / "benchmarks" / ".cache" / f"homecredit-{clients}"
+        if not (data / "application_train.csv").exists():
+            generate(clients, seed=0, out_dir=data)
     store = work / "features"
-    build_store(raw, store)
+    build_store(data, store)
     uri = f"sqlite:///{work / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = uri
     start = time.perf_counter()
     train(TrainConfig(store=store, trials=0, num_threads=2), say=lambda _: None)
-    print(f"training without search on {clients:,} clients: {time.perf_counter() - start:.1f} s")
+    print(f"data {data}; training without search: {time.perf_counter() - start:.0f} s",
+          flush=True)
     promote(store)
     return store, uri
 
 
+def server_input(model, body: str):
+    """What MLflow's scoring server hands the model for ``body``: (data, params)."""
+    from mlflow.pyfunc.scoring_server import _parse_json_data
+
+    parsed = _parse_json_data(body, model.metadata, model.metadata.get_input_schema())
+    return parsed.data, parsed.params
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=20_000)
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--batches", type=int, default=10)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=REAL_DATA)
+    parser.add_argument("--clients", type=int, default=20_000, help="generated, without --data")
+    parser.add_argument("--calls", type=int, default=300, help="in-process calls")
+    parser.add_argument("--seconds", type=float, default=15.0, help="each wrk run")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=CORES, help="uvicorn workers")
+    parser.add_argument("--compare", type=int, default=300, help="clients checked served")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
     import mlflow
+    import requests
 
-    from scoring.features import to_model_frame
-    from scoring.request import pack_history
     from scoring.store import client_ids, read_clients
     from serving.client import ScoringClient, to_payload
-    from serving.model import read_request
 
+    out: dict = {"cores": CORES, "load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as tmp:
-        store, uri = prepare(args.clients, Path(tmp))
-        ids = client_ids(store, "test")
-        rows = read_clients(ids[:1000], store).drop(columns=["TARGET", "DATASET"])
-        one = rows.head(1)
+        store, uri = prepare(args.data, args.clients, Path(tmp))
+        rows = read_clients(client_ids(store, "test")[:args.compare], store).drop(
+            columns=["TARGET", "DATASET"])
+        history = [c for c in rows.columns if c.startswith("BURO_")]
+        one = rows[rows[history].notna().any(axis=1)].head(1)  # a client with a history
+        body = to_payload(one, {"explain": "top-k", "top_k": 10})
 
         model = mlflow.pyfunc.load_model("models:/credit-scoring@champion")
         python_model = model.unwrap_python_model()
-        booster = python_model.booster
-        frame = to_model_frame(one, booster.feature_name())
-        packed = pack_history(one)
-        matrix = python_model.layout.matrix(read_request(packed))
-        bare_frame = timed(lambda: (booster.predict(frame, raw_score=True),
-                                    booster.predict(frame, pred_contrib=True)), args.requests)
-        bare_matrix = timed(lambda: (booster.predict(matrix, raw_score=True),
-                                     booster.predict(matrix, pred_contrib=True)),
-                            args.requests)
-        in_process = timed(lambda: model.predict(packed, params={"top_k": 10}), args.requests)
+        data, params = server_input(model, body)
+        booster, matrix = python_model.booster, None
+        if hasattr(python_model, "layout"):
+            from serving import model as served
+
+            reader = served.read_request
+            matrix = python_model.layout.matrix(reader(data))
+        predict_ms, predict_cpu = timed(lambda: python_model.predict(None, data, params),
+                                        args.calls)
+        whole_ms, _ = timed(lambda: model.predict(*server_input(model, body)), args.calls)
+        bare_ms = timed(lambda: (booster.predict(matrix, raw_score=True),
+                                 booster.predict(matrix, pred_contrib=True)),
+                        args.calls)[0] if matrix is not None else float("nan")
+        ceiling = CORES / predict_cpu
 
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        with running(serve_command("models:/credit-scoring@champion", port), f"{url}/ping",
-                     server_env(uri), Path(tmp) / "server.log") as proc:
-            client = ScoringClient(url)
-            body = to_payload(one, {"top_k": 10})
+        command = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m",
+                   "models:/credit-scoring@champion", "--env-manager", "local",
+                   "-h", "127.0.0.1", "-p", str(port), "--workers", str(args.workers)]
+        with running(command, f"{url}/ping", server_env(uri), Path(tmp) / "server.log") as proc:
             session = requests.Session()
-            headers = {"Content-Type": "application/json"}
-            served = timed(lambda: session.post(f"{url}/invocations", data=body,
-                                                headers=headers).raise_for_status(),
-                           args.requests)
-            batch = rows.head(1000)
-            with_reasons = timed(lambda: client.score(batch, top_k=10), args.batches)
-            without = timed(lambda: client.score(batch, explain="none"), args.batches)
+            for _ in range(20):  # every worker warm
+                session.post(f"{url}/invocations", data=body,
+                             headers={"Content-Type": "application/json"}).raise_for_status()
+            single = wrk.run(f"{url}/invocations", 1, args.seconds, body)
+            saturated = wrk.run(f"{url}/invocations", args.connections, args.seconds, body)
+            served = ScoringClient(url).score(rows, top_k=10)
             server = psutil.Process(proc.pid)
-            rss = max((p.memory_info().rss for p in [server, *server.children(recursive=True)]),
-                      default=0)
-
-    ref50, ref95 = percentiles(bare_frame)
-    print(f"\n/invocations, one client with top-10 reasons, {args.requests} requests")
-    print(f"{'path':<44}{'p50 ms':>9}{'p95 ms':>9}{'x bare':>9}")
-    for name, values in [("bare booster, pandas frame (reference)", bare_frame),
-                         ("bare booster, float matrix", bare_matrix),
-                         ("pyfunc predict in process", in_process),
-                         ("served /invocations over HTTP", served)]:
-        p50, p95 = percentiles(values)
-        print(f"{name:<44}{p50:>9.2f}{p95:>9.2f}{p50 / ref50:>9.2f}")
-    print(f"\n1,000-row batches, {args.batches} each")
-    for name, values in [("with top-10 reasons", with_reasons), ("probability only", without)]:
-        print(f"{name:<44}{1000 / statistics.median(values):>9,.0f} rows/s")
-    print(f"\nmodel server peak RSS: {rss / 2**20:,.0f} MiB; "
-          f"this process: {psutil.Process().memory_info().rss / 2**20:,.0f} MiB")
+            rss = sum(p.memory_info().rss for p in [server, *server.children(recursive=True)])
+        local = python_model.predict(None, *server_input(
+            model, to_payload(rows, {"explain": "top-k", "top_k": 10})))
+    gap = max(abs(s.probability - p) for s, p in zip(served, local["probability"], strict=True))
+    same_reasons = all(s.reasons == list(r) for s, r in zip(served, local["reasons"],
+                                                             strict=True))
+    out.update({
+        "predict_in_process_p50_ms": round(predict_ms, 2),
+        "predict_cpu_ms": round(predict_cpu * 1000, 2),
+        "parse_and_predict_in_process_p50_ms": round(whole_ms, 2),
+        "bare_booster_p50_ms": round(bare_ms, 2),
+        "served_p50_ms": single.p50_ms, "served_p50_vs_predict": round(single.p50_ms
+                                                                       / predict_ms, 2),
+        "ceiling_per_second": round(ceiling, 1),
+        "saturated_per_second": saturated.per_second,
+        "saturated_vs_ceiling": round(saturated.per_second / ceiling, 3),
+        "saturated_p50_ms": saturated.p50_ms, "saturated_p99_ms": saturated.p99_ms,
+        "errors": single.errors + saturated.errors, "workers": args.workers,
+        "connections": args.connections, "server_rss_mib": round(rss / 2**20),
+        "compared_clients": len(served), "max_probability_gap": gap,
+        "same_reasons": same_reasons, "load_after": os.getloadavg()[0]})
+    print(f"\none client with a history, top-10 reasons; {CORES} cores, "
+          f"{args.workers} uvicorn workers, load {out['load_before']:.1f}")
+    print(f"{'in process':<48}{'p50 ms':>9}{'CPU ms':>9}")
+    print(f"{'  PythonModel.predict (the reference)':<48}{predict_ms:>9.2f}"
+          f"{predict_cpu * 1000:>9.2f}")
+    print(f"{'  server parse + PyFuncModel.predict':<48}{whole_ms:>9.2f}")
+    print(f"{'  bare booster (predict + pred_contrib)':<48}{bare_ms:>9.2f}")
+    print(f"served (wrk, {args.seconds:g} s each)")
+    print(f"  p50, one connection: {single.p50_ms:.2f} ms = "
+          f"{out['served_p50_vs_predict']:.2f}x predict (goal <= 2)")
+    print(f"  saturated, {args.connections} connections: {saturated.per_second:.0f}/s = "
+          f"{out['saturated_vs_ceiling']:.0%} of the ceiling {ceiling:.0f}/s (goal >= 40%); "
+          f"p50 {saturated.p50_ms:.0f} ms, p99 {saturated.p99_ms:.0f} ms, "
+          f"{out['errors']} errors")
+    print(f"  {len(served)} clients served = in process: max probability gap {gap:.1e}, "
+          f"same reasons {same_reasons}; server RSS {out['server_rss_mib']} MiB")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ from dashboard.desk import DecisionDesk
 from dashboard.health import SharedHealth
 from dashboard.i18n import LOCALES, N_, NAMES, Language, default_language, language
 from dashboard.registry import ModelCard, champion_card, tracking_uri
-from dashboard.rows import ClientRows
 from dashboard.store import Application, ClientScore, ServerStatus
 from dashboard.views import (
     ApplicationForm,
@@ -54,6 +53,7 @@ from dashboard.views import (
 from dashboard.views.common import alert, card, heading, note, pairs_html
 from dashboard.views.decision import ClientReasons, DecisionPanel, ServiceRecourse
 from dashboard.views.letter import LetterCard
+from scoring.rows import ClientRows
 from serving.client import DEFAULT_URL, ScoringClient
 
 TITLE = N_("Credit scoring – client advisor dashboard")

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -66,11 +67,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+#: Longest text of an error answer: an answer never echoes a large input.
+DETAIL_CHARS = 500
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= DETAIL_CHARS else f"{text[:DETAIL_CHARS]}... (cut)"
+
+
+async def _invalid(_: Request, err: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 without the offending input (FastAPI echoes it whole: a 10 MB field came
+    back in the answer): where, what and why only."""
+    return JSONResponse({"detail": [{"type": e.get("type"), "loc": list(e.get("loc", ())),
+                                     "msg": _short(str(e.get("msg", "")))}
+                                    for e in err.errors()[:20]]},
+                        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
 def _errors(app: FastAPI) -> None:
     def handler(code: int):
         async def handle(_: Request, err: Exception) -> JSONResponse:
-            return JSONResponse({"detail": str(err)}, status_code=code)
+            return JSONResponse({"detail": _short(str(err))}, status_code=code)
         return handle
+
+    app.add_exception_handler(RequestValidationError, _invalid)
 
     app.add_exception_handler(UnknownClient, handler(status.HTTP_404_NOT_FOUND))
     app.add_exception_handler(Refused, handler(status.HTTP_422_UNPROCESSABLE_CONTENT))

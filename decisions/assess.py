@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 from decisions.catalogue import Catalogue, principal_reasons
 from decisions.gateway import Gateway
 from decisions.recourse import Rules, search
 
 
-def assess(gateway: Gateway, catalogue: Catalogue, rules: Rules, rows: pd.DataFrame,
-           client_id: int | None, recourse: bool = True) -> dict[str, Any]:
-    """The answer of the score routes for one application row (``ScoreOut`` fields).
+def assess(gateway: Gateway, catalogue: Catalogue, rules: Rules,
+           application: dict[str, Any], client_id: int | None, recourse: bool = True,
+           ) -> dict[str, Any]:
+    """The answer of the score routes for one application, ``{field: value}`` (``ScoreOut``
+    fields).
 
     Raises gateway.Refused for a field the model server rejects, gateway.ModelDown when it
     cannot answer.
     """
-    scores, inputs_hash = gateway.score(rows, explain="all")
+    scores, inputs_hash = gateway.score([application], explain="all")
     score = scores[0]
     out: dict[str, Any] = {
         "client_id": client_id, "probability": score.probability, "decision": score.decision,
@@ -29,7 +29,8 @@ def assess(gateway: Gateway, catalogue: Catalogue, rules: Rules, rows: pd.DataFr
         "recourse": [], "recourse_note": None,
     }
     if score.decision == "refused" and recourse:
-        out["recourse"] = search(rows, rules, lambda v: gateway.score(v, explain="none")[0])
+        out["recourse"] = search(application, rules,
+                                 lambda v: gateway.score(v, explain="none")[0])
         if not out["recourse"]:
             out["recourse_note"] = ("no change of the credit amount, goods price or term "
                                     "within the rules grants this application")

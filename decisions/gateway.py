@@ -1,38 +1,28 @@
 """The service's way to the data and the model: the feature store and the model server.
 
-The model runs only in the model servers; this module reads a client's stored row, sends it
-to ``/invocations`` through ``serving.client`` and says which model answered.
+The model runs only in the model servers; this module reads a client's stored row (one Arrow
+row lookup, ``scoring.rows.ClientRows``, shared with the dashboard), sends applications to
+``/invocations`` through ``serving.client`` and says which model answered.
 """
 
 from __future__ import annotations
 
 import hashlib
-import pickle
+import json
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import Any
 
 from decisions.config import Settings
-from serving.client import (
-    Score,
-    ScoringClient,
-    ScoringError,
-    UnknownClient,
-    score_params,
-    to_payload,
-)
+from scoring.request import record_input
+from scoring.rows import ClientRows, UnknownClient
+from scoring.store import store_path
+from serving.client import Score, ScoringClient, ScoringError, score_params
 
 __all__ = ["Gateway", "ModelDown", "ModelInfo", "Refused", "UnknownClient"]
-_DROPPED = ["TARGET", "DATASET"]
+_DROPPED = ("TARGET", "DATASET")
 _VERSION_TTL = 60.0
-#: Stored rows kept in memory: the store only changes when ``scoring features`` rewrites it
-#: (its modification time is part of the key), and a Parquet lookup costs tens of ms. Each is
-#: kept pickled, about 20 KiB (a live one-row frame of 400 columns holds about 130 KiB), so
-#: the cache stays under 25 MiB.
-CACHED_CLIENTS = 1024
 
 
 class ModelDown(Exception):
@@ -57,7 +47,7 @@ class Gateway:
         self.settings = settings
         self._local = threading.local()
         self._version: tuple[float, str] | None = None
-        self._rows: OrderedDict[tuple[int, float], bytes] = OrderedDict()
+        self._rows: tuple[int, ClientRows] | None = None
         self._rows_lock = threading.Lock()
         #: Whether the last call to the model server got an answer (None: no call yet).
         self.model_answered: bool | None = None
@@ -70,36 +60,33 @@ class Gateway:
                                                self.settings.model_timeout)
         return self._local.client
 
-    def stored(self, client_id: int) -> pd.DataFrame:
-        """The client's stored row (raw application fields, history, TARGET, DATASET)."""
-        from scoring.store import read_clients, store_path
-
-        key = (int(client_id), store_path(self.settings.store).stat().st_mtime)
+    def rows(self) -> ClientRows:
+        """The store's row lookup, opened again (in a thread) when the store file changes;
+        rows come from the Parquet file until its row copy is ready."""
+        stamp = store_path(self.settings.store).stat().st_mtime_ns
         with self._rows_lock:
-            if key in self._rows:
-                self._rows.move_to_end(key)
-                return pickle.loads(self._rows[key])
-        rows = read_clients([key[0]], self.settings.store)
-        if rows.empty:
-            raise UnknownClient(client_id)
-        with self._rows_lock:
-            self._rows[key] = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
-            while len(self._rows) > CACHED_CLIENTS:
-                self._rows.popitem(last=False)
-        return rows
+            if self._rows is None or self._rows[0] != stamp:
+                self._rows = (stamp, ClientRows(self.settings.store).start())
+            return self._rows[1]
 
-    def request_rows(self, client_id: int) -> pd.DataFrame:
-        """The client's row as the model takes it."""
-        return self.stored(client_id).drop(columns=_DROPPED, errors="ignore")
+    def stored(self, client_id: int) -> dict[str, Any]:
+        """The client's stored row: raw application fields, history, TARGET, DATASET."""
+        return self.rows().record(client_id)
 
-    def score(self, rows: pd.DataFrame, explain: str = "all") -> tuple[list[Score], str]:
-        """Scores of ``rows`` from the model server (all contributions by default), and the
-        SHA-256 of the exact request body sent.
+    def application(self, client_id: int) -> dict[str, Any]:
+        """The client's stored application as the model takes it (no TARGET, no DATASET)."""
+        return {k: v for k, v in self.stored(client_id).items() if k not in _DROPPED}
+
+    def score(self, applications: list[dict[str, Any]], explain: str = "all",
+              ) -> tuple[list[Score], str]:
+        """Scores of ``applications`` ({field: value}) from the model server (all
+        contributions by default), in one request, and the SHA-256 of the exact body sent.
 
         Raises Refused when the server rejects a field, ModelDown when it cannot answer.
         """
-        body = to_payload(rows, score_params(explain))
-        ids = rows["SK_ID_CURR"].tolist() if "SK_ID_CURR" in rows else None
+        body = json.dumps({"inputs": [record_input(a) for a in applications],
+                           "params": score_params(explain)}, allow_nan=False)
+        ids = [a.get("SK_ID_CURR") for a in applications]
         try:
             scores = self.client.post(body, ids)
         except ScoringError as err:
@@ -132,4 +119,3 @@ class Gateway:
             version = "unknown"
         self._version = (now, version)
         return version
-

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from serving.client import Score
 
 RULES_FILE = Path(__file__).with_name("recourse.toml")
@@ -62,7 +60,7 @@ def load_rules(path: Path | str = RULES_FILE) -> Rules:
                  float(data["min_annuity_credit_ratio"]), kinds)
 
 
-def candidates(row: pd.Series, rules: Rules) -> list[tuple[Kind, float, dict[str, float]]]:
+def candidates(row: dict[str, Any], rules: Rules) -> list[tuple[Kind, float, dict[str, float]]]:
     """(kind, factor, changed fields) of every variant within the bounds, smallest change
     first within a kind. Fields missing in the application are left alone."""
     out = []
@@ -83,28 +81,24 @@ def candidates(row: pd.Series, rules: Rules) -> list[tuple[Kind, float, dict[str
     return out
 
 
-def search(rows: pd.DataFrame, rules: Rules,
-           score: Callable[[pd.DataFrame], list[Score]]) -> list[dict[str, Any]]:
-    """Up to ``rules.max_proposals`` verified changes for the refused application ``rows``
-    (one row), smallest relative change first; ``score`` scores many rows in one request."""
-    row = rows.iloc[0]
-    found = candidates(row, rules)
+def search(application: dict[str, Any], rules: Rules,
+           score: Callable[[list[dict[str, Any]]], list[Score]]) -> list[dict[str, Any]]:
+    """Up to ``rules.max_proposals`` verified changes for the refused ``application``
+    ({field: value}), smallest relative change first; ``score`` scores every variant in one
+    request."""
+    found = candidates(application, rules)
     if not found:
         return []
-    variants = pd.concat([rows] * len(found), ignore_index=True)
-    for i, (_, _, changed) in enumerate(found):
-        for name, value in changed.items():
-            variants.at[i, name] = value
-    scores = score(variants)
+    scores = score([{**application, **changed} for _, _, changed in found])
     best: dict[str, dict[str, Any]] = {}
     for (kind, factor, changed), s in zip(found, scores, strict=True):
         if s.decision == "granted" and kind.name not in best:
-            best[kind.name] = _proposal(kind, factor, row, changed, s)
+            best[kind.name] = _proposal(kind, factor, application, changed, s)
     ranked = sorted(best.values(), key=lambda p: p["change"])
     return ranked[:rules.max_proposals]
 
 
-def _proposal(kind: Kind, factor: float, row: pd.Series, changed: dict[str, float],
+def _proposal(kind: Kind, factor: float, row: dict[str, Any], changed: dict[str, float],
               s: Score) -> dict[str, Any]:
     new = {f: changed.get(f, _value(row.get(f))) for f in MUTABLE}
     old = {f: _value(row.get(f)) for f in MUTABLE}

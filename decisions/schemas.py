@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from scoring.schema import APPLICATION_TEST
 
@@ -134,16 +134,29 @@ class VerifyOut(BaseModel):
     problem: str | None = None
 
 
+def _no_boolean(value: Any) -> Any:
+    """A JSON ``true`` is not the number 1: refused where a number is expected."""
+    if isinstance(value, bool):
+        raise ValueError("expects a number, got a boolean")
+    return value
+
+
+#: A number field: pydantic's lax conversions (``3`` for ``3.0``) but no booleans.
+Number = Annotated[float, BeforeValidator(_no_boolean)]
+Whole = Annotated[int, BeforeValidator(_no_boolean)]
+
+
 def _application_model() -> type[BaseModel]:
     """The body of POST /applications/score: the ``application_test`` fields (required ones
-    required, categories as their Kaggle levels) and the optional ``history`` object."""
-    kinds = {"int": int, "float": float}
+    required, categories as their Kaggle levels, numbers never booleans) and the optional
+    ``history`` object."""
+    kinds = {"int": Whole, "float": Number}
     fields: dict[str, Any] = {}
     for c in APPLICATION_TEST.columns:
         kind = Literal[c.levels] if c.kind == "category" else kinds[c.kind]
         fields[c.name] = ((kind | None, Field(None, description=c.label)) if c.nullable
                           else (kind, Field(description=c.label)))
-    fields["history"] = (dict[str, float | None] | None,
+    fields["history"] = (dict[str, Number | None] | None,
                          Field(None, description="stored history features, e.g. "
                                '{"BURO_COUNT": 3}; left out: none'))
     return create_model("Application", __config__=ConfigDict(extra="forbid"), **fields)

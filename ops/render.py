@@ -112,6 +112,19 @@ def supervisord_conf(s: Settings, nginx: str) -> str:
 #: nginx's Lua modules (Debian's libnginx-mod-http-lua), which run ``ops/json_depth.lua``.
 LUA_MODULES = (Path("/usr/lib/nginx/modules/ndk_http_module.so"),
                Path("/usr/lib/nginx/modules/ngx_http_lua_module.so"))
+#: Largest body nginx lets through (413 beyond), by what a request needs: a scoring batch
+#: of 1,000 applications with full histories is about 10 MB; one application sent to the
+#: decision service with its history about 10 KB (a decision, far less).
+MODEL_BODY_MAX = "16m"
+DECISIONS_BODY_MAX = "256k"
+
+
+def _too_large(size: str) -> str:
+    """nginx's answer to a body over ``size`` (an nginx size: ``16m``)."""
+    readable = f"{size[:-1]} {dict(k='KiB', m='MiB')[size[-1]]}"
+    return (f"the body is larger than {readable}, more than one request needs "
+            "(at most about 1,000 applications)")
+
 #: Deepest JSON nesting nginx lets through to the model servers: MLflow's request formats use
 #: 4 levels; Python's parser fails (a 500) near 1,000.
 JSON_MAX_DEPTH = 64
@@ -154,7 +167,7 @@ http {{
     fastcgi_temp_path {run}/nginx/fastcgi;
     uwsgi_temp_path {run}/nginx/uwsgi;
     scgi_temp_path {run}/nginx/scgi;
-    client_max_body_size 64m;
+    client_max_body_size {MODEL_BODY_MAX};
     # Bodies and answers stay in memory: no temp file for the worker user to write.
     client_body_buffer_size 4m;
     proxy_buffer_size 64k;
@@ -170,6 +183,12 @@ http {{
     # another attempt once sent (nginx's default for POST).
     server {{
         listen {s.host}:{s.decisions_port};
+        client_max_body_size {DECISIONS_BODY_MAX};
+        error_page 413 = @too_large;
+        location @too_large {{
+            default_type application/json;
+            return 413 '{{"detail": "{_too_large(DECISIONS_BODY_MAX)}"}}';
+        }}
         location / {{
             proxy_pass http://decisions;
             proxy_http_version 1.1;
@@ -189,6 +208,11 @@ http {{
         proxy_next_upstream_tries 3;
         add_header X-Upstream $upstream_addr always;
         location = /nginx-health {{ return 200 "ok\\n"; }}
+        error_page 413 = @too_large;
+        location @too_large {{
+            default_type application/json;
+            return 413 '{{"error_code": "BAD_REQUEST", "message": "{_too_large(MODEL_BODY_MAX)}"}}';
+        }}
         location = /invocations {{
             {check}
             proxy_pass http://model;

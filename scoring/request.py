@@ -1,6 +1,11 @@
 """The request wire format of the served model, shared by the client, the model, batch and
-Spark scoring and the prediction log: raw application fields as columns, history features folded
-into one ``history`` object."""
+Spark scoring and the prediction log: one object per application with the raw application
+fields, history features folded into one ``history`` object.
+
+Over HTTP a request is ``{"inputs": [application, ...], "params": {...}}``; ``Application``
+types one application (MLflow's signature of the served model is built from it). In process
+(batch, Spark) the same rows may come as a pandas frame, one column per field.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,18 @@ from scoring.schema import TARGET
 
 #: What a refused request's error says, in ``code``.
 ERROR_CODES = ("no_rows", "missing", "not_a_number", "infinite", "not_whole",
-               "unknown_level", "outside_range", "bad_history")
+               "unknown_level", "outside_range", "bad_history", "unknown_field",
+               "bad_request")
+#: Longest text of an offending value an error carries: an answer never echoes a large input.
+SHOWN_CHARS = 80
+
+
+def shown(value: Any) -> str:
+    """``repr(value)``, cut to ``SHOWN_CHARS`` characters."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS - 15]}... ({len(text):,} chars)"
 
 
 @dataclass
@@ -36,6 +52,8 @@ class RequestError(ValueError):
     high: float | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.value, (int, float, type(None))):  # text, lists: cut short
+            self.value = shown(self.value) if len(repr(self.value)) > SHOWN_CHARS else self.value
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -103,6 +121,8 @@ def unpack_history(request: pd.DataFrame) -> pd.DataFrame:
 
 
 _HISTORY_POSITION = {name: j for j, name in enumerate(HISTORY_FEATURES)}
+#: Types a JSON parser or numpy would take for a number but a request must not send as one.
+_NOT_NUMBERS = frozenset({str, bytes, bool, np.bool_})
 
 
 def history_matrix(histories: Sequence[object]) -> np.ndarray:
@@ -120,20 +140,19 @@ def history_matrix(histories: Sequence[object]) -> np.ndarray:
             columns = [_HISTORY_POSITION[name] for name in history]
         except KeyError as err:
             raise RequestError(HISTORY, "bad_history", f"{HISTORY}: unknown feature "
-                               f"{err.args[0]!r}", value=err.args[0]) from None
+                               f"{shown(err.args[0])}", value=err.args[0]) from None
         values = list(history.values())
         try:
-            if str in map(type, values):  # numpy would read "1.5" as a number
+            if not _NOT_NUMBERS.isdisjoint(map(type, values)):  # numpy reads "1.5", true
                 raise TypeError
             row = np.array(values, dtype="float64")  # None becomes NaN
             if row.shape != (len(values),):  # a list or an object among the values
                 raise TypeError
         except (TypeError, ValueError):
-            name, value = next(((n, v) for n, v in history.items()
-                                if v is not None and not isinstance(v, numbers.Real)),
-                               ("?", values))
+            name, value = next(((n, v) for n, v in history.items() if v is not None and (
+                not isinstance(v, numbers.Real) or isinstance(v, bool))), ("?", values))
             raise RequestError(f"{HISTORY}.{name}", "not_a_number",
-                               f"{HISTORY}.{name}: expects a number, got {value!r}",
+                               f"{HISTORY}.{name}: expects a number, got {shown(value)}",
                                value=value) from None
         out[i, columns] = row
     infinite = np.isinf(out)
@@ -150,7 +169,7 @@ def _history_object(value: object) -> dict:
             value = json.loads(value)
         except ValueError:
             raise RequestError(HISTORY, "bad_history", f"{HISTORY}: not a JSON object",
-                               value=value) from None
+                               value=shown(value)) from None
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return {}
     if not isinstance(value, dict):
@@ -158,3 +177,71 @@ def _history_object(value: object) -> dict:
                            f"feature: value pairs, got {type(value).__name__}",
                            value=type(value).__name__)
     return value
+
+
+# --- one application as an object (the HTTP form) -------------------------------------------
+
+def _application_type() -> type:
+    """The pydantic model of one application: every ``application_test`` field with its type
+    (required ones required, optional ones None by default; categories as text, their levels
+    in ``scoring.schema``), and the optional ``history`` object."""
+    from pydantic import ConfigDict, Field, create_model
+
+    from scoring.schema import APPLICATION_TEST
+
+    kinds = {"int": int, "float": float, "category": str}
+    fields: dict[str, Any] = {}
+    for c in APPLICATION_TEST.columns:
+        fields[c.name] = ((kinds[c.kind] | None, Field(None, description=c.label))
+                          if c.nullable else (kinds[c.kind], Field(description=c.label)))
+    fields[HISTORY] = (dict[str, float] | None,
+                       Field(None, description="stored history features, e.g. "
+                             '{"BURO_COUNT": 3}; left out: no history'))
+    return create_model("Application", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+#: One application of an ``/invocations`` request: documentation and MLflow signature. The
+#: served model checks requests itself (``serving.model.read_request``), once.
+Application = _application_type()
+
+
+def to_inputs(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Request rows (store rows or raw application fields, a ``history`` column or history
+    features as columns) as the ``inputs`` of an ``/invocations`` request: one object per
+    row, missing values left out, history features folded into ``history``.
+
+    Works on one object matrix rather than column by column: a store row has 421 columns,
+    and pandas' per-column calls made one row cost milliseconds.
+    """
+    names = [str(c) for c in rows.columns]
+    values = rows.to_numpy(dtype=object)
+    missing = pd.isna(values)
+    packing = HISTORY not in rows
+    history, labels = packed_positions(names) if packing else ([], [])
+    dropped = set(history) | set(labels)
+    kept = [j for j in range(len(names)) if j not in dropped]
+    out = []
+    for row, gaps in zip(values, missing, strict=True):
+        record = {names[j]: plain(row[j]) for j in kept if not gaps[j]}
+        if packing:
+            record[HISTORY] = {names[j]: plain(row[j]) for j in history if not gaps[j]}
+        out.append(record)
+    return out
+
+
+def record_input(record: dict[str, Any]) -> dict[str, Any]:
+    """One application as ``{column: value}`` (a store row, or raw fields with a ``history``
+    object) as an ``inputs`` object of an ``/invocations`` request: missing values and the
+    data set / label columns left out, history features folded into ``history``."""
+    out: dict[str, Any] = {}
+    history: dict[str, Any] = {}
+    for name, value in record.items():
+        if value is None or (type(value) is float and value != value) or name in _LABELS:
+            continue
+        (history if name in HISTORY_DESCRIPTIONS else out)[name] = plain(value)
+    if HISTORY not in out:
+        out[HISTORY] = history
+    return out
+
+
+_LABELS = frozenset({DATASET, TARGET})

@@ -16,6 +16,7 @@ import requests
 
 from scoring.names import DAYS_PER_YEAR, DEFAULT_MODEL_URL
 from scoring.request import RequestError
+from scoring.rows import UnknownClient  # noqa: F401 (callers catch it from here)
 
 DEFAULT_URL = DEFAULT_MODEL_URL
 
@@ -49,35 +50,12 @@ class Score:
 
 def to_payload(rows: pd.DataFrame, params: dict[str, Any] | None = None) -> str:
     """The JSON body of an ``/invocations`` request for these rows (store rows or raw
-    application fields; history features are folded into the ``history`` object, as
-    ``scoring.request.pack_history`` does).
+    application fields): ``{"inputs": [application, ...], "params": {...}}``, one object
+    per row with its missing values left out and its history features folded into the
+    ``history`` object (``scoring.request.to_inputs``)."""
+    from scoring.request import to_inputs
 
-    Works on one object matrix rather than column by column: a store row has 421 columns,
-    and pandas' per-column calls made one row cost tens of milliseconds.
-    """
-    from scoring.request import HISTORY, packed_positions, plain
-    from scoring.schema import APPLICATION_TEST
-
-    names = [str(c) for c in rows.columns]
-    values = rows.to_numpy(dtype=object)
-    missing = pd.isna(values)
-    packing = HISTORY not in rows
-    history, labels = packed_positions(names) if packing else ([], [])
-    dropped = set(history) | set(labels)
-    # Optional fields missing in every row are left out (the model reads absent as missing):
-    # the model server parses and checks each column, about 0.1 ms a column.
-    optional = {c.name for c in APPLICATION_TEST.columns if c.nullable}
-    empty = missing.all(axis=0)
-    kept = [j for j in range(len(names)) if j not in dropped
-            and not (names[j] in optional and empty[j])]
-    data = []
-    for row, gaps in zip(values, missing, strict=True):
-        cells = [None if gaps[j] else plain(row[j]) for j in kept]
-        if packing:
-            cells.append({names[j]: plain(row[j]) for j in history if not gaps[j]})
-        data.append(cells)
-    body: dict[str, Any] = {"dataframe_split": {
-        "columns": [names[j] for j in kept] + ([HISTORY] if packing else []), "data": data}}
+    body: dict[str, Any] = {"inputs": to_inputs(rows)}
     if params:
         body["params"] = params
     return json.dumps(body, allow_nan=False)
@@ -207,13 +185,6 @@ def client_profile(row: pd.Series) -> dict[str, str]:
 
     labels = {name: _YEARS.get(name) or label(name) for name in PROFILE_FIELDS}
     return {labels[n]: format_field(n, row.get(n)) for n in PROFILE_FIELDS if n in row}
-
-
-class UnknownClient(KeyError):
-    """No application with this SK_ID_CURR in the feature store."""
-
-    def __str__(self) -> str:
-        return f"no client with SK_ID_CURR {self.args[0]} in the feature store"
 
 
 class ClientScorer:

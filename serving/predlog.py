@@ -54,7 +54,8 @@ class PredictionLog:
         self._thread.start()
         atexit.register(self.close)
 
-    def append(self, inputs: pd.DataFrame, outputs: pd.DataFrame) -> None:
+    def append(self, inputs: pd.DataFrame | list[dict],
+               outputs: pd.DataFrame | list[dict]) -> None:
         """Queue one scored batch; never blocks (a full queue drops the batch and counts it)."""
         try:
             self._queue.put_nowait((time.time(), inputs, outputs))
@@ -98,7 +99,8 @@ class PredictionLog:
         self.written += len(frame)
 
 
-def _records(when: float, inputs: pd.DataFrame, outputs: pd.DataFrame,
+def _records(when: float, inputs: pd.DataFrame | list[dict],
+             outputs: pd.DataFrame | list[dict],
              version: str) -> pd.DataFrame:
     """One batch as log records: inputs (history features as columns, as in the store),
     chosen outputs and metadata, one row per application."""
@@ -106,6 +108,8 @@ def _records(when: float, inputs: pd.DataFrame, outputs: pd.DataFrame,
     from scoring.request import unpack_history
     from scoring.schema import APPLICATION_TEST
 
+    if isinstance(inputs, list):  # an HTTP request's objects: a frame here, in the thread
+        inputs, outputs = pd.DataFrame(inputs), pd.DataFrame(outputs)
     # Every application field, absent optional ones included: one schema for every file.
     out = unpack_history(inputs.reset_index(drop=True)).reindex(
         columns=[*APPLICATION_TEST.names, *HISTORY_FEATURES])

@@ -78,7 +78,8 @@ def score_store(spark: Any, store: Path | str, model_uri: str, dataset: str | No
 
 
 def _model_inputs(model_uri: str) -> list[str]:
-    """The input column names of the model's signature."""
-    import mlflow
+    """The fields of one application the model takes (its signature is typed by
+    ``scoring.request.Application``: raw application fields and the ``history`` object)."""
+    from scoring.request import Application
 
-    return mlflow.models.get_model_info(model_uri).signature.inputs.input_names()
+    return list(Application.model_fields)

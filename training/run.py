@@ -24,7 +24,6 @@ import pandas as pd
 from scoring import features as F
 from scoring import protected
 from scoring.ranges import PlausibleRanges
-from scoring.request import pack_history
 from scoring.schema import APPLICATION_TEST
 from scoring.store import read_store, store_path
 from training import calibrator, card, dataset, governance, plots, stability, track
@@ -266,7 +265,8 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
                 "threshold": threshold, "calibration": calib.to_config(),
                 "ranges": PlausibleRanges().fit(rows).to_json(), "fn_cost": cost.fn_cost,
                 "fp_cost": cost.fp_cost}))
-            example = pack_history(rows[APPLICATION_TEST.names + history].head(1))
+            example = track.input_example(rows[APPLICATION_TEST.names + history].head(1),
+                                          threshold)
             start = time.perf_counter()
             info = track.log_model(booster_file, config_file, example)
             seconds = time.perf_counter() - start

@@ -118,44 +118,35 @@ def log_figures(figures: dict[str, Any]) -> None:
         plt.close(fig)
 
 
-def signature():
-    """The served model's signature and params.
+def input_example(rows: Any, threshold: float) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The logged model's input example: one application as an ``/invocations`` request holds
+    it (``scoring.request.to_inputs``), and the params with their defaults (the threshold
+    default is the model's own).
 
-    Raw application fields are columns typed from the schema, required when the schema says
-    they are never empty and optional otherwise (an absent optional field is a missing value,
-    so callers may leave out what they do not know). The history features travel as one
-    optional ``history`` object (see ``scoring.request.pack_history``), which the model checks
-    itself: a client without history simply leaves it out.
+    The model's signature comes from the type hint of its ``predict`` (a list of
+    ``scoring.request.Application``: every field, its type, required or not); its params
+    schema from these params. Serving then hands the ``inputs`` to the model as they are,
+    without MLflow's per-column parsing and checks: the model checks them once.
     """
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
+    from scoring.request import to_inputs
 
-    from scoring.request import HISTORY
-    from scoring.schema import APPLICATION_TEST
-
-    kinds = {"int": "long", "float": "double", "category": "string"}
-    inputs = [ColSpec(kinds[c.kind], c.name, required=not c.nullable)
-              for c in APPLICATION_TEST.columns]
-    inputs.append(ColSpec(AnyType(), HISTORY, required=False))
-    params = ParamSchema([ParamSpec("explain", "string", "top-k"),
-                          ParamSpec("top_k", "long", 10),
-                          ParamSpec("threshold", "double", None)])
-    return ModelSignature(inputs=Schema(inputs), params=params)
+    return to_inputs(rows), {"explain": "top-k", "top_k": 10, "threshold": float(threshold)}
 
 
-def log_model(booster_file: Path, config_file: Path, input_example: Any):
+def log_model(booster_file: Path, config_file: Path, example: Any):
     """Log the pyfunc model (code in ``serving/model.py``) with its artifacts; returns its info."""
     import mlflow
 
-    return mlflow.pyfunc.log_model(
-        name="model",
-        python_model=str(MODEL_CODE),
-        artifacts={"booster": str(booster_file), "config": str(config_file)},
-        code_paths=[str(p) for p in CODE_PATHS],
-        signature=signature(),
-        input_example=input_example,
-        pip_requirements=pip_requirements(),
-    )
+    with warnings.catch_warnings():  # validation is the model's own (read_request)
+        warnings.filterwarnings("ignore", message=".*@mlflow.pyfunc.utils.pyfunc.*")
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(MODEL_CODE),
+            artifacts={"booster": str(booster_file), "config": str(config_file)},
+            code_paths=[str(p) for p in CODE_PATHS],
+            input_example=example,
+            pip_requirements=pip_requirements(),
+        )
 
 
 def register(model_uri: str, run_id: str) -> str:

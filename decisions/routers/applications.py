@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 from fastapi import APIRouter, Request
 
 from decisions.assess import assess
@@ -20,8 +19,7 @@ def score(application: Application, services: Services, _: Reader,  # type: igno
     optional ones may be left out) with an optional ``history`` object."""
     fields = application.model_dump()
     fields["history"] = fields["history"] or {}
-    rows = pd.DataFrame([fields])
-    out = assess(services.gateway, services.catalogue, services.rules, rows,
+    out = assess(services.gateway, services.catalogue, services.rules, fields,
                  fields["SK_ID_CURR"], recourse)
     request.app.state.metrics.scored(out["decision"])
     return out

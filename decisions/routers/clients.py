@@ -16,7 +16,7 @@ router = APIRouter(prefix="/clients", tags=["clients"])
 @router.get("/{client_id}", response_model=ClientProfile)
 def profile(client_id: int, services: Services, _: Reader) -> ClientProfile:
     """The client's main application fields, as an advisor reads them."""
-    row = services.gateway.stored(client_id).iloc[0]
+    row = services.gateway.stored(client_id)
     dataset = row.get("DATASET")
     return ClientProfile(client_id=client_id, dataset=None if dataset is None else str(dataset),
                          profile=client_profile(row))
@@ -27,8 +27,8 @@ def score(client_id: int, services: Services, _: Reader, request: Request,
           recourse: bool = True) -> dict:
     """Probability of default, decision, threshold, model, principal reasons and (for a
     refusal) verified recourse."""
-    rows = services.gateway.request_rows(client_id)
-    out = assess(services.gateway, services.catalogue, services.rules, rows, client_id,
+    application = services.gateway.application(client_id)
+    out = assess(services.gateway, services.catalogue, services.rules, application, client_id,
                  recourse)
     request.app.state.metrics.scored(out["decision"])
     return out

@@ -46,9 +46,9 @@ def decide(client_id: int, body: DecisionIn, services: Services, session: DB,
     model, or ``override`` it with a reason code and text. The answer comes only once the
     record is stored."""
     _check(body)
-    rows = services.gateway.request_rows(client_id)
-    scored = assess(services.gateway, services.catalogue, services.rules, rows, client_id,
-                    recourse=False)
+    application = services.gateway.application(client_id)
+    scored = assess(services.gateway, services.catalogue, services.rules, application,
+                    client_id, recourse=False)
     model = scored["model"]
     final = scored["decision"] if body.action == "follow" else _OTHER[scored["decision"]]
     entry = {

@@ -106,6 +106,27 @@ def test_new_application_and_malformed_bodies(service, scored_ids, system):
     assert code == 422 and "DAYS_BIRTH" in detail
     code, detail = problem({"history": {"NOT_A_FEATURE": 1.0}})
     assert code == 422 and "NOT_A_FEATURE" in detail
+    for changes, field in (({"AMT_CREDIT": True}, "AMT_CREDIT"),
+                           ({"CNT_CHILDREN": False}, "CNT_CHILDREN"),
+                           ({"history": {"BURO_COUNT": True}}, "BURO_COUNT")):
+        code, detail = problem(changes)  # a JSON boolean is not the number 1
+        assert code == 422 and field in detail and "boolean" in detail
+
+
+def test_large_inputs_are_never_echoed_and_a_huge_id_is_a_4xx(service, scored_ids, system):
+    from scoring.store import read_clients
+
+    application = _application(read_clients([scored_ids["granted"][0]], system.store).iloc[0])
+    big = "x" * 1_000_000
+    for changes in ({"CODE_GENDER": big}, {"AMT_CREDIT": big}, {"NOT_A_FIELD": big},
+                    {"history": {"BURO_COUNT": big}}):
+        answer = service.post("/applications/score", json={**application, **changes},
+                              headers=SYSTEM)
+        assert answer.status_code == 422 and len(answer.content) < 5_000, answer.text[:300]
+    for path in ("/clients/99999999999999999999999/score", "/clients/-5/score",
+                 "/clients/99999999999999999999999"):
+        answer = service.get(path, headers=SYSTEM)
+        assert answer.status_code == 404, (path, answer.text[:300])
 
 
 def test_decisions_follow_override_list_and_filters(service, scored_ids):

@@ -159,12 +159,51 @@ def test_refusal_carries_a_json_error_object(model_server, rows, case):
         assert error.value == 5000 and error.low < error.high <= 0
 
 
-def test_fractional_integer_is_truncated_by_mlflow(model_server, rows):
-    """Documented limitation: MLflow casts JSON to the signature's long type before the model
-    runs, so 1.5 children arrive as 1; the model cannot see or refuse the fraction."""
-    fraction = post(model_server, _body(rows, CNT_CHILDREN=1.5)).json()["predictions"][0]
-    whole = post(model_server, _body(rows, CNT_CHILDREN=1)).json()["predictions"][0]
-    assert fraction["probability"] == whole["probability"]
+def test_fractional_integer_and_boolean_are_refused(model_server, rows):
+    """The model reads the JSON itself: 1.5 children and ``true`` for a number are refused
+    (MLflow's own parsing used to truncate the one and take the other as 1)."""
+    for changes, field, code in [({"CNT_CHILDREN": 1.5}, "CNT_CHILDREN", "not_whole"),
+                                 ({"AMT_CREDIT": True}, "AMT_CREDIT", "not_a_number"),
+                                 ({"FLAG_MOBIL": False}, "FLAG_MOBIL", "not_a_number")]:
+        resp = post(model_server, _body(rows, **changes))
+        assert resp.status_code == 400, resp.text[:300]
+        _, error = parse_error(resp.content)
+        assert (error.field, error.code) == (field, code)
+    resp = post(model_server, _history_body(rows, {"BURO_COUNT": True}))
+    assert parse_error(resp.content)[1].field == "history.BURO_COUNT"
+
+
+def test_old_dataframe_formats_get_a_400_naming_inputs(model_server, rows):
+    """``dataframe_split`` / ``dataframe_records`` bodies (the format before version 21 of
+    the request) get a 400 that names the ``inputs`` format."""
+    record = json.loads(to_payload(rows.head(1)))["inputs"][0]
+    for body in ({"dataframe_split": {"columns": list(record), "data": [list(record.values())]}},
+                 {"dataframe_records": [record]}):
+        resp = post(model_server, json.dumps(body))
+        assert resp.status_code == 400, resp.text[:300]
+        assert "'inputs'" in resp.json()["message"]
+
+
+def test_unknown_field_is_refused_and_a_large_value_never_echoed(model_server, rows):
+    record = json.loads(to_payload(rows.head(1)))["inputs"][0]
+    resp = post(model_server, json.dumps({"inputs": [{**record, "AMT_CREDITT": 1}]}))
+    assert parse_error(resp.content)[1].code == "unknown_field"
+    big = "x" * 1_000_000
+    for changes in ({"CODE_GENDER": big}, {"AMT_CREDIT": big}, {"history": {big: 1}}):
+        resp = post(model_server, json.dumps({"inputs": [{**record, **changes}]}))
+        assert resp.status_code == 400 and len(resp.content) < 2_000, resp.content[:300]
+
+
+def test_few_hundred_clients_served_as_in_process(model_server, system, local_model):
+    """Through the real server, the stored clients get the in-process probabilities and
+    reasons."""
+    ids = client_ids(system.store, "test")[:300]
+    many = read_clients(ids, system.store).drop(columns=["TARGET", "DATASET"])
+    served = ScoringClient(model_server).score(many, top_k=10)
+    local = local_model.predict(pack_history(many), params={"top_k": 10})
+    np.testing.assert_allclose([s.probability for s in served], local["probability"],
+                               rtol=1e-12)
+    assert [s.reasons for s in served] == [list(r) for r in local["reasons"]]
 
 
 def test_client_raises_the_server_message(model_server, rows):

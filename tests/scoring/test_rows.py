@@ -7,8 +7,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dashboard.rows import BATCH, ClientRows, copy_path
-from serving.client import UnknownClient
+from scoring.rows import BATCH, ClientRows, UnknownClient, copy_path
 
 
 def _store(folder, n: int = 250, shift: float = 0.0):
