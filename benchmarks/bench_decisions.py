@@ -250,7 +250,7 @@ def started(args) -> None:
     out: dict = {"cores": CORES, "load_before": os.getloadavg()[0]}
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as tmp:
-        store, uri = prepare(args.data, 20_000, Path(tmp))
+        store, uri = prepare(args.data, 20_000, args.work or Path(tmp))
         model_port, port = free_port(), free_port()
         model_url, url = f"http://127.0.0.1:{model_port}", f"http://127.0.0.1:{port}"
         env = {**server_env(uri), "DECISIONS_MODEL_URL": model_url, "DECISIONS_STORE": str(store),
@@ -330,6 +330,8 @@ def main() -> None:
                         / "homecredit", help="with --start: the real samples")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="with --start: model server workers")
+    parser.add_argument("--work", type=Path, help="with --start: the store and champion of "
+                        "bench_serving.py --work (else prepared here)")
     parser.add_argument("--url", default="http://127.0.0.1:5007")
     parser.add_argument("--model-url", default="http://127.0.0.1:5001")
     parser.add_argument("--key", help="a system's API key")

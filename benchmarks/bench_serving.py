@@ -67,14 +67,17 @@ def prepare(data: Path, clients: int, work: Path) -> tuple[Path, str]:
         if not (data / "application_train.csv").exists():
             generate(clients, seed=0, out_dir=data)
     store = work / "features"
-    build_store(data, store)
     uri = f"sqlite:///{work / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = uri
+    if (work / "champion").is_file():  # prepared by an earlier run with the same --work
+        return store, uri
+    build_store(data, store)
     start = time.perf_counter()
     train(TrainConfig(store=store, trials=0, num_threads=2), say=lambda _: None)
     print(f"data {data}; training without search: {time.perf_counter() - start:.0f} s",
           flush=True)
     promote(store)
+    (work / "champion").touch()
     return store, uri
 
 
@@ -96,6 +99,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=CORES, help="uvicorn workers")
     parser.add_argument("--compare", type=int, default=300, help="clients checked served")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--work", type=Path, help="keep the store and champion here (a "
+                        "later run, or bench_decisions.py --start, reuses them)")
     args = parser.parse_args()
 
     import mlflow
@@ -106,7 +111,7 @@ def main() -> None:
 
     out: dict = {"cores": CORES, "load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as tmp:
-        store, uri = prepare(args.data, args.clients, Path(tmp))
+        store, uri = prepare(args.data, args.clients, args.work or Path(tmp))
         rows = read_clients(client_ids(store, "test")[:args.compare], store).drop(
             columns=["TARGET", "DATASET"])
         history = [c for c in rows.columns if c.startswith("BURO_")]

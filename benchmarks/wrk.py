@@ -63,7 +63,9 @@ def run(url: str, connections: int, seconds: float, body: str | None = None,
             command += ["-s", str(PATHS_SCRIPT)]
         out = subprocess.run([*command, url], capture_output=True, text=True, env=env,
                              timeout=seconds + timeout + 30, check=True).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
+    if "50" not in latency:
+        raise RuntimeError(f"wrk gave no latencies: {out[-1500:]}")
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     if m := re.search(r"Non-2xx or 3xx responses: (\d+)", out):

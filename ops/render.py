@@ -125,6 +125,9 @@ def _too_large(size: str) -> str:
     return (f"the body is larger than {readable}, more than one request needs "
             "(at most about 1,000 applications)")
 
+#: Longest error answer nginx passes on from a model server (``ops/error_cap.lua``); a longer
+#: one quoted the request (MLflow quotes a body it cannot parse) and is replaced.
+ERROR_MAX_BYTES = 8192
 #: Deepest JSON nesting nginx lets through to the model servers: MLflow's request formats use
 #: 4 levels; Python's parser fails (a 500) near 1,000.
 JSON_MAX_DEPTH = 64
@@ -139,7 +142,11 @@ def _json_guard(enabled: bool) -> tuple[str, str, str]:
     # Debian's Lua module needs lua-resty-core, installed there.
     http = '\n    lua_package_path "/usr/share/lua/5.1/?.lua;;";'
     check = (f"set $json_max_depth {JSON_MAX_DEPTH};\n"
-             f"            access_by_lua_file {ROOT / 'ops' / 'json_depth.lua'};")
+             f"            access_by_lua_file {ROOT / 'ops' / 'json_depth.lua'};\n"
+             f"            set $error_max_bytes {ERROR_MAX_BYTES};\n"
+             "            header_filter_by_lua_block { if ngx.status >= 400 then "
+             "ngx.header.content_length = nil end }\n"
+             f"            body_filter_by_lua_file {ROOT / 'ops' / 'error_cap.lua'};")
     return modules, http, check
 
 

@@ -123,6 +123,7 @@ def unpack_history(request: pd.DataFrame) -> pd.DataFrame:
 _HISTORY_POSITION = {name: j for j, name in enumerate(HISTORY_FEATURES)}
 #: Types a JSON parser or numpy would take for a number but a request must not send as one.
 _NOT_NUMBERS = frozenset({str, bytes, bool, np.bool_})
+_LARGEST = int(np.finfo("float64").max)
 
 
 def history_matrix(histories: Sequence[object]) -> np.ndarray:
@@ -148,9 +149,10 @@ def history_matrix(histories: Sequence[object]) -> np.ndarray:
             row = np.array(values, dtype="float64")  # None becomes NaN
             if row.shape != (len(values),):  # a list or an object among the values
                 raise TypeError
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             name, value = next(((n, v) for n, v in history.items() if v is not None and (
-                not isinstance(v, numbers.Real) or isinstance(v, bool))), ("?", values))
+                not isinstance(v, numbers.Real) or isinstance(v, bool)
+                or (isinstance(v, int) and abs(v) > _LARGEST))), ("?", values))
             raise RequestError(f"{HISTORY}.{name}", "not_a_number",
                                f"{HISTORY}.{name}: expects a number, got {shown(value)}",
                                value=value) from None

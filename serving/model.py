@@ -154,9 +154,15 @@ def _record_cells(records: Any) -> np.ndarray:
 def _numbers(cells: np.ndarray) -> np.ndarray:
     kinds = set(map(type, cells.ravel()))
     if all(k in _NUMBER_TYPES for k in kinds):
-        return cells.astype("float64")  # None becomes NaN
+        try:
+            return cells.astype("float64")  # None becomes NaN
+        except OverflowError:  # a JSON integer beyond any float
+            pass
     for j, name in enumerate(_NUMBER_NAMES):
         for value in cells[:, j]:
+            if type(value) is int and not _FLOAT_MIN <= value <= _FLOAT_MAX:
+                raise RequestError(name, "outside_range", f"{name}: value {shown(value)} is "
+                                   "beyond any number the model reads", value=shown(value))
             if type(value) not in _NUMBER_TYPES and not _missing(value):
                 raise RequestError(name, "not_a_number",
                                    f"{name}: expects a number, got {shown(value)}",
@@ -164,6 +170,7 @@ def _numbers(cells: np.ndarray) -> np.ndarray:
     return pd.DataFrame(cells).apply(pd.to_numeric).to_numpy(dtype="float64", na_value=np.nan)
 
 
+_FLOAT_MIN, _FLOAT_MAX = -int(np.finfo("float64").max), int(np.finfo("float64").max)
 #: What a number field may hold: JSON numbers, numpy's (a frame's cells), missing values.
 _NUMBER_TYPES = frozenset({int, float, type(None), np.float64, np.float32, np.int64, np.int32,
                            np.int16, np.int8, np.uint8, np.uint16, np.uint32, np.uint64})
@@ -233,6 +240,7 @@ class Layout:
         self.derived = [(place[n], n) for n in APPLICATION_FEATURES if n in place]
         self.inputs = [(n, _NUMBER_NAMES.index(n)) for n in APPLICATION_INPUTS]
         self.levels = {place[n]: CATEGORIES[n] for n in _CATEGORY_NAMES if n in place}
+        self.labels = [describe(f) for f in features]
 
     def matrix(self, request: Request) -> np.ndarray:
         out = np.empty((len(request.numbers), self.width))
@@ -278,7 +286,7 @@ def reasons(contrib: np.ndarray, matrix: np.ndarray, layout: Layout,
             top_k: int | None) -> list[list[dict]]:
     """Per row, the features with the largest absolute contributions, largest first."""
     order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top_k]
-    return [[{"feature": layout.features[j], "label": describe(layout.features[j]),
+    return [[{"feature": layout.features[j], "label": layout.labels[j],
               "value": layout.value(matrix, i, j), "contribution": float(contrib[i, j])}
              for j in idx] for i, idx in enumerate(order)]
 

@@ -169,6 +169,27 @@ def test_deeply_nested_body_is_refused_with_400_by_nginx(deployment, bodies):
     assert requests.post(url, data=bodies[0], headers=JSON, timeout=60).status_code == 200
 
 
+def test_bodies_are_capped_and_errors_never_echo_a_large_body(deployment, bodies):
+    """nginx refuses a body over its cap with a JSON 413, and replaces an error answer that
+    quotes the request (MLflow quotes a body it cannot parse) by a short one."""
+    if not supervisor.json_guard_available():
+        pytest.skip("nginx's Lua module is not installed (libnginx-mod-http-lua)")
+    _wait(lambda: supervisor.healthy(settings.health_urls(deployment)["model-1"]), timeout=180)
+    url = deployment.url(deployment.model_port) + "/invocations"
+    garbled = "not json " * 200_000  # 1.8 MB, quoted whole by MLflow
+    answer = requests.post(url, data=garbled, headers=JSON, timeout=60)
+    assert answer.status_code == 400 and len(answer.content) < render.ERROR_MAX_BYTES
+    assert "was cut" in answer.json()["message"]
+    small = requests.post(url, data="hello", headers=JSON, timeout=60)
+    assert small.status_code == 400 and "valid JSON" in small.json()["message"]
+    huge = requests.post(url, data=b" " * (17 * 2**20), headers=JSON, timeout=60)
+    assert huge.status_code == 413 and "larger than 16 MiB" in huge.json()["message"]
+    decisions = deployment.url(deployment.decisions_port) + "/applications/score"
+    too_big = requests.post(decisions, data=b" " * 300_000, headers=JSON, timeout=60)
+    assert too_big.status_code == 413 and "larger than 256 KiB" in too_big.json()["detail"]
+    assert requests.post(url, data=bodies[0], headers=JSON, timeout=60).status_code == 200
+
+
 def test_killed_dashboard_is_restarted_and_answers_again(deployment):
     """Supervisord starts it again at once; its page answers again after the warm-up."""
     if not settings.dashboard_enabled(deployment):

@@ -37,9 +37,28 @@ def test_copy_gives_the_rows_of_the_store(tmp_path):
         client_id = 100_000 + 3 * position
         got, want = rows(client_id), scanned(client_id)
         assert got.equals(want), client_id
-    for unknown in (99_999, 100_001, 100_750, 200_000):
-        with pytest.raises(UnknownClient):
-            rows(unknown)
+    for unknown in (99_999, 100_001, 100_750, 200_000, -1, 10**23):
+        for lookup in (rows, scanned, rows.record, scanned.record):
+            with pytest.raises(UnknownClient):
+                lookup(unknown)
+
+
+def test_record_is_the_row_as_plain_values(tmp_path):
+    """``record`` (the decision service's lookup): the frame's row, None where missing,
+    from the copy and from the Parquet store alike."""
+    path = _store(tmp_path)
+    scanned, rows = ClientRows(path), ClientRows(path)
+    rows.open()
+    for position in (0, 5, 64, 249):
+        client_id = 100_000 + 3 * position
+        frame = rows(client_id).iloc[0]
+        for record in (rows.record(client_id), scanned.record(client_id)):
+            assert list(record) == list(frame.index)
+            for name, value in record.items():
+                if value is None:
+                    assert frame[name] is None or frame[name] != frame[name]
+                else:
+                    assert value == frame[name] and type(value) in (int, float, str)
 
 
 def test_copy_is_written_again_when_the_store_changes(tmp_path):

@@ -157,3 +157,32 @@ def test_logged_model_scores_outside_the_checkout_with_the_core_only(system, tmp
     assert "serving" not in modules and "ops" not in modules, modules
     written = list(log.glob("*.parquet"))
     assert written and sum(len(pd.read_parquet(p)) for p in written) == 4
+
+
+def test_read_request_takes_objects_as_a_frame_and_refuses_what_json_allows(rows):
+    """The HTTP form (``inputs``: one object per application) gives the frame's arrays; a
+    JSON boolean, a numeric text, an integer beyond any float, an unknown field are refused,
+    and an offending value is quoted cut short."""
+    from scoring.request import RequestError, to_inputs
+
+    frame = pack_history(rows.head(20))
+    records = to_inputs(rows.head(20))
+    got, want = read_request(records), read_request(frame)
+    for name in ("numbers", "codes", "history"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+    for changes, field, code in [({"AMT_CREDIT": True}, "AMT_CREDIT", "not_a_number"),
+                                 ({"AMT_CREDIT": "1.5"}, "AMT_CREDIT", "not_a_number"),
+                                 ({"AMT_CREDIT": 10**400}, "AMT_CREDIT", "outside_range"),
+                                 ({"AMT_CREDITT": 1}, "AMT_CREDITT", "unknown_field"),
+                                 ({"CODE_GENDER": "x" * 10**6}, "CODE_GENDER", "unknown_level"),
+                                 ({"history": {HISTORY_FEATURES[0]: False}},
+                                  f"history.{HISTORY_FEATURES[0]}", "not_a_number"),
+                                 ({"history": {HISTORY_FEATURES[0]: 10**400}},
+                                  f"history.{HISTORY_FEATURES[0]}", "not_a_number")]:
+        with pytest.raises(MlflowException) as caught:
+            read_request([{**records[0], **changes}])
+        error = RequestError.from_json(caught.value.message)
+        assert (error.field, error.code) == (field, code)
+        assert len(caught.value.message) < 1_000
+    with pytest.raises(MlflowException, match="expects a list of application objects"):
+        read_request({"AMT_CREDIT": 1})
