@@ -241,7 +241,7 @@ def started(args) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import mlflow
     import wrk
-    from bench_serving import CORES, prepare, server_input, timed
+    from bench_serving import CORES, REAL_DATA, prepare, server_input, timed
 
     from decisions.recourse import load_rules
     from scoring.store import client_ids, read_clients
@@ -250,7 +250,7 @@ def started(args) -> None:
     out: dict = {"cores": CORES, "load_before": os.getloadavg()[0]}
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as tmp:
-        store, uri = prepare(args.data, 20_000, args.work or Path(tmp))
+        store, uri = prepare(args.data or REAL_DATA, 20_000, args.work or Path(tmp))
         model_port, port = free_port(), free_port()
         model_url, url = f"http://127.0.0.1:{model_port}", f"http://127.0.0.1:{port}"
         env = {**server_env(uri), "DECISIONS_MODEL_URL": model_url, "DECISIONS_STORE": str(store),
@@ -325,9 +325,8 @@ def main() -> None:
     parser.add_argument("--start", action="store_true",
                         help="start a model server and the service on real samples, and "
                         "measure the score route against the model calls it makes")
-    parser.add_argument("--data", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "shared" / "data"
-                        / "homecredit", help="with --start: the real samples")
+    parser.add_argument("--data", type=Path, help="with --start: the real samples (default: "
+                        "as bench_serving.py)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="with --start: model server workers")
     parser.add_argument("--work", type=Path, help="with --start: the store and champion of "

@@ -39,7 +39,10 @@ import wrk  # noqa: E402
 
 from testkit import free_port, running, server_env  # noqa: E402
 
-REAL_DATA = ROOT.parent / "shared" / "data" / "homecredit"
+#: The real samples beside the checkout (a worktree sits one folder deeper).
+REAL_DATA = next((p / "shared" / "data" / "homecredit" for p in (ROOT.parent, ROOT.parents[1])
+                  if (p / "shared" / "data" / "homecredit").is_dir()),
+                 ROOT.parent / "shared" / "data" / "homecredit")
 CORES = os.cpu_count() or 1
 
 
@@ -134,6 +137,8 @@ def main() -> None:
                                  booster.predict(matrix, pred_contrib=True)),
                         args.calls)[0] if matrix is not None else float("nan")
         ceiling = CORES / predict_cpu
+        print(f"in process: predict p50 {predict_ms:.2f} ms, CPU {predict_cpu * 1000:.2f} ms; "
+              f"parse + predict {whole_ms:.2f} ms; bare booster {bare_ms:.2f} ms", flush=True)
 
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -147,7 +152,8 @@ def main() -> None:
                              headers={"Content-Type": "application/json"}).raise_for_status()
             single = wrk.run(f"{url}/invocations", 1, args.seconds, body)
             saturated = wrk.run(f"{url}/invocations", args.connections, args.seconds, body)
-            served = ScoringClient(url).score(rows, top_k=10)
+            print(f"wrk: one connection {single}\nwrk: saturated {saturated}", flush=True)
+            served = ScoringClient(url, timeout=300).score(rows, top_k=10)
             server = psutil.Process(proc.pid)
             rss = sum(p.memory_info().rss for p in [server, *server.children(recursive=True)])
         local = python_model.predict(None, *server_input(

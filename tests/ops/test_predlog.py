@@ -90,3 +90,21 @@ def test_every_file_has_every_application_field(tmp_path):
     assert set(APPLICATION_TEST.names) <= set(columns[0])
     frame = predlog.read_log(tmp_path)
     assert frame["EXT_SOURCE_1"].isna().tolist() == [True, True, False]
+
+
+def test_an_http_requests_objects_are_logged_as_a_frame_would_be(tmp_path):
+    """The served model queues an HTTP request's ``inputs`` (one object per application) and
+    its answer objects as they are; the writing thread makes the same records of them."""
+    inputs = [{"SK_ID_CURR": 1, "AMT_CREDIT": 1000.0, "history": {"BURO_COUNT": 3}},
+              {"SK_ID_CURR": 2, "history": {}}]
+    outputs = [{"probability": 0.1, "decision": "granted", "threshold": 0.3, "distance": -0.2,
+                "reasons": []},
+               {"probability": 0.4, "decision": "refused", "threshold": 0.3, "distance": 0.1,
+                "reasons": []}]
+    log = predlog.PredictionLog(tmp_path, model_version="7", interval=3600)
+    log.append(inputs, outputs)
+    log.close()
+    frame = predlog.read_log(tmp_path)
+    assert frame["SK_ID_CURR"].tolist() == [1, 2]
+    assert frame["BURO_COUNT"].tolist()[0] == 3 and pd.isna(frame["AMT_CREDIT"].tolist()[1])
+    assert frame["decision"].tolist() == ["granted", "refused"]

@@ -80,8 +80,7 @@ def test_prediction_log_holds_each_scored_application(deployment, bodies):
     _wait(lambda: len(read_log(deployment.prediction_log)) > before, timeout=15)
     log = read_log(deployment.prediction_log)
     # Other clients (the dashboard's sample) may score meanwhile: find this application.
-    sent = json.loads(bodies[0])["dataframe_split"]
-    client_id = sent["data"][0][sent["columns"].index("SK_ID_CURR")]
+    client_id = json.loads(bodies[0])["inputs"][0]["SK_ID_CURR"]
     last = log[log["SK_ID_CURR"] == client_id].sort_values("scored_at").iloc[-1]
     expected = response.json()["predictions"][0]
     assert last["probability"] == pytest.approx(expected["probability"])
