@@ -241,7 +241,7 @@ def started(args) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import mlflow
     import wrk
-    from bench_serving import CORES, REAL_DATA, prepare, server_input, timed
+    from bench_serving import CORES, REAL_DATA, prepare, server_cpu, server_input, timed
 
     from decisions.recourse import load_rules
     from scoring.store import client_ids, read_clients
@@ -261,8 +261,8 @@ def started(args) -> None:
                  "-p", str(model_port), "--workers", str(args.workers)]
         service = [sys.executable, "-m", "uvicorn", "--factory", "decisions.app:create_app",
                    "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-        with running(serve, f"{model_url}/ping", env, Path(tmp) / "model.log"), \
-                running(service, f"{url}/health", env, Path(tmp) / "service.log"):
+        with running(serve, f"{model_url}/ping", env, Path(tmp) / "model.log") as model_proc, \
+                running(service, f"{url}/health", env, Path(tmp) / "service.log") as proc:
             svc = Service(url, "bench-key", ("alice", "alice-pw"))
             ids = client_ids(store, "test")[:400]
             refused, granted = pick_clients(svc, ids, want=10**9)
@@ -272,10 +272,10 @@ def started(args) -> None:
                        for r in rows.to_dict(orient="records")}
             model = mlflow.pyfunc.load_model("models:/credit-scoring@champion")
             python_model = model.unwrap_python_model()
-            cpu = {cid: sum(timed(lambda b=b: python_model.predict(
-                None, *server_input(model, b)), 5)[1]
-                for b in _model_calls(records[cid], cid in set(refused), rules))
-                for cid in ids}
+            inputs = {cid: [server_input(model, b) for b in _model_calls(
+                records[cid], cid in set(refused), rules)] for cid in ids[:args.cpu_clients]}
+            cpu = {cid: sum(timed(lambda d=d: python_model.predict(None, *d), 3)[1]
+                            for d in parsed) for cid, parsed in inputs.items()}
             out["route_cpu_in_process_ms"] = round(1000 * float(np.mean(list(cpu.values()))), 2)
             ceiling = CORES / float(np.mean(list(cpu.values())))
             session, model_session = svc.session(), requests.Session()
@@ -293,8 +293,11 @@ def started(args) -> None:
                                            ).raise_for_status()
                     calls.append(time.perf_counter() - t)
             paths = [f"/clients/{cid}/score" for cid in ids]
+            cpu_before = server_cpu(model_proc.pid), server_cpu(proc.pid)
             load = wrk.run(f"{url}/clients/{ids[0]}/score", args.clients, args.seconds,
                            headers={"X-API-Key": "bench-key"}, paths=paths)
+            model_cpu, service_cpu = (server_cpu(model_proc.pid) - cpu_before[0],
+                                      server_cpu(proc.pid) - cpu_before[1])
     route_ms, calls_ms = statistics.median(route) * 1000, statistics.median(calls) * 1000
     out.update({
         "refused_share": round(len(refused) / len(ids), 3),
@@ -304,6 +307,9 @@ def started(args) -> None:
         "ceiling_per_second": round(ceiling, 1), "saturated_per_second": load.per_second,
         "saturated_vs_ceiling": round(load.per_second / ceiling, 3),
         "saturated_p50_ms": load.p50_ms, "saturated_p99_ms": load.p99_ms,
+        "model_server_cpu_per_route_ms": round(1000 * model_cpu / max(load.requests, 1), 2),
+        "service_cpu_per_route_ms": round(1000 * service_cpu / max(load.requests, 1), 2),
+        "cores_used": round((model_cpu + service_cpu) / args.seconds, 2),
         "errors": load.errors, "connections": args.clients, "workers": args.workers,
         "load_after": os.getloadavg()[0]})
     print(f"\nGET /clients/{{id}}/score; {CORES} cores, model server {args.workers} workers, "
@@ -316,6 +322,9 @@ def started(args) -> None:
           f"{out['saturated_vs_ceiling']:.0%} of the ceiling {ceiling:.0f}/s (goal >= 40%); "
           f"p50 {load.p50_ms:.0f} ms, p99 {load.p99_ms:.0f} ms (goal < 1000), "
           f"{load.errors} errors")
+    print(f"  CPU per route under load: model server {out['model_server_cpu_per_route_ms']} ms "
+          f"(in process {out['route_cpu_in_process_ms']} ms), service "
+          f"{out['service_cpu_per_route_ms']} ms; both got {out['cores_used']} of {CORES} cores")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 
@@ -329,6 +338,8 @@ def main() -> None:
                         "as bench_serving.py)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="with --start: model server workers")
+    parser.add_argument("--cpu-clients", type=int, default=100, help="with --start: clients "
+                        "whose model calls are timed in process (the ceiling)")
     parser.add_argument("--work", type=Path, help="with --start: the store and champion of "
                         "bench_serving.py --work (else prepared here)")
     parser.add_argument("--url", default="http://127.0.0.1:5007")

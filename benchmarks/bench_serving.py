@@ -84,6 +84,12 @@ def prepare(data: Path, clients: int, work: Path) -> tuple[Path, str]:
     return store, uri
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds used so far by the server process and its workers."""
+    server = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [server, *server.children(recursive=True)])
+
+
 def server_input(model, body: str):
     """What MLflow's scoring server hands the model for ``body``: (data, params)."""
     from mlflow.pyfunc.scoring_server import _parse_json_data
@@ -151,13 +157,17 @@ def main() -> None:
                 session.post(f"{url}/invocations", data=body,
                              headers={"Content-Type": "application/json"}).raise_for_status()
             single = wrk.run(f"{url}/invocations", 1, args.seconds, body)
+            before = server_cpu(proc.pid)
             saturated = wrk.run(f"{url}/invocations", args.connections, args.seconds, body)
+            cpu_used = server_cpu(proc.pid) - before
             print(f"wrk: one connection {single}\nwrk: saturated {saturated}", flush=True)
             served = ScoringClient(url, timeout=300).score(rows, top_k=10)
             server = psutil.Process(proc.pid)
             rss = sum(p.memory_info().rss for p in [server, *server.children(recursive=True)])
         local = python_model.predict(None, *server_input(
             model, to_payload(rows, {"explain": "top-k", "top_k": 10})))
+    if isinstance(local, list):  # the model answers a list of objects with one
+        local = {name: [row[name] for row in local] for name in ("probability", "reasons")}
     gap = max(abs(s.probability - p) for s, p in zip(served, local["probability"], strict=True))
     same_reasons = all(s.reasons == list(r) for s, r in zip(served, local["reasons"],
                                                              strict=True))
@@ -172,6 +182,10 @@ def main() -> None:
         "saturated_per_second": saturated.per_second,
         "saturated_vs_ceiling": round(saturated.per_second / ceiling, 3),
         "saturated_p50_ms": saturated.p50_ms, "saturated_p99_ms": saturated.p99_ms,
+        "server_cpu_per_request_ms": round(1000 * cpu_used / max(saturated.requests, 1), 2),
+        "server_cpu_vs_predict_cpu": round(cpu_used / max(saturated.requests, 1)
+                                           / predict_cpu, 2),
+        "cores_the_server_got": round(cpu_used / args.seconds, 2),
         "errors": single.errors + saturated.errors, "workers": args.workers,
         "connections": args.connections, "server_rss_mib": round(rss / 2**20),
         "compared_clients": len(served), "max_probability_gap": gap,
@@ -190,6 +204,9 @@ def main() -> None:
           f"{out['saturated_vs_ceiling']:.0%} of the ceiling {ceiling:.0f}/s (goal >= 40%); "
           f"p50 {saturated.p50_ms:.0f} ms, p99 {saturated.p99_ms:.0f} ms, "
           f"{out['errors']} errors")
+    print(f"  server CPU per request under load: {out['server_cpu_per_request_ms']:.2f} ms = "
+          f"{out['server_cpu_vs_predict_cpu']:.2f}x the predict's CPU; the server got "
+          f"{out['cores_the_server_got']:.2f} of {CORES} cores (machine load)")
     print(f"  {len(served)} clients served = in process: max probability gap {gap:.1e}, "
           f"same reasons {same_reasons}; server RSS {out['server_rss_mib']} MiB")
     if args.json:

@@ -30,7 +30,7 @@ def assess(gateway: Gateway, catalogue: Catalogue, rules: Rules,
     }
     if score.decision == "refused" and recourse:
         out["recourse"] = search(application, rules,
-                                 lambda v: gateway.score(v, explain="none")[0])
+                                 lambda a, changes: gateway.score_variants(a, changes)[0])
         if not out["recourse"]:
             out["recourse_note"] = ("no change of the credit amount, goods price or term "
                                     "within the rules grants this application")

@@ -11,6 +11,7 @@ import hashlib
 import json
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,13 @@ from serving.client import Score, ScoringClient, ScoringError, score_params
 __all__ = ["Gateway", "ModelDown", "ModelInfo", "Refused", "UnknownClient"]
 _DROPPED = ("TARGET", "DATASET")
 _VERSION_TTL = 60.0
+#: Stored rows kept in memory (forgotten when the store file changes): about 25 KiB each as
+#: a dict of 421 values.
+CACHED_CLIENTS = 1024
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value == value  # NaN is missing
 
 
 class ModelDown(Exception):
@@ -49,6 +57,7 @@ class Gateway:
         self._version: tuple[float, str] | None = None
         self._rows: tuple[int, ClientRows] | None = None
         self._rows_lock = threading.Lock()
+        self._cache: OrderedDict[int, dict[str, Any]] = OrderedDict()  # emptied with _rows
         #: Whether the last call to the model server got an answer (None: no call yet).
         self.model_answered: bool | None = None
 
@@ -67,11 +76,24 @@ class Gateway:
         with self._rows_lock:
             if self._rows is None or self._rows[0] != stamp:
                 self._rows = (stamp, ClientRows(self.settings.store).start())
+                self._cache.clear()
             return self._rows[1]
 
     def stored(self, client_id: int) -> dict[str, Any]:
-        """The client's stored row: raw application fields, history, TARGET, DATASET."""
-        return self.rows().record(client_id)
+        """The client's stored row: raw application fields, history, TARGET, DATASET (a
+        copy: the last ``CACHED_CLIENTS`` rows are kept, a lookup costs ~3 ms of CPU)."""
+        rows = self.rows()
+        key = int(client_id)
+        with self._rows_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return dict(self._cache[key])
+        record = rows.record(client_id)
+        with self._rows_lock:
+            self._cache[key] = record
+            while len(self._cache) > CACHED_CLIENTS:
+                self._cache.popitem(last=False)
+        return dict(record)
 
     def application(self, client_id: int) -> dict[str, Any]:
         """The client's stored application as the model takes it (no TARGET, no DATASET)."""
@@ -86,7 +108,30 @@ class Gateway:
         """
         body = json.dumps({"inputs": [record_input(a) for a in applications],
                            "params": score_params(explain)}, allow_nan=False)
-        ids = [a.get("SK_ID_CURR") for a in applications]
+        return self._post(body, [a.get("SK_ID_CURR") for a in applications])
+
+    def score_variants(self, application: dict[str, Any], changes: list[dict[str, float]],
+                       explain: str = "none") -> tuple[list[Score], str]:
+        """Scores of ``application`` with each of ``changes`` ({field: new value}), in one
+        request; as ``score``.
+
+        The fields the changes leave alone are written to JSON once and the text repeated:
+        a stored application has ~400 fields, and encoding them again for each of ~30
+        variants took ~8 ms of CPU per refusal.
+        """
+        changed = {name for change in changes for name in change}
+        common = record_input({k: v for k, v in application.items() if k not in changed})
+        head = json.dumps(common, allow_nan=False)[:-1]  # the object without its "}"
+        rows = []
+        for change in changes:
+            fields = {name: change.get(name, application.get(name)) for name in changed}
+            rows.append(head + "".join(f", {json.dumps(k)}: {json.dumps(v, allow_nan=False)}"
+                                       for k, v in fields.items() if _present(v)) + "}")
+        body = (f'{{"inputs": [{", ".join(rows)}], '
+                f'"params": {json.dumps(score_params(explain))}}}')
+        return self._post(body, [application.get("SK_ID_CURR")] * len(changes))
+
+    def _post(self, body: str, ids: list[Any]) -> tuple[list[Score], str]:
         try:
             scores = self.client.post(body, ids)
         except ScoringError as err:

@@ -82,14 +82,15 @@ def candidates(row: dict[str, Any], rules: Rules) -> list[tuple[Kind, float, dic
 
 
 def search(application: dict[str, Any], rules: Rules,
-           score: Callable[[list[dict[str, Any]]], list[Score]]) -> list[dict[str, Any]]:
+           score: Callable[[dict[str, Any], list[dict[str, float]]], list[Score]],
+           ) -> list[dict[str, Any]]:
     """Up to ``rules.max_proposals`` verified changes for the refused ``application``
-    ({field: value}), smallest relative change first; ``score`` scores every variant in one
-    request."""
+    ({field: value}), smallest relative change first; ``score(application, changes)`` scores
+    the application with each change in one request."""
     found = candidates(application, rules)
     if not found:
         return []
-    scores = score([{**application, **changed} for _, _, changed in found])
+    scores = score(application, [changed for _, _, changed in found])
     best: dict[str, dict[str, Any]] = {}
     for (kind, factor, changed), s in zip(found, scores, strict=True):
         if s.decision == "granted" and kind.name not in best:

@@ -145,10 +145,17 @@ def _record_cells(records: Any) -> np.ndarray:
             raise RequestError(str(name)[:80], "unknown_field", f"{shown(name)}: not a field "
                                "of an application (see the model's signature)")
         _absent(record)
-    # fromiter: a list or object among the values stays one cell.
-    flat = (record.get(name) for record in records for name in _ORDER)
-    return np.fromiter(flat, dtype=object, count=len(records) * len(_ORDER)).reshape(
-        len(records), len(_ORDER))
+    table = [[record.get(name) for name in _ORDER] for record in records]
+    shape = (len(records), len(_ORDER))
+    try:
+        cells = np.array(table, dtype=object)
+        if cells.shape == shape:
+            return cells
+    except ValueError:
+        pass
+    # a list among the values made numpy add a dimension: fromiter keeps it one cell
+    return np.fromiter((v for row in table for v in row), dtype=object,
+                       count=shape[0] * shape[1]).reshape(shape)
 
 
 def _numbers(cells: np.ndarray) -> np.ndarray:
@@ -198,8 +205,11 @@ def _codes(cells: np.ndarray) -> np.ndarray:
     """Category levels as their positions in the schema's levels (the model's codes)."""
     out = np.full(cells.shape, np.nan)
     for j, (col, codes) in enumerate(zip(_CATEGORIES, _CODES, strict=True)):
-        for i, value in enumerate(cells[:, j]):
-            code = codes.get(value) if isinstance(value, str) else None
+        found = [codes.get(v) if type(v) is str else None for v in cells[:, j].tolist()]
+        if None not in found:  # every value a known level
+            out[:, j] = found
+            continue
+        for i, (value, code) in enumerate(zip(cells[:, j], found, strict=True)):
             if code is not None:
                 out[i, j] = code
             elif not _missing(value):
