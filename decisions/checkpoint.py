@@ -160,7 +160,10 @@ class Checkpointer:
             out.flush()
             os.fsync(out.fileno())
         log.info("checkpoint %s", line)
-        self.last = checkpoint
+        # an export or a verification running beside a write may sign an older head: the
+        # newest stays the one writes are checked against
+        if self.last is None or records >= self.last.records:
+            self.last = checkpoint
         return checkpoint
 
     def refusal(self, head_id: int, head_hash: str | None) -> str | None:

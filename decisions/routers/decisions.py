@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import tempfile
+import zipfile
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -28,6 +33,7 @@ from decisions.auth import (
 )
 from decisions.config import four_eyes_limit
 from decisions.dependencies import DB, Services
+from decisions.export import ExportError, export, sidecar
 from decisions.schemas import (
     DecisionIn,
     DecisionOut,
@@ -244,6 +250,29 @@ def list_decisions(
     total, rows = record.find(session, filters, limit, offset)
     reviews = record.reviews_of(session, [r["id"] for r in rows if r["needs_review"]])
     return {"total": total, "decisions": [_out(r, reviews.get(r["id"])) for r in rows]}
+
+
+@router.get("/decisions/export", response_class=Response,
+            responses={200: {"content": {"application/zip": {}},
+                             "description": "a zip: the extract and its .checkpoint.json"},
+                       409: {"description": "the record does not verify: nothing exported"}})
+def export_record(_: Supervisor, request: Request,
+                  format: Literal["csv", "parquet"] = "csv") -> Response:
+    """Every record as CSV or Parquet with its signed checkpoint and the public key (a zip
+    of both files), to be checked offline: ``scoring decisions verify --export FILE``."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / f"decisions.{format}"
+        try:
+            export(request.app.state.engine, out, request.app.state.checkpointer)
+        except ExportError as err:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in (out, sidecar(out)):
+                archive.write(path, path.name)
+    stamp = record.now()[:19].replace(":", "")
+    return Response(buffer.getvalue(), media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="decisions-{stamp}.zip"'})
 
 
 @router.get("/decisions/verify", response_model=VerifyOut)

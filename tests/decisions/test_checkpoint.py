@@ -96,3 +96,15 @@ def test_an_extract_verifies_offline_and_an_edit_is_named(service, scored_ids, t
     else:
         out.write_bytes(out.read_bytes()[:-1] + b"\0")
         assert "SHA-256" in verify_export(out).problem
+
+
+def test_a_supervisor_downloads_an_extract_that_verifies(service, scored_ids, tmp_path):
+    import io
+    import zipfile
+
+    _follow(service, scored_ids["refused"][:2])
+    answer = service.get("/decisions/export", params={"format": "parquet"}, auth=SUE)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
+    zipfile.ZipFile(io.BytesIO(answer.content)).extractall(tmp_path / "x")
+    check = verify_export(tmp_path / "x" / "decisions.parquet")
+    assert check.ok and check.records == 2

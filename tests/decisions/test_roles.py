@@ -46,6 +46,8 @@ MATRIX = {
                                           client=200),
     "GET /decisions/verify": dict(nobody=401, system=403, advisor=403, supervisor=200,
                                   client=403),
+    "GET /decisions/export": dict(nobody=401, system=403, advisor=403, supervisor=200,
+                                  client=403),
     "POST /decisions/{pending}/review": dict(nobody=401, system=403, advisor=403,
                                              supervisor=201, client=403),
     "GET /access": dict(nobody=401, system=403, advisor=403, supervisor=200, client=403),
@@ -89,7 +91,9 @@ def test_each_role_on_each_route(roles_service, scored_ids, application, route, 
         path = path.replace("{pending}", str(_pending_override(roles_service, own)))
     body = {"POST /applications/score": application,
             "POST /clients/{own}/decisions": {"action": "follow"},
-            "POST /decisions/{pending}/review": {"verdict": "confirm", "comment": "checked"},
+            "GET /decisions/export": dict(nobody=401, system=403, advisor=403, supervisor=200,
+                                  client=403),
+    "POST /decisions/{pending}/review": {"verdict": "confirm", "comment": "checked"},
             "POST /access": {"client_id": own, "what": "letter"}}.get(route)
     expected = MATRIX[route][caller.removesuffix(" via dashboard")]
     answer = roles_service.request(method, path.replace("score", "score?recourse=false")
