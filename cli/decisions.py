@@ -75,8 +75,8 @@ def verify(
         help="Check an extract offline instead (`scoring decisions export`), with its "
         ".checkpoint.json beside it.")] = None,
     public_key: Annotated[Path | None, typer.Option(
-        help="With --export: the PEM public key to trust (else the one in the extract).")
-    ] = None,
+        help="The PEM public key to trust (`scoring decisions keygen` prints it): verifying "
+        "needs only this half. Default: the extract's own, or the signing key's.")] = None,
 ) -> None:
     """Recompute the hash chain and compare its head with the last signed checkpoint (file
     DECISIONS_CHECKPOINT_FILE, key DECISIONS_SIGNING_KEY); names the first broken record or
@@ -99,15 +99,27 @@ def verify(
     from decisions.database import make_engine
 
     settings = _settings(db_url)
-    engine = make_engine(settings.db_url, settings.db_timeout)
     cp = checkpoint.last(settings.checkpoint_path())
-    public = checkpoint.load_or_create_key(settings.key_path()).public_key()
+    try:
+        if public_key is not None:
+            public = checkpoint.load_public(public_key.read_text())
+        elif settings.key_path().is_file():
+            public = checkpoint.load_or_create_key(settings.key_path()).public_key()
+        elif cp is not None:
+            fail(f"checkpoints are in {settings.checkpoint_path()} but the signing key "
+                 f"{settings.key_path()} is not there: set DECISIONS_SIGNING_KEY or give "
+                 "--public-key")
+        else:
+            public = None
+    except (OSError, ValueError) as err:
+        fail(str(err))
+    engine = make_engine(settings.db_url, settings.db_timeout)
     with Session(engine) as session:
         v = checkpoint.against(record.verify(session), cp, public,
                                lambda i: (record.get(session, i) or {}).get("record_hash"))
     engine.dispose()
     if not v.ok:
-        fail(f"record {v.broken_id}: {v.problem}")
+        fail(f"record {v.broken_id}: {v.problem}" if v.broken_id else str(v.problem))
     seen = (f"the last checkpoint ({cp.records} records, {cp.at})" if cp else
             f"no checkpoint yet ({settings.checkpoint_path()})")
     typer.echo(f"{v.records} records, chain whole, head {v.head[:16]}…; agrees with {seen}")

@@ -61,7 +61,8 @@ def _throttle(request: Request) -> Throttle:
     return request.app.state.throttle
 
 
-def _too_many(wait: float) -> HTTPException:
+def _too_many(request: Request, wait: float) -> HTTPException:
+    request.app.state.metrics.logins.labels("throttled").inc()
     return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                          f"too many failed logins: try again in {wait:.0f} s",
                          headers={"Retry-After": str(max(1, round(wait)))})
@@ -70,11 +71,12 @@ def _too_many(wait: float) -> HTTPException:
 def _by_key(request: Request, key: str, acting_for: str | None, address: str) -> Caller:
     throttle = _throttle(request)
     if (wait := throttle.blocked(address=address)) > 0:
-        raise _too_many(wait)
+        raise _too_many(request, wait)
     users: UsersFile = request.app.state.users
     found = users.current().api_key(key)
     if found is None:
         throttle.failed(address=address)
+        request.app.state.metrics.logins.labels("failed").inc()
         raise _unauthorized("unknown API key")
     if acting_for is None:
         return Caller(found.name, SYSTEM)
@@ -90,10 +92,11 @@ def _by_key(request: Request, key: str, acting_for: str | None, address: str) ->
 def _by_password(request: Request, basic: HTTPBasicCredentials, address: str) -> Caller:
     throttle = _throttle(request)
     if (wait := throttle.blocked(user=basic.username, address=address)) > 0:
-        raise _too_many(wait)
+        raise _too_many(request, wait)
     person = request.app.state.users.current().verify(basic.username, basic.password)
     if person is None:
         throttle.failed(user=basic.username, address=address)
+        request.app.state.metrics.logins.labels("failed").inc()
         raise _unauthorized("unknown user, wrong password or disabled account")
     throttle.succeeded(user=basic.username)
     return Caller(person.name, person.role, person.client_id)

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from decisions.record import Verification, canonical, now
+from decisions.record import GENESIS, Verification, canonical, now
 
 log = logging.getLogger("decisions.checkpoint")
 
@@ -201,7 +201,7 @@ def against(v: Verification, cp: Checkpoint | None, public: Ed25519PublicKey,
                        problem=f"records {first} to {cp.records} are missing at the tail: "
                        f"the last checkpoint, signed at {cp.at}, counted {cp.records} "
                        f"records and the chain has {v.records}")
-    if hash_at(cp.records) != cp.head:
+    if (hash_at(cp.records) if cp.records else GENESIS) != cp.head:
         return replace(v, broken_id=cp.records,
                        problem=f"record {cp.records} is not the one the last checkpoint "
                        f"({cp.at}) signed: the chain was rewritten from there on")

@@ -182,7 +182,9 @@ def review(decision_id: int, body: ReviewIn, session: DB, supervisor: Supervisor
              "final_decision": final, "override_reason_code": None,
              "override_reason_text": None, "via": supervisor.via, "review_of": decision_id,
              "verdict": body.verdict, "review_comment": (body.comment or "").strip() or None}
-    return _out(_store(request, session, entry, not_reviewed))
+    stored = _store(request, session, entry, not_reviewed)
+    request.app.state.metrics.reviews.labels(body.verdict).inc()
+    return _out(stored)
 
 
 def _out(row: dict, review: dict | None = None) -> dict:

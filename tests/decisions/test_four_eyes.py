@@ -66,6 +66,7 @@ def test_an_override_waits_for_another_supervisor(service, scored_ids, users_jso
     assert service.get("/decisions", params={"overrides_only": True}, auth=SUE).json()[
         "total"] == 2  # the reviews are not overrides
     assert service.get("/decisions/verify", auth=SUE).json()["ok"]
+    assert 'decisions_reviews_total{verdict="reject"} 1.0' in service.get("/metrics").text
     follow = service.post(f"/clients/{scored_ids['refused'][0]}/decisions",
                           json={"action": "follow"}, auth=ALICE).json()
     assert service.post(f"/decisions/{follow['id']}/review", json={"verdict": "confirm"},
@@ -145,3 +146,6 @@ def test_failed_logins_are_throttled_per_user_and_per_address(system, model_serv
         # behind nginx, the caller's address comes from X-Real-IP (the peer is trusted)
         other = service.get(url, auth=SUE, headers={"X-Real-IP": "10.1.2.3"})
         assert other.status_code == 200
+        text = service.get("/metrics").text
+        assert 'decisions_login_refusals_total{outcome="failed"} 6.0' in text
+        assert 'decisions_login_refusals_total{outcome="throttled"} 4.0' in text

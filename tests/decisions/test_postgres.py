@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from decisions import record
 from decisions.app import create_app
 from decisions.database import HEAD, MIGRATIONS, make_engine, migrate
-from tests.decisions.conftest import ALICE, SUE, service_settings
+from tests.decisions.conftest import ALICE, SAM, SUE, acting_for, service_settings
 from tests.decisions.postgres import OWNER
 from tests.decisions.test_record import entry
 
@@ -229,3 +229,39 @@ def test_a_blocked_write_is_503_never_201(pg_service, scored_ids, pg_url, postgr
     again = pg_service.post(f"/clients/{cid}/decisions", json={"action": "follow"}, auth=ALICE)
     assert again.status_code == 201
     assert pg_service.get("/decisions/verify", auth=SUE).json()["records"] == 1
+
+
+def test_people_four_eyes_checkpoints_and_access_on_postgres(pg_service, scored_ids, pg_url,
+                                                              postgres):
+    refused, granted = scored_ids["refused"][0], scored_ids["granted"][0]
+    assert pg_service.get(f"/clients/{granted}/score?recourse=false",
+                          headers=acting_for("alice")).status_code == 200
+    override = pg_service.post(f"/clients/{granted}/decisions", headers=acting_for("alice"),
+                               json={"action": "override", "reason_code": "DATA_ERROR",
+                                     "reason_text": "income typed without a zero"})
+    assert override.status_code == 201, override.text
+    assert (override.json()["advisor"], override.json()["via"],
+            override.json()["status"]) == ("alice", "dashboard", "pending")
+    queue = pg_service.get("/decisions", params={"status": "pending"}, auth=SUE).json()
+    assert [d["id"] for d in queue["decisions"]] == [override.json()["id"]]
+    review = pg_service.post(f"/decisions/{override.json()['id']}/review", auth=SAM,
+                             json={"verdict": "confirm", "comment": "payslips seen"})
+    assert review.status_code == 201 and review.json()["review_of"] == override.json()["id"]
+    for _ in range(2):
+        assert pg_service.post(f"/clients/{refused}/decisions", json={"action": "follow"},
+                               auth=ALICE).status_code == 201
+    verify = pg_service.get("/decisions/verify", auth=SUE).json()
+    assert verify["ok"] and verify["records"] == 4 and verify["checkpoint"]["records"] == 4
+    reads = pg_service.get("/access", params={"client_id": granted}, auth=SUE).json()["reads"]
+    assert [(r["person"], r["via"], r["what"]) for r in reads] == [
+        ("alice", "dashboard", "score")]
+
+    # the table's owner turns the guard off and deletes the newest two records
+    with psycopg.connect(postgres.dsn(_database(pg_url), OWNER), autocommit=True) as conn:
+        conn.execute("ALTER TABLE decision_records DISABLE TRIGGER USER")
+        conn.execute("DELETE FROM decision_records WHERE id >= 3")
+    verify = pg_service.get("/decisions/verify", auth=SUE).json()
+    assert not verify["ok"] and (verify["missing_from"], verify["missing_to"]) == (3, 4)
+    cut = pg_service.post(f"/clients/{refused}/decisions", json={"action": "follow"},
+                          auth=ALICE)
+    assert cut.status_code == 503 and "missing" in cut.json()["detail"]
