@@ -156,3 +156,34 @@ def test_throttle_per_user_and_per_address():
     t.failed(user="alice")
     t.succeeded("alice")
     assert t.blocked(user="alice") == 0
+
+
+def test_the_users_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    path = tmp_path / "run" / "decisions-auth.json"
+    env = {"DECISIONS_USERS_FILE": str(path)}
+    run = CliRunner().invoke(app, ["users", "add", "alice", "--role", "advisor",
+                                   "--password-stdin"], input=PASSWORD + "\n", env=env)
+    assert run.exit_code == 0 and "alice: advisor" in run.output, run.output
+    run = CliRunner().invoke(app, ["users", "add", "sue", "--role", "supervisor"],
+                             input=f"{PASSWORD}!\n{PASSWORD}!\n", env=env)  # the prompt, twice
+    assert run.exit_code == 0, run.output
+    run = CliRunner().invoke(app, ["users", "add", "carla", "--role", "client",
+                                   "--password-stdin"], input=PASSWORD + "\n", env=env)
+    assert run.exit_code == 1 and "client_id" in run.output  # nothing written
+    run = CliRunner().invoke(app, ["users", "key", "dashboard", "--act-for-users"], env=env)
+    key = run.output.strip()
+    assert run.exit_code == 0 and len(key) >= 40 and key not in path.read_text()
+    assert load_users(path).api_key(key).act_for_users
+    assert CliRunner().invoke(app, ["users", "disable", "alice"], env=env).exit_code == 0
+    listed = CliRunner().invoke(app, ["users", "list"], env=env).output
+    lines = {line.split()[0]: line.split() for line in listed.splitlines()[1:]}
+    assert lines["alice"][1:] == ["advisor", "disabled", "argon2id"]
+    assert lines["sue"][1:] == ["supervisor", "enabled", "argon2id"]
+    assert lines["dashboard"][1:3] == ["system", "key"] and "act" in listed
+    assert PASSWORD not in path.read_text()
+    run = CliRunner().invoke(app, ["users", "disable", "nobody"], env=env)
+    assert run.exit_code == 1 and "no user 'nobody'" in run.output
