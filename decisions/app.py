@@ -21,7 +21,7 @@ from decisions.dependencies import Shared
 from decisions.gateway import Gateway, ModelDown, Refused, UnknownClient
 from decisions.metrics import Metrics
 from decisions.recourse import load_rules
-from decisions.routers import access, applications, clients, decisions
+from decisions.routers import access, applications, client_data, clients, decisions
 from decisions.throttle import Throttle
 
 
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.services = Shared(Gateway(settings), load_catalogue(), load_rules())
     app.middleware("http")(app.state.metrics.middleware)
-    for module in (clients, applications, decisions, access):
+    for module in (clients, client_data, applications, decisions, access):
         app.include_router(module.router)
     _errors(app)
 

@@ -93,7 +93,7 @@ def _store(request: Request, session: DB, entry: dict,
         if check is not None:
             check(conn)
 
-    def checkpoint(stored: dict) -> None:
+    def sign_head(stored: dict) -> None:
         try:
             checkpointer.write(stored["id"], stored["record_hash"])
         except OSError as err:
@@ -101,7 +101,7 @@ def _store(request: Request, session: DB, entry: dict,
                       stored["id"], err)
 
     try:
-        return record.append(session, entry, whole_then, checkpoint)
+        return record.append(session, entry, whole_then, sign_head)
     except SQLAlchemyError as err:
         if isinstance(err, IntegrityError) and entry.get("review_of"):
             raise HTTPException(status.HTTP_409_CONFLICT, f"decision {entry['review_of']} "

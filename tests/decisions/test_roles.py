@@ -37,6 +37,8 @@ MATRIX = {
     "GET /clients/{own}": dict(nobody=401, system=200, advisor=200, supervisor=200, client=200),
     "GET /clients/{own}/score": dict(nobody=401, system=200, advisor=200, supervisor=200,
                                      client=200),
+    "GET /clients/{own}/data": dict(nobody=401, system=403, advisor=200, supervisor=200,
+                                    client=200),
     "POST /applications/score": dict(nobody=401, system=200, advisor=200, supervisor=403,
                                      client=403),
     "POST /clients/{own}/decisions": dict(nobody=401, system=403, advisor=201, supervisor=403,
@@ -106,7 +108,7 @@ def test_each_role_on_each_route(roles_service, scored_ids, application, route, 
 
 def test_a_client_reads_only_their_own_file(roles_service, scored_ids):
     own, other = scored_ids["refused"][0], scored_ids["granted"][0]
-    for path in (f"/clients/{other}", f"/clients/{other}/score",
+    for path in (f"/clients/{other}", f"/clients/{other}/score", f"/clients/{other}/data",
                  f"/decisions?client_id={other}"):
         answer = roles_service.get(path, auth=CLIENT_LOGIN)
         assert answer.status_code == 403 and "own" in answer.json()["detail"], path
@@ -115,6 +117,13 @@ def test_a_client_reads_only_their_own_file(roles_service, scored_ids):
     roles_service.post(f"/clients/{own}/decisions", json={"action": "follow"}, auth=ALICE)
     mine = roles_service.get("/decisions", auth=CLIENT_LOGIN).json()
     assert mine["total"] >= 1 and {d["client_id"] for d in mine["decisions"]} == {own}
+    held = roles_service.get(f"/clients/{own}/data", auth=CLIENT_LOGIN).json()
+    assert held["client_id"] == own and held["fields"]["SK_ID_CURR"] == own
+    assert "AMT_CREDIT" in held["fields"] and None in held["fields"].values()  # NaN: null
+    download = roles_service.get(f"/clients/{own}/data?format=csv", auth=CLIENT_LOGIN)
+    assert download.headers["content-type"].startswith("text/csv")
+    assert download.text.splitlines()[0] == "field,value"
+    assert f"SK_ID_CURR,{own}" in download.text.splitlines()
 
 
 def test_acting_for_a_person_needs_the_right(roles_service, scored_ids):
