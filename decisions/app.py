@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse, Response
@@ -13,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from decisions.access import AccessLog
+from decisions.auth import Authenticated
 from decisions.catalogue import load_catalogue
 from decisions.checkpoint import Checkpointer
 from decisions.config import Settings
@@ -68,6 +70,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         answered = app.state.services.gateway.model_answered
         return {"status": "ok", "model_server": {None: "unknown", True: "ok",
                                                  False: "failing"}[answered]}
+
+    @app.get("/me", tags=["service"])
+    def me(caller: Authenticated) -> dict:
+        """Who the service takes the caller for: name, role, client id (a client) and the
+        system that carried the request (``via``, when a system acts for a person)."""
+        return asdict(caller)
 
     @app.get("/metrics", tags=["service"], response_class=Response)
     def metrics() -> Response:

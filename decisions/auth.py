@@ -48,13 +48,16 @@ def forbidden(message: str) -> HTTPException:
 
 
 def client_address(request: Request) -> str:
-    """The caller's address: nginx's ``X-Real-IP`` when the request comes from a trusted
-    proxy (loopback by default, DECISIONS_TRUSTED_PROXIES), else the peer's."""
+    """The caller's address: when the request comes from a trusted proxy (nginx on this host;
+    DECISIONS_TRUSTED_PROXIES), its ``X-Real-IP``, else the last address of its
+    ``X-Forwarded-For`` (the one nginx appended: those before it the client may have
+    written); else the peer's."""
     peer = request.client.host if request.client else "unknown"
-    forwarded = request.headers.get("x-real-ip")
-    if forwarded and peer in request.app.state.settings.trusted_proxies:
-        return forwarded.strip()
-    return peer
+    if peer not in request.app.state.settings.trusted_proxies:
+        return peer
+    real = request.headers.get("x-real-ip", "").strip()
+    forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()
+    return real or forwarded or peer
 
 
 def _throttle(request: Request) -> Throttle:

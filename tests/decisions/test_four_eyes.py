@@ -146,6 +146,10 @@ def test_failed_logins_are_throttled_per_user_and_per_address(system, model_serv
         # behind nginx, the caller's address comes from X-Real-IP (the peer is trusted)
         other = service.get(url, auth=SUE, headers={"X-Real-IP": "10.1.2.3"})
         assert other.status_code == 200
+        # nginx's X-Forwarded-For: the last address is the one nginx saw (the blocked one
+        # here); the client may have written those before it
+        forged = {"X-Forwarded-For": "10.9.9.9, testclient"}
+        assert service.get(url, auth=SUE, headers=forged).status_code == 429
         text = service.get("/metrics").text
         assert 'decisions_login_refusals_total{outcome="failed"} 6.0' in text
-        assert 'decisions_login_refusals_total{outcome="throttled"} 4.0' in text
+        assert 'decisions_login_refusals_total{outcome="throttled"} 5.0' in text

@@ -134,6 +134,11 @@ def test_acting_for_a_person_needs_the_right(roles_service, scored_ids):
     answer = roles_service.post(url, json=follow, headers=acting_for("alice"))
     assert answer.status_code == 201, answer.text
     assert (answer.json()["advisor"], answer.json()["via"]) == ("alice", "dashboard")
+    assert roles_service.get("/me", headers=acting_for("sue")).json() == {
+        "name": "sue", "role": "supervisor", "client_id": None, "via": "dashboard"}
+    assert roles_service.get("/me", auth=CLIENT_LOGIN).json()["client_id"] == scored_ids[
+        "refused"][0]
+    assert roles_service.get("/me").status_code == 401
     # a key without the right cannot name anyone
     crm = roles_service.post(url, json=follow, headers={**SYSTEM, "X-Acting-For": "alice"})
     assert crm.status_code == 403 and "act_for_users" in crm.json()["detail"]
