@@ -30,21 +30,6 @@ DASHBOARD = {"X-API-Key": DASHBOARD_KEY}
 CLIENT_LOGIN = ("carla", "carla-reads-her-file")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def cheap_argon2() -> Iterator[None]:
-    """argon2id still, with the smallest cost: the tests hash many passwords on 2 shared
-    cores (the service's default, RFC 9106's profile, takes 0.1 to 1 s a hash here)."""
-    from argon2 import PasswordHasher
-
-    from decisions import users
-
-    saved = users._HASHER, users._DUMMY
-    users._HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    users._DUMMY = users._HASHER.hash("dummy")
-    yield
-    users._HASHER, users._DUMMY = saved
-
-
 def acting_for(name: str) -> dict[str, str]:
     return {**DASHBOARD, "X-Acting-For": name}
 
