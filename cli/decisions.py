@@ -57,7 +57,7 @@ def serve(
     settings = _settings(db_url)
     settings.model_url = model_url or settings.model_url
     settings.store = str(store) if store else settings.store
-    if not settings.users():
+    if not settings.users().current():
         if host not in ("127.0.0.1", "localhost", "::1"):
             fail(f"no users nor API keys set: the service will not listen on {host} without "
                  "authentication (`scoring users add`, DECISIONS_USERS_FILE)")

@@ -187,3 +187,18 @@ def test_the_users_command(tmp_path):
     assert PASSWORD not in path.read_text()
     run = CliRunner().invoke(app, ["users", "disable", "nobody"], env=env)
     assert run.exit_code == 1 and "no user 'nobody'" in run.output
+
+
+def test_the_service_will_not_listen_beyond_loopback_without_credentials(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    empty = {name: "" for name in ("DECISIONS_USERS_FILE", "DECISIONS_AUTH_FILE",
+                                   "DECISIONS_API_KEYS", "DECISIONS_ADVISORS")}
+    from testkit import free_port
+
+    # (a free port all the same: were the check to fail, the service would start)
+    run = CliRunner().invoke(app, ["decisions", "--host", "0.0.0.0", "--port", str(free_port()),
+                                   "--db-url", f"sqlite:///{tmp_path / 'd.db'}"], env=empty)
+    assert run.exit_code == 1 and "will not listen on 0.0.0.0" in run.output
