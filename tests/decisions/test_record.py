@@ -152,3 +152,21 @@ def test_records_written_before_revision_0003_keep_their_hashes(tmp_path):
         stored = record.get(session, 1)
         assert stored["via"] is None and record.record_hash(stored) == record_hash
     engine.dispose()
+
+
+def test_downgrading_0003_on_sqlite_keeps_the_append_only_guard(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from decisions.database import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", f"sqlite:///{tmp_path / 'd.db'}")
+    command.upgrade(config, "head")
+    command.downgrade(config, "0002")  # SQLite copies the table to drop columns
+    with sqlite3.connect(tmp_path / "d.db") as conn:
+        triggers = {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        assert triggers == {"decision_records_no_update", "decision_records_no_delete"}
+        assert "via" not in {r[1] for r in conn.execute("PRAGMA table_info(decision_records)")}

@@ -52,3 +52,10 @@ def downgrade() -> None:
     with op.batch_alter_table("decision_records") as batch:
         for column in reversed(_NEW_COLUMNS):
             batch.drop_column(column.name)
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite's batch mode copied the table: its append-only triggers (0001) went with
+        # the old one
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER IF NOT EXISTS decision_records_no_{verb.lower()} "
+                       f"BEFORE {verb} ON decision_records BEGIN SELECT RAISE(ABORT, "
+                       "'decision_records is append-only'); END")
