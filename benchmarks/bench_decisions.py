@@ -11,7 +11,8 @@ seconds of the in-process ``predict`` calls one route request needs; p99 and err
 Otherwise targets a running service (``scoring up`` starts it on :5007, or uvicorn standalone):
 
     python benchmarks/bench_decisions.py --url http://127.0.0.1:5007 --key KEY \
-        --advisor alice:PASSWORD --seconds 60 --clients 50 --writers 5 --run-dir run --kill
+        --advisor alice:PASSWORD --supervisor sue:PASSWORD --seconds 60 --clients 50 \
+        --writers 5 --run-dir run --kill
 
 1. Recourse: for refused clients, ``GET /clients/{id}/score`` with and without recourse, and
    the reference in the same script: the bare ``/invocations`` call with every contribution.
@@ -61,12 +62,18 @@ class Loop:
 
 
 class Service:
-    def __init__(self, url: str, key: str, advisor: tuple[str, str]) -> None:
+    def __init__(self, url: str, key: str, advisor: tuple[str, str],
+                 supervisor: tuple[str, str] | None = None) -> None:
         self.url, self.key, self.advisor = url.rstrip("/"), key, advisor
+        self.supervisor = supervisor
 
-    def session(self, advisor: bool = False) -> requests.Session:
+    def session(self, advisor: bool = False, supervisor: bool = False) -> requests.Session:
+        """A session as the system (API key), the advisor or the supervisor (who alone
+        lists every decision and verifies the record)."""
         s = requests.Session()
-        if advisor:
+        if supervisor:
+            s.auth = self.supervisor
+        elif advisor:
             s.auth = self.advisor
         else:
             s.headers["X-API-Key"] = self.key
@@ -182,7 +189,7 @@ def load(svc: Service, ids: list[int], seconds: float, clients: int, writers: in
 
 
 def stored_records(svc: Service) -> dict[int, str]:
-    s, out, offset = svc.session(), {}, 0
+    s, out, offset = svc.session(supervisor=True), {}, 0
     while True:
         page = s.get(f"{svc.url}/decisions", params={"limit": 1000, "offset": offset},
                      timeout=60).json()
@@ -346,6 +353,8 @@ def main() -> None:
     parser.add_argument("--model-url", default="http://127.0.0.1:5001")
     parser.add_argument("--key", help="a system's API key")
     parser.add_argument("--advisor", help="ID:PASSWORD of an advisor")
+    parser.add_argument("--supervisor",
+                        help="ID:PASSWORD of a supervisor (lists and verifies the record)")
     parser.add_argument("--store", default="data/features")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=50)
@@ -358,11 +367,12 @@ def main() -> None:
     if args.start:
         args.seconds = min(args.seconds, 20.0)
         return started(args)
-    if not (args.key and args.advisor):
-        parser.error("--key and --advisor are needed without --start")
+    if not (args.key and args.advisor and args.supervisor):
+        parser.error("--key, --advisor and --supervisor are needed without --start")
     from scoring.store import client_ids
 
-    svc = Service(args.url, args.key, tuple(args.advisor.split(":", 1)))
+    svc = Service(args.url, args.key, tuple(args.advisor.split(":", 1)),
+                  tuple(args.supervisor.split(":", 1)))
     ids = client_ids(args.store, "test")[:400]
     refused, _ = pick_clients(svc, ids, want=10)
     results: dict = {"recourse": recourse_timing(svc, refused, args.model_url, args.store,
@@ -378,7 +388,8 @@ def main() -> None:
     stored = stored_records(svc)
     new = {i: h for i, h in stored.items() if i not in before}
     lost = [i for i, h in decisions.acknowledged.items() if stored.get(i) != h]
-    verify = svc.session().get(f"{args.url}/decisions/verify", timeout=120).json()
+    verify = svc.session(supervisor=True).get(f"{args.url}/decisions/verify",
+                                              timeout=120).json()
     results["load"] = [scores.summary(args.seconds), decisions.summary(args.seconds)]
     results["decisions"] = {"acknowledged": len(decisions.acknowledged), "stored": len(new),
                             "acknowledged_not_stored": len(lost),

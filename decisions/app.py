@@ -3,8 +3,10 @@ decisions.app:create_app`` serves it with settings from the environment."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -12,35 +14,47 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from decisions.access import AccessLog
+from decisions.auth import Authenticated
 from decisions.catalogue import load_catalogue
+from decisions.checkpoint import Checkpointer
 from decisions.config import Settings
 from decisions.database import make_engine, migrate
 from decisions.dependencies import Shared
 from decisions.gateway import Gateway, ModelDown, Refused, UnknownClient
 from decisions.metrics import Metrics
 from decisions.recourse import load_rules
-from decisions.routers import applications, clients, decisions
+from decisions.routers import access, applications, client_data, clients, decisions
+from decisions.throttle import Throttle
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The decision service; the database is migrated when it starts."""
     settings = settings or Settings.from_env()
+    _log_to_stderr()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = make_engine(settings.db_url, settings.db_timeout)
         migrate(app.state.engine)
+        app.state.checkpointer = Checkpointer(settings.key_path(), settings.checkpoint_path())
+        app.state.access = AccessLog(app.state.engine)
+        app.state.access.start()
         yield
+        app.state.access.stop()
         app.state.engine.dispose()
 
     app = FastAPI(title="Credit decisions", version="1", lifespan=lifespan,
                   description="Scores by client id through the model servers, principal "
                   "reasons, recourse, and the advisors' tamper-evident decision record.")
     app.state.settings = settings
+    app.state.users = settings.users()
+    app.state.throttle = Throttle(settings.login_failures_per_user,
+                                  settings.login_failures_per_address, settings.login_window)
     app.state.metrics = Metrics()
     app.state.services = Shared(Gateway(settings), load_catalogue(), load_rules())
     app.middleware("http")(app.state.metrics.middleware)
-    for module in (clients, applications, decisions):
+    for module in (clients, client_data, applications, decisions, access):
         app.include_router(module.router)
     _errors(app)
 
@@ -57,6 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         answered = app.state.services.gateway.model_answered
         return {"status": "ok", "model_server": {None: "unknown", True: "ok",
                                                  False: "failing"}[answered]}
+
+    @app.get("/me", tags=["service"])
+    def me(caller: Authenticated) -> dict:
+        """Who the service takes the caller for: name, role, client id (a client) and the
+        system that carried the request (``via``, when a system acts for a person)."""
+        return asdict(caller)
 
     @app.get("/metrics", tags=["service"], response_class=Response)
     def metrics() -> Response:
@@ -82,6 +102,18 @@ async def _invalid(_: Request, err: RequestValidationError) -> JSONResponse:
                                      "msg": _short(str(e.get("msg", "")))}
                                     for e in err.errors()[:20]]},
                         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def _log_to_stderr() -> None:
+    """The service's own messages (checkpoints, users file warnings) on stderr, which
+    supervisord keeps in the service's log, unless logging was configured already."""
+    ours = logging.getLogger("decisions")
+    if not ours.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: "
+                                               "%(message)s"))
+        ours.addHandler(handler)
+        ours.setLevel(logging.INFO)
 
 
 def _errors(app: FastAPI) -> None:

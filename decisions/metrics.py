@@ -36,6 +36,11 @@ class Metrics:
                                  ["final_decision"], registry=self.registry)
         self.overrides = Counter("decisions_overrides", "Decisions overriding the model, "
                                  "by reason code", ["reason_code"], registry=self.registry)
+        self.reviews = Counter("decisions_reviews", "Supervisors' reviews of overrides (four "
+                               "eyes), by verdict", ["verdict"], registry=self.registry)
+        self.logins = Counter("decisions_login_refusals", "Logins refused: a wrong name, "
+                              "password or key (failed), or too many failures (throttled)",
+                              ["outcome"], registry=self.registry)
 
     def scored(self, decision: str) -> None:
         self.scores.labels(decision).inc()

@@ -38,6 +38,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_argon2() -> Iterator[None]:
+    """argon2id still, with the smallest cost: the tests hash many passwords (the users files
+    of the decision service and the dashboard) on 2 shared cores, where the service's default
+    (RFC 9106's profile) takes 0.1 to 1 s a hash."""
+    from argon2 import PasswordHasher
+
+    from decisions import users
+
+    saved = users._HASHER, users._DUMMY
+    users._HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    users._DUMMY = users._HASHER.hash("dummy")
+    yield
+    users._HASHER, users._DUMMY = saved
+
+
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     """The folder of real Home Credit samples; skips the test when it is absent."""

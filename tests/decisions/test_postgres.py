@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from decisions import record
 from decisions.app import create_app
-from decisions.database import MIGRATIONS, make_engine, migrate
-from tests.decisions.conftest import ALICE, SYSTEM, service_settings
+from decisions.database import HEAD, MIGRATIONS, make_engine, migrate
+from tests.decisions.conftest import ALICE, SAM, SUE, acting_for, service_settings
 from tests.decisions.postgres import OWNER
 from tests.decisions.test_record import entry
 
@@ -50,7 +50,7 @@ def test_migrations_up_down_and_up_again(pg_url):
     migrate(engine)  # a restart finds the schema current
     with engine.connect() as conn:
         assert _triggers(conn) == GUARDS
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
     # the command-line path (alembic's env.py with sqlalchemy.url), as an operator runs it
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -174,8 +174,10 @@ def test_services_starting_together_migrate_once(pg_url):
 
 
 @pytest.fixture
-def pg_service(system, model_server, pg_url):
-    app = create_app(service_settings(pg_url, model_server, system.store, db_timeout=2.0))
+def pg_service(system, model_server, pg_url, users_json, tmp_path):
+    app = create_app(service_settings(pg_url, model_server, system.store, users_json,
+                                      db_timeout=2.0, signing_key=str(tmp_path / "key"),
+                                      checkpoint_file=str(tmp_path / "checkpoints.jsonl")))
     with TestClient(app) as client:
         yield client
 
@@ -204,15 +206,15 @@ def test_the_service_on_postgres(pg_service, scored_ids, pg_url, postgres):
     for t in threads:
         t.join()
     assert codes == [201] * 12
-    page = pg_service.get("/decisions", params={"overrides_only": True}, headers=SYSTEM).json()
+    page = pg_service.get("/decisions", params={"overrides_only": True}, auth=SUE).json()
     assert page["total"] == 1 and page["decisions"][0]["advisor"] == "bob"
-    verify = pg_service.get("/decisions/verify", headers=SYSTEM).json()
+    verify = pg_service.get("/decisions/verify", auth=SUE).json()
     assert verify["ok"] and verify["records"] == 14
 
     with psycopg.connect(postgres.dsn(_database(pg_url)), autocommit=True) as conn:
         conn.execute("ALTER TABLE decision_records DISABLE TRIGGER USER")
         conn.execute("UPDATE decision_records SET final_decision = 'granted' WHERE id = 1")
-    verify = pg_service.get("/decisions/verify", headers=SYSTEM).json()
+    verify = pg_service.get("/decisions/verify", auth=SUE).json()
     assert verify["ok"] is False and verify["broken_id"] == 1 and "altered" in verify["problem"]
 
 
@@ -223,7 +225,43 @@ def test_a_blocked_write_is_503_never_201(pg_service, scored_ids, pg_url, postgr
         answer = pg_service.post(f"/clients/{cid}/decisions", json={"action": "follow"},
                                  auth=ALICE)
         assert answer.status_code == 503 and "NOT stored" in answer.json()["detail"]
-        assert pg_service.get("/decisions", headers=SYSTEM).json()["total"] == 0
+        assert pg_service.get("/decisions", auth=SUE).json()["total"] == 0
     again = pg_service.post(f"/clients/{cid}/decisions", json={"action": "follow"}, auth=ALICE)
     assert again.status_code == 201
-    assert pg_service.get("/decisions/verify", headers=SYSTEM).json()["records"] == 1
+    assert pg_service.get("/decisions/verify", auth=SUE).json()["records"] == 1
+
+
+def test_people_four_eyes_checkpoints_and_access_on_postgres(pg_service, scored_ids, pg_url,
+                                                              postgres):
+    refused, granted = scored_ids["refused"][0], scored_ids["granted"][0]
+    assert pg_service.get(f"/clients/{granted}/score?recourse=false",
+                          headers=acting_for("alice")).status_code == 200
+    override = pg_service.post(f"/clients/{granted}/decisions", headers=acting_for("alice"),
+                               json={"action": "override", "reason_code": "DATA_ERROR",
+                                     "reason_text": "income typed without a zero"})
+    assert override.status_code == 201, override.text
+    assert (override.json()["advisor"], override.json()["via"],
+            override.json()["status"]) == ("alice", "dashboard", "pending")
+    queue = pg_service.get("/decisions", params={"status": "pending"}, auth=SUE).json()
+    assert [d["id"] for d in queue["decisions"]] == [override.json()["id"]]
+    review = pg_service.post(f"/decisions/{override.json()['id']}/review", auth=SAM,
+                             json={"verdict": "confirm", "comment": "payslips seen"})
+    assert review.status_code == 201 and review.json()["review_of"] == override.json()["id"]
+    for _ in range(2):
+        assert pg_service.post(f"/clients/{refused}/decisions", json={"action": "follow"},
+                               auth=ALICE).status_code == 201
+    verify = pg_service.get("/decisions/verify", auth=SUE).json()
+    assert verify["ok"] and verify["records"] == 4 and verify["checkpoint"]["records"] == 4
+    reads = pg_service.get("/access", params={"client_id": granted}, auth=SUE).json()["reads"]
+    assert [(r["person"], r["via"], r["what"]) for r in reads] == [
+        ("alice", "dashboard", "score")]
+
+    # the table's owner turns the guard off and deletes the newest two records
+    with psycopg.connect(postgres.dsn(_database(pg_url), OWNER), autocommit=True) as conn:
+        conn.execute("ALTER TABLE decision_records DISABLE TRIGGER USER")
+        conn.execute("DELETE FROM decision_records WHERE id >= 3")
+    verify = pg_service.get("/decisions/verify", auth=SUE).json()
+    assert not verify["ok"] and (verify["missing_from"], verify["missing_to"]) == (3, 4)
+    cut = pg_service.post(f"/clients/{refused}/decisions", json={"action": "follow"},
+                          auth=ALICE)
+    assert cut.status_code == 503 and "missing" in cut.json()["detail"]

@@ -43,6 +43,7 @@ def test_one_process_counts_what_it_answered(system, model_server, scored_ids, t
                                json={"action": "override", "reason_code": "DATA_ERROR",
                                      "reason_text": "income typed without a zero"})
         assert answer.status_code == 201, answer.text
+        head = answer.json()["record_hash"]
         assert requests.get(f"{url}/clients/1", headers=SYSTEM, timeout=60).status_code == 404
         text = requests.get(f"{url}/metrics", timeout=60).text
         mapped = Path(f"/proc/{proc.pid}/maps").read_text()
@@ -54,4 +55,7 @@ def test_one_process_counts_what_it_answered(system, model_server, scored_ids, t
     assert 'decisions_recorded_total{final_decision="refused"} 1.0' in text
     assert 'decisions_overrides_total{reason_code="DATA_ERROR"} 1.0' in text
     assert "process_resident_memory_bytes" in text
+    # the signed head of the chain is in the service's log too, not only in its file
+    log = (tmp_path / "decisions.log").read_text()
+    assert "decisions.checkpoint: checkpoint" in log and f'"head": "{head}"' in log
     assert [lib for lib in MODEL_LIBRARIES if lib in mapped] == []

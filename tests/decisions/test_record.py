@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import subprocess
 import sys
@@ -115,3 +116,57 @@ def test_head_is_alembics_and_a_current_schema_leaves_alembic_unloaded(db, tmp_p
     done = subprocess.run([sys.executable, "-c", script, f"sqlite:///{path}"],
                           capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False"]
+
+
+def test_records_written_before_revision_0003_keep_their_hashes(tmp_path):
+    """The columns 0003 adds are hashed only when set: a record of revision 0002 (and one
+    written before the upgrade) verifies the same after it."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from decisions.database import HEAD, MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "0002")
+    old = {**entry(), "id": 1, "recorded_at": record.now(), "previous_hash": record.GENESIS}
+    # the hash as revision 0002's code computed it: every column of that table but its own
+    record_hash = hashlib.sha256(record.canonical(old).encode()).hexdigest()
+    old["record_hash"] = record_hash
+    columns = ", ".join(old)
+    with sqlite3.connect(tmp_path / "old.db") as conn:  # as the 0002 code wrote it
+        conn.execute(f"INSERT INTO decision_records ({columns}) VALUES "
+                     f"({', '.join('?' * len(old))})", list(old.values()))
+    engine = make_engine(url)
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+    with Session(engine) as session:
+        new = record.append(session, entry(client_id=100002, via="dashboard"))
+        assert new["previous_hash"] == record_hash
+        v = record.verify(session)
+        assert v.ok and v.records == 2
+        stored = record.get(session, 1)
+        assert stored["via"] is None and record.record_hash(stored) == record_hash
+    engine.dispose()
+
+
+def test_downgrading_0003_on_sqlite_keeps_the_append_only_guard(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from decisions.database import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", f"sqlite:///{tmp_path / 'd.db'}")
+    command.upgrade(config, "head")
+    command.downgrade(config, "0002")  # SQLite copies the table to drop columns
+    with sqlite3.connect(tmp_path / "d.db") as conn:
+        triggers = {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        assert triggers == {"decision_records_no_update", "decision_records_no_delete"}
+        assert "via" not in {r[1] for r in conn.execute("PRAGMA table_info(decision_records)")}
