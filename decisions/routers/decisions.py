@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -68,14 +67,14 @@ def _check(body: DecisionIn) -> None:
         raise _invalid("reason_code", "a decision that follows the model takes no reason")
 
 
-def _needs_review(request: Request, body: DecisionIn, rows: pd.DataFrame) -> bool | None:
+def _needs_review(request: Request, body: DecisionIn, application: dict) -> bool | None:
     """True when this override waits for a supervisor (DECISIONS_FOUR_EYES), else None."""
     limit = four_eyes_limit(request.app.state.settings.four_eyes)
     if body.action != "override" or limit is None:
         return None
-    amount = rows["AMT_CREDIT"].iloc[0] if "AMT_CREDIT" in rows.columns else None
+    amount = application.get("AMT_CREDIT")
     # an unknown amount is reviewed: the safe side
-    return True if amount is None or pd.isna(amount) or float(amount) > limit else None
+    return True if amount is None or amount != amount or float(amount) > limit else None
 
 
 def _store(request: Request, session: DB, entry: dict,
@@ -139,7 +138,7 @@ def decide(client_id: int, body: DecisionIn, services: Services, session: DB,
         "final_decision": final,
         "override_reason_code": body.reason_code.value if body.reason_code else None,
         "override_reason_text": body.reason_text if body.action == "override" else None,
-        "via": advisor.via, "needs_review": _needs_review(request, body, rows),
+        "via": advisor.via, "needs_review": _needs_review(request, body, application),
     }
     stored = _store(request, session, entry)
     metrics = request.app.state.metrics
