@@ -13,13 +13,14 @@ import threading
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from decisions.auth import Caller, allow, own_client
 from decisions.record import now
 from decisions.tables import access_log as A
+from scoring.rows import MAX_ID
 
 log = logging.getLogger("decisions.access")
 #: What a read may be of.
@@ -107,6 +108,8 @@ def reads_client(what: str, *roles: str):
     def dependency(client_id: int, request: Request,
                    caller: Annotated[Caller, Depends(allow(*roles))]) -> Caller:
         own_client(caller, client_id)
+        if not 0 <= client_id <= MAX_ID:  # names no client, and would not fit the log's column
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown client {client_id}")
         request.app.state.access.add(now(), caller.name, caller.role, caller.via, client_id,
                                      what)
         return caller
