@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import data, model, monitor, ops
+from cli import data, decisions, model, monitor, ops, users
 
 app = typer.Typer(
     help="Credit scoring on the Home Credit Default Risk schema: generate or validate data, "
@@ -18,5 +18,5 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 for group, panel in ((data, "Data"), (model, "Model"), (ops, "Operations"),
-                     (monitor, "Monitoring")):
+                     (decisions, "Decisions"), (users, "Decisions"), (monitor, "Monitoring")):
     app.add_typer(group.app, rich_help_panel=panel)

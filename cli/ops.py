@@ -9,13 +9,12 @@ from typing import Annotated
 
 import typer
 
-from cli.common import Host, RunDir, fail, sub_app
+from cli.common import RunDir, fail, sub_app
 from ops.settings import Settings
 from scoring.names import (
     DASHBOARD_PORT,
     DECISIONS_PORT,
     DEFAULT_DECISIONS_DB_URL,
-    DEFAULT_MODEL_URL,
     MODEL_PORT,
     TRACKING_PORT,
 )
@@ -208,39 +207,3 @@ def systemd(
     typer.echo(f"install: sudo cp {out}/* /etc/systemd/system/ && sudo systemctl "
                "daemon-reload && sudo systemctl enable --now credit-scoring "
                "credit-scoring-drift.timer")
-
-
-@app.command()
-def decisions(
-    port: Annotated[int, typer.Option(help="Port of the decision service.")] = DECISIONS_PORT,
-    host: Host = "127.0.0.1",
-    db_url: Annotated[str | None, typer.Option(
-        help="Database of the decision record (default: DECISIONS_DB_URL, else "
-        f"{DEFAULT_DECISIONS_DB_URL}).")] = None,
-    model_url: Annotated[str | None, typer.Option(
-        help=f"Model server (default: DECISIONS_MODEL_URL, else {DEFAULT_MODEL_URL}).")] = None,
-    store: Annotated[Path | None, typer.Option(
-        help="Feature store folder (default: DECISIONS_STORE, else data/features).")] = None,
-) -> None:
-    """Serve the decision service alone (uvicorn, foreground): scores by client id, reasons,
-    recourse and the decision record; docs on /docs. Credentials: DECISIONS_API_KEYS,
-    DECISIONS_ADVISORS or DECISIONS_AUTH_FILE (README, Decision service)."""
-    import uvicorn
-
-    from decisions.app import create_app
-    from decisions.config import ConfigError
-    from decisions.config import Settings as DecisionSettings
-
-    try:
-        settings = DecisionSettings.from_env()
-    except ConfigError as err:
-        fail(str(err))
-    settings.db_url = db_url or settings.db_url
-    settings.model_url = model_url or settings.model_url
-    settings.store = str(store) if store else settings.store
-    if not settings.api_keys and not settings.advisors:
-        typer.secho("warning: no credentials set: every route but /health, /metrics and /docs "
-                    "answers 401", fg=typer.colors.YELLOW, err=True)
-    typer.echo(f"decision service on http://{host}:{port}/docs (model server "
-               f"{settings.model_url}, record {settings.db_url})")
-    uvicorn.run(create_app(settings), host=host, port=port)

@@ -3,6 +3,7 @@ decisions.app:create_app`` serves it with settings from the environment."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,35 +12,46 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from decisions.access import AccessLog
 from decisions.catalogue import load_catalogue
+from decisions.checkpoint import Checkpointer
 from decisions.config import Settings
 from decisions.database import make_engine, migrate
 from decisions.dependencies import Shared
 from decisions.gateway import Gateway, ModelDown, Refused, UnknownClient
 from decisions.metrics import Metrics
 from decisions.recourse import load_rules
-from decisions.routers import applications, clients, decisions
+from decisions.routers import access, applications, clients, decisions
+from decisions.throttle import Throttle
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The decision service; the database is migrated when it starts."""
     settings = settings or Settings.from_env()
+    _log_to_stderr()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = make_engine(settings.db_url, settings.db_timeout)
         migrate(app.state.engine)
+        app.state.checkpointer = Checkpointer(settings.key_path(), settings.checkpoint_path())
+        app.state.access = AccessLog(app.state.engine)
+        app.state.access.start()
         yield
+        app.state.access.stop()
         app.state.engine.dispose()
 
     app = FastAPI(title="Credit decisions", version="1", lifespan=lifespan,
                   description="Scores by client id through the model servers, principal "
                   "reasons, recourse, and the advisors' tamper-evident decision record.")
     app.state.settings = settings
+    app.state.users = settings.users()
+    app.state.throttle = Throttle(settings.login_failures_per_user,
+                                  settings.login_failures_per_address, settings.login_window)
     app.state.metrics = Metrics()
     app.state.services = Shared(Gateway(settings), load_catalogue(), load_rules())
     app.middleware("http")(app.state.metrics.middleware)
-    for module in (clients, applications, decisions):
+    for module in (clients, applications, decisions, access):
         app.include_router(module.router)
     _errors(app)
 
@@ -64,6 +76,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _log_to_stderr() -> None:
+    """The service's own messages (checkpoints, users file warnings) on stderr, which
+    supervisord keeps in the service's log, unless logging was configured already."""
+    ours = logging.getLogger("decisions")
+    if not ours.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: "
+                                               "%(message)s"))
+        ours.addHandler(handler)
+        ours.setLevel(logging.INFO)
 
 
 def _errors(app: FastAPI) -> None:

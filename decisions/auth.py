@@ -1,35 +1,41 @@
-"""Who calls: systems with an API key (``X-API-Key``), advisors with HTTP basic credentials.
+"""Who calls, and what their role allows: every router depends on ``authenticated`` (401
+without credentials), every route names the roles it admits with ``allow(...)`` (403 for the
+others).
 
-Reading needs either; recording a decision needs an advisor, whose id goes into the record.
+People send HTTP basic credentials (their name and password from the users file); systems
+send an API key (``X-API-Key``). A system whose key has ``act_for_users`` may add
+``X-Acting-For: NAME``: the request is then that person's, with their role, and the records
+keep the system's name too (``via``). Failed logins are counted per user and per address:
+past the limit the service answers 429 until the window has passed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi import Depends, Header, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials
 
+from decisions.throttle import Throttle
+from decisions.users import ADVISOR, CLIENT, SUPERVISOR, SYSTEM, UsersFile
+
 _KEY = APIKeyHeader(name="X-API-Key", auto_error=False,
-                    description="a system's API key (DECISIONS_API_KEYS)")
-_BASIC = HTTPBasic(auto_error=False, description="an advisor's id and password "
-                   "(DECISIONS_ADVISORS)")
+                    description="a system's API key (the users file's api_keys)")
+_BASIC = HTTPBasic(auto_error=False, description="a person's name and password (the users "
+                   "file's users: advisor, supervisor or client)")
+ACTING_FOR = "X-Acting-For"
 
 
 @dataclass(frozen=True)
 class Caller:
-    kind: str  # "system" or "advisor"
+    """Who a request is for: the person (or, for a system alone, the system), their role,
+    their client id (client role) and the system that carried the request, if any."""
+
     name: str
-
-
-def _matches(given: str, stored: str) -> bool:
-    """Constant-time comparison; ``sha256:<hex>`` stores only a password's hash."""
-    if stored.startswith("sha256:"):
-        given, stored = hashlib.sha256(given.encode()).hexdigest(), stored[7:].lower()
-    return hmac.compare_digest(given.encode(), stored.encode())
+    role: str
+    client_id: int | None = None
+    via: str | None = None
 
 
 def _unauthorized(message: str) -> HTTPException:
@@ -37,39 +43,110 @@ def _unauthorized(message: str) -> HTTPException:
                          headers={"WWW-Authenticate": 'Basic realm="decisions"'})
 
 
-def _advisor(request: Request, basic: HTTPBasicCredentials | None) -> Caller | None:
-    if basic is None:
-        return None
-    stored = request.app.state.settings.advisors.get(basic.username)
-    if stored is None or not _matches(basic.password, stored):
-        raise _unauthorized("unknown advisor or wrong password")
-    return Caller("advisor", basic.username)
+def forbidden(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, message)
 
 
-def caller(request: Request, key: Annotated[str | None, Security(_KEY)] = None,
-           basic: Annotated[HTTPBasicCredentials | None, Security(_BASIC)] = None) -> Caller:
-    """A system (API key) or an advisor (basic auth); 401 otherwise."""
-    if key is not None:
-        for name, stored in request.app.state.settings.api_keys.items():
-            if _matches(key, stored):
-                return Caller("system", name)
+def client_address(request: Request) -> str:
+    """The caller's address: nginx's ``X-Real-IP`` when the request comes from a trusted
+    proxy (loopback by default, DECISIONS_TRUSTED_PROXIES), else the peer's."""
+    peer = request.client.host if request.client else "unknown"
+    forwarded = request.headers.get("x-real-ip")
+    if forwarded and peer in request.app.state.settings.trusted_proxies:
+        return forwarded.strip()
+    return peer
+
+
+def _throttle(request: Request) -> Throttle:
+    return request.app.state.throttle
+
+
+def _too_many(wait: float) -> HTTPException:
+    return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                         f"too many failed logins: try again in {wait:.0f} s",
+                         headers={"Retry-After": str(max(1, round(wait)))})
+
+
+def _by_key(request: Request, key: str, acting_for: str | None, address: str) -> Caller:
+    throttle = _throttle(request)
+    if (wait := throttle.blocked(address=address)) > 0:
+        raise _too_many(wait)
+    users: UsersFile = request.app.state.users
+    found = users.current().api_key(key)
+    if found is None:
+        throttle.failed(address=address)
         raise _unauthorized("unknown API key")
-    found = _advisor(request, basic)
-    if found is None:
-        raise _unauthorized("credentials needed: an X-API-Key header or an advisor's "
-                            "HTTP basic credentials")
-    return found
+    if acting_for is None:
+        return Caller(found.name, SYSTEM)
+    if not found.act_for_users:
+        raise forbidden(f"the API key {found.name!r} may not act for a person "
+                        f"({ACTING_FOR}): only keys with act_for_users may")
+    person = users.current().user(acting_for)
+    if person is None:
+        raise forbidden(f"{ACTING_FOR}: no enabled user {acting_for!r}")
+    return Caller(person.name, person.role, person.client_id, via=found.name)
 
 
-def advisor(request: Request,
-            basic: Annotated[HTTPBasicCredentials | None, Security(_BASIC)] = None) -> Caller:
-    """An advisor (basic auth): only advisors record decisions; 401 otherwise."""
-    found = _advisor(request, basic)
-    if found is None:
-        raise _unauthorized("recording a decision needs an advisor's credentials "
-                            "(HTTP basic); an API key is not enough")
-    return found
+def _by_password(request: Request, basic: HTTPBasicCredentials, address: str) -> Caller:
+    throttle = _throttle(request)
+    if (wait := throttle.blocked(user=basic.username, address=address)) > 0:
+        raise _too_many(wait)
+    person = request.app.state.users.current().verify(basic.username, basic.password)
+    if person is None:
+        throttle.failed(user=basic.username, address=address)
+        raise _unauthorized("unknown user, wrong password or disabled account")
+    throttle.succeeded(user=basic.username)
+    return Caller(person.name, person.role, person.client_id)
 
 
-Reader = Annotated[Caller, Depends(caller)]
-Advisor = Annotated[Caller, Depends(advisor)]
+def authenticated(request: Request, key: Annotated[str | None, Security(_KEY)] = None,
+                  basic: Annotated[HTTPBasicCredentials | None, Security(_BASIC)] = None,
+                  acting_for: Annotated[str | None, Header(
+                      alias=ACTING_FOR, description="the person a trusted system acts for "
+                      "(only with an API key that has act_for_users)")] = None) -> Caller:
+    """The caller: a system (API key, perhaps acting for a person) or a person (basic
+    auth); 401 without valid credentials, 429 after too many failures, 403 when a caller
+    without the right names someone else."""
+    address = client_address(request)
+    if key is not None:
+        return _by_key(request, key, acting_for, address)
+    if basic is None:
+        raise _unauthorized("credentials needed: a person's HTTP basic credentials or a "
+                            "system's X-API-Key header")
+    if acting_for is not None:
+        raise forbidden(f"{ACTING_FOR} is for trusted systems (an API key with "
+                        "act_for_users), not for a person's login")
+    return _by_password(request, basic, address)
+
+
+def allow(*roles: str):
+    """A dependency admitting only callers of these roles (403 for the others)."""
+
+    def check(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
+        if caller.role not in roles:
+            raise forbidden(f"the {caller.role} role may not use this route (it is for: "
+                            f"{', '.join(roles)})")
+        return caller
+
+    check.__name__ = f"allow_{'_'.join(roles)}"
+    return check
+
+
+def own_client(caller: Caller, client_id: int) -> None:
+    """403 when a client asks for another client's data."""
+    if caller.role == CLIENT and caller.client_id != client_id:
+        raise forbidden("a client may only read their own file")
+
+
+Authenticated = Annotated[Caller, Depends(authenticated)]
+#: Who may read a stored client's score and profile (a client only their own).
+ClientReader = Annotated[Caller, Depends(allow(SYSTEM, ADVISOR, SUPERVISOR, CLIENT))]
+#: Who may score a new application.
+Scorer = Annotated[Caller, Depends(allow(SYSTEM, ADVISOR))]
+#: Who records decisions: advisors (themselves, or through a system acting for them).
+Advisor = Annotated[Caller, Depends(allow(ADVISOR))]
+#: Who reads decisions: advisors (theirs and their clients'), supervisors (all), clients
+#: (their own).
+DecisionReader = Annotated[Caller, Depends(allow(ADVISOR, SUPERVISOR, CLIENT))]
+#: Who verifies, exports and reviews the record, and reads the access log.
+Supervisor = Annotated[Caller, Depends(allow(SUPERVISOR))]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,15 +29,48 @@ class Settings:
     #: Seconds to wait for the model server: under load it queues requests, it does not fail.
     model_timeout: float = 30.0
     db_timeout: float = 10.0
-    #: name -> key of the systems allowed to read scores and decisions (``X-API-Key``).
+    #: The users file (``decisions.users``): people, their roles and passwords, API keys.
+    users_file: str | None = None
+    #: name -> key of systems (role system, ``X-API-Key``) given by DECISIONS_API_KEYS.
     api_keys: dict[str, str] = field(default_factory=dict)
-    #: advisor id -> password (HTTP basic); ``sha256:<hex>`` holds a password's SHA-256.
+    #: advisor -> password given by DECISIONS_ADVISORS (the older form; a warning says so).
     advisors: dict[str, str] = field(default_factory=dict)
+    #: Failed logins allowed per user name and per address within ``login_window`` seconds.
+    login_failures_per_user: int = 5
+    login_failures_per_address: int = 20
+    login_window: float = 300.0
+    #: Peers whose ``X-Real-IP`` header names the caller's address (nginx on this host).
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    #: Which overrides wait for a supervisor: ``all``, ``off`` or ``above:AMOUNT`` (credit).
+    four_eyes: str = "all"
+    #: The Ed25519 key signing the chain's checkpoints, and the checkpoints' file (JSON
+    #: lines); empty: beside an SQLite database, else under ``data/``.
+    signing_key: str = ""
+    checkpoint_file: str = ""
+
+    def __post_init__(self) -> None:
+        four_eyes_limit(self.four_eyes)
+
+    def users(self):
+        """The users file watched for changes, with the environment's keys and advisors."""
+        from decisions.users import UsersFile, parse
+
+        extra = parse({"api_keys": self.api_keys, "advisors": self.advisors},
+                      "DECISIONS_API_KEYS / DECISIONS_ADVISORS")
+        return UsersFile(self.users_file, extra)
+
+    def key_path(self) -> Path:
+        return Path(self.signing_key) if self.signing_key else _beside_db(self.db_url,
+                                                                          ".signing-key")
+
+    def checkpoint_path(self) -> Path:
+        return Path(self.checkpoint_file) if self.checkpoint_file else _beside_db(
+            self.db_url, ".checkpoints.jsonl")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        """Settings from ``DECISIONS_*`` variables; credentials also from
-        ``DECISIONS_AUTH_FILE`` (JSON ``{"api_keys": {...}, "advisors": {...}}``)."""
+        """Settings from ``DECISIONS_*`` variables; people and keys from the users file
+        ``DECISIONS_USERS_FILE`` (``decisions.users``)."""
         env = dict(os.environ if env is None else env)
         s = cls(db_url=env.get("DECISIONS_DB_URL", DEFAULT_DB_URL),
                 model_url=env.get("DECISIONS_MODEL_URL", DEFAULT_MODEL_URL),
@@ -47,31 +79,53 @@ class Settings:
                 model_alias=env.get("DECISIONS_MODEL_ALIAS", CHAMPION),
                 model_version=env.get("DECISIONS_MODEL_VERSION", ""),
                 model_timeout=_number(env, "DECISIONS_MODEL_TIMEOUT", 30.0),
-                db_timeout=_number(env, "DECISIONS_DB_TIMEOUT", 10.0))
-        if env.get("DECISIONS_AUTH_FILE"):
-            keys, advisors = read_auth_file(env["DECISIONS_AUTH_FILE"])
-            s.api_keys.update(keys)
-            s.advisors.update(advisors)
+                db_timeout=_number(env, "DECISIONS_DB_TIMEOUT", 10.0),
+                # DECISIONS_AUTH_FILE: the same file under its earlier name
+                users_file=env.get("DECISIONS_USERS_FILE") or env.get("DECISIONS_AUTH_FILE"),
+                login_failures_per_user=int(_number(env, "DECISIONS_LOGIN_FAILURES_PER_USER", 5)),
+                login_failures_per_address=int(_number(
+                    env, "DECISIONS_LOGIN_FAILURES_PER_ADDRESS", 20)),
+                login_window=_number(env, "DECISIONS_LOGIN_WINDOW", 300.0),
+                trusted_proxies=tuple(p.strip() for p in env.get(
+                    "DECISIONS_TRUSTED_PROXIES", "127.0.0.1,::1").split(",") if p.strip()),
+                four_eyes=env.get("DECISIONS_FOUR_EYES", "all"),
+                signing_key=env.get("DECISIONS_SIGNING_KEY", ""),
+                checkpoint_file=env.get("DECISIONS_CHECKPOINT_FILE", ""))
         s.api_keys.update(_pairs(env, "DECISIONS_API_KEYS"))
         s.advisors.update(_pairs(env, "DECISIONS_ADVISORS"))
+        if s.users_file:
+            from decisions.users import UsersFileError, load_users
+
+            try:
+                load_users(s.users_file)
+            except UsersFileError as err:
+                raise ConfigError(str(err)) from None
         return s
 
 
-def read_auth_file(path: str | Path) -> tuple[dict[str, str], dict[str, str]]:
-    """(api_keys, advisors) of a credentials file; a clear error when it is unusable."""
+def four_eyes_limit(value: str) -> float | None:
+    """The credit amount above which an override waits for a supervisor: 0 for ``all``,
+    None for ``off``, AMOUNT for ``above:AMOUNT``; ConfigError naming DECISIONS_FOUR_EYES."""
+    if value == "all":
+        return 0.0
+    if value == "off":
+        return None
+    kind, _, amount = value.partition(":")
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"DECISIONS_AUTH_FILE {path}: cannot read it as JSON ({err})") from None
-    out = []
-    for part in ("api_keys", "advisors"):
-        value = data.get(part, {}) if isinstance(data, dict) else None
-        if not isinstance(value, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()):
-            raise ConfigError(f"DECISIONS_AUTH_FILE {path}: {part!r} must be an object of "
-                              "name: non-empty text")
-        out.append(value)
-    return out[0], out[1]
+        if kind == "above" and float(amount) >= 0:
+            return float(amount)
+    except ValueError:
+        pass
+    raise ConfigError(f"DECISIONS_FOUR_EYES: expected all, off or above:AMOUNT (a credit "
+                      f"amount), got {value!r}")
+
+
+def _beside_db(db_url: str, suffix: str) -> Path:
+    """A file next to an SQLite database (``data/decisions.db`` -> ``data/decisions.SUFFIX``),
+    else ``data/decisions.SUFFIX``."""
+    if db_url.startswith("sqlite:///") and ":memory:" not in db_url:
+        return Path(db_url.removeprefix("sqlite:///")).with_suffix(suffix)
+    return Path("data/decisions").with_suffix(suffix)
 
 
 def _pairs(env: dict[str, str], name: str) -> dict[str, str]:
@@ -90,4 +144,4 @@ def _number(env: dict[str, str], name: str, default: float) -> float:
     try:
         return float(env.get(name, default))
     except ValueError:
-        raise ConfigError(f"{name}: expected a number of seconds, got {env[name]!r}") from None
+        raise ConfigError(f"{name}: expected a number, got {env[name]!r}") from None

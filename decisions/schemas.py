@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from scoring.schema import APPLICATION_TEST
 
@@ -98,8 +98,33 @@ class DecisionIn(BaseModel):
                                     description="required to override: the advisor's words")
 
 
+class ReviewIn(BaseModel):
+    """A supervisor's verdict on a pending override (four eyes)."""
+
+    model_config = ConfigDict(extra="forbid")
+    verdict: Literal["confirm", "reject"]
+    comment: str | None = Field(None, max_length=2000,
+                                description="the supervisor's words (required to reject)")
+
+    @model_validator(mode="after")
+    def _rejection_says_why(self) -> ReviewIn:
+        if self.verdict == "reject" and not (self.comment or "").strip():
+            raise ValueError("comment: a rejection needs the supervisor's explanation")
+        return self
+
+
+class DecisionStatus(StrEnum):
+    """Where a record stands under four eyes."""
+
+    FINAL = "final"  # follows the model, or an override that needs no review
+    PENDING = "pending"  # an override waiting for a supervisor
+    CONFIRMED = "confirmed"  # an override a supervisor confirmed
+    REJECTED = "rejected"  # an override a supervisor rejected (the model's decision holds)
+    REVIEW = "review"  # a supervisor's review record
+
+
 class DecisionOut(BaseModel):
-    """A stored decision record."""
+    """A stored decision record (or a supervisor's review of one: ``review_of``)."""
 
     id: int
     recorded_at: str
@@ -119,11 +144,27 @@ class DecisionOut(BaseModel):
     override_reason_text: str | None
     previous_hash: str
     record_hash: str
+    via: str | None = Field(None, description="the system that carried the advisor's request")
+    needs_review: bool | None = Field(None, description="an override under four eyes")
+    review_of: int | None = Field(None, description="a review: the override it reviews")
+    verdict: Literal["confirm", "reject"] | None = None
+    review_comment: str | None = None
+    status: DecisionStatus = DecisionStatus.FINAL
+    reviewed_by: int | None = Field(None, description="the id of the review record")
 
 
 class DecisionPage(BaseModel):
     total: int
     decisions: list[DecisionOut]
+
+
+class CheckpointOut(BaseModel):
+    """A signed head of the chain (``decisions.checkpoint``)."""
+
+    records: int
+    head: str
+    at: str
+    key_id: str = Field(description="fingerprint of the signing key's public half")
 
 
 class VerifyOut(BaseModel):
@@ -132,6 +173,10 @@ class VerifyOut(BaseModel):
     head: str = Field(description="hash of the last good record")
     broken_id: int | None = Field(None, description="the first record that breaks the chain")
     problem: str | None = None
+    missing_from: int | None = Field(None, description="records missing at the tail: the "
+                                     "first (the last checkpoint counted them)")
+    missing_to: int | None = Field(None, description="...and the last")
+    checkpoint: CheckpointOut | None = Field(None, description="the last signed checkpoint")
 
 
 def _application_model() -> type[BaseModel]:

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Double, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -27,4 +38,24 @@ decision_records = Table(
     Column("override_reason_text", Text),
     Column("previous_hash", String(64), nullable=False),
     Column("record_hash", String(64), nullable=False, unique=True),
+    # Revision 0003; each is part of the record's hash only when set (``record.OPTIONAL``),
+    # so the records written before keep their hashes.
+    Column("via", String(100)),  # the system that carried the request for the advisor
+    Column("needs_review", Boolean),  # an override waiting for a supervisor (four eyes)
+    Column("review_of", Integer),  # a review: the override it confirms or rejects
+    Column("verdict", String(10)),  # a review's "confirm" or "reject"
+    Column("review_comment", Text),
+    Index("ix_decision_records_review_of", "review_of", unique=True),
+)
+
+#: Who read which client's data (score, profile, letter, decisions), apart from the chain.
+access_log = Table(
+    "access_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(32), nullable=False, index=True),  # ISO 8601 UTC, sortable
+    Column("person", String(100), nullable=False, index=True),
+    Column("role", String(20), nullable=False),
+    Column("via", String(100)),
+    Column("client_id", BigInteger, nullable=False, index=True),
+    Column("what", String(20), nullable=False),
 )

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import pandas as pd
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from decisions.assess import assess
-from decisions.auth import Reader
+from decisions.auth import Scorer, authenticated
 from decisions.dependencies import Services
 from decisions.schemas import Application, ScoreOut
 
-router = APIRouter(prefix="/applications", tags=["applications"])
+router = APIRouter(prefix="/applications", tags=["applications"],
+                   dependencies=[Depends(authenticated)])
 
 
 @router.post("/score", response_model=ScoreOut)
-def score(application: Application, services: Services, _: Reader,  # type: ignore[valid-type]
+def score(application: Application, services: Services, _: Scorer,  # type: ignore[valid-type]
           request: Request, recourse: bool = True) -> dict:
     """Score an application given as raw fields (the columns of ``application_test``, the
     optional ones may be left out) with an optional ``history`` object."""

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from decisions.app import create_app
 from tests.conftest import free_port
-from tests.decisions.conftest import ALICE, SYSTEM, service_settings
+from tests.decisions.conftest import ALICE, SUE, SYSTEM, service_settings
 
 pytestmark = pytest.mark.server
 CATALOGUE_PROTECTED = {"protected"}
@@ -132,7 +132,7 @@ def test_decisions_follow_override_list_and_filters(service, scored_ids):
     assert stored["previous_hash"] == follow.json()["record_hash"]
 
     def listed(**params) -> list[int]:
-        body = service.get("/decisions", params=params, headers=SYSTEM).json()
+        body = service.get("/decisions", params=params, auth=SUE).json()
         return [d["id"] for d in body["decisions"]]
 
     assert listed() == [2, 1]
@@ -140,7 +140,7 @@ def test_decisions_follow_override_list_and_filters(service, scored_ids):
     assert listed(overrides_only=True) == [2]
     assert listed(since=follow.json()["recorded_at"]) == [2, 1]
     assert listed(until="2000-01-01T00:00:00Z") == []
-    assert service.get("/decisions/verify", headers=SYSTEM).json()["ok"] is True
+    assert service.get("/decisions/verify", auth=SUE).json()["ok"] is True
 
 
 def test_verify_names_a_row_edited_in_the_database(service, scored_ids, tmp_path):
@@ -150,7 +150,7 @@ def test_verify_names_a_row_edited_in_the_database(service, scored_ids, tmp_path
     with sqlite3.connect(tmp_path / "decisions.db") as conn:
         conn.execute("DROP TRIGGER decision_records_no_update")
         conn.execute("UPDATE decision_records SET advisor='mallory' WHERE id=2")
-    body = service.get("/decisions/verify", headers=SYSTEM).json()
+    body = service.get("/decisions/verify", auth=SUE).json()
     assert body["ok"] is False and body["broken_id"] == 2 and "altered" in body["problem"]
 
 
@@ -162,14 +162,15 @@ def test_auth(service, scored_ids):
     # a system reads but does not record decisions: those carry an advisor
     answer = service.post(f"/clients/{cid}/decisions", json={"action": "follow"},
                           headers=SYSTEM)
-    assert answer.status_code == 401 and "advisor" in answer.json()["detail"]
+    assert answer.status_code == 403 and "advisor" in answer.json()["detail"]
     assert service.get("/health").status_code == 200
     assert service.get("/docs").status_code == 200
 
 
-def test_model_server_down_is_503_and_nothing_is_stored(system, scored_ids, tmp_path):
+def test_model_server_down_is_503_and_nothing_is_stored(system, scored_ids, users_json,
+                                                        tmp_path):
     settings = service_settings(tmp_path / "d.db", f"http://127.0.0.1:{free_port()}",
-                                system.store, model_timeout=2.0)
+                                system.store, users_json, model_timeout=2.0)
     with TestClient(create_app(settings)) as down:
         cid = scored_ids["refused"][0]
         answer = down.get(f"/clients/{cid}/score", headers=SYSTEM)
@@ -177,14 +178,15 @@ def test_model_server_down_is_503_and_nothing_is_stored(system, scored_ids, tmp_
         answer = down.post(f"/clients/{cid}/decisions", json={"action": "follow"},
                            auth=ALICE)
         assert answer.status_code == 503
-        assert down.get("/decisions", headers=SYSTEM).json()["total"] == 0
+        assert down.get("/decisions", auth=SUE).json()["total"] == 0
         health = down.get("/health")  # the service itself stays healthy
         assert health.status_code == 200 and health.json()["model_server"] == "failing"
 
 
-def test_a_failed_write_is_503_never_201(system, model_server, scored_ids, tmp_path):
+def test_a_failed_write_is_503_never_201(system, model_server, scored_ids, users_json,
+                                        tmp_path):
     path = tmp_path / "d.db"
-    settings = service_settings(path, model_server, system.store, db_timeout=0.5)
+    settings = service_settings(path, model_server, system.store, users_json, db_timeout=0.5)
     with TestClient(create_app(settings)) as service:
         locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         locker.execute("BEGIN EXCLUSIVE")  # another writer holds the database
@@ -195,7 +197,7 @@ def test_a_failed_write_is_503_never_201(system, model_server, scored_ids, tmp_p
             locker.execute("ROLLBACK")
             locker.close()
         assert answer.status_code == 503 and "NOT stored" in answer.json()["detail"]
-        assert service.get("/decisions", headers=SYSTEM).json()["total"] == 0
+        assert service.get("/decisions", auth=SUE).json()["total"] == 0
         again = service.post(f"/clients/{scored_ids['refused'][0]}/decisions",
                              json={"action": "follow"}, auth=ALICE)
         assert again.status_code == 201
@@ -216,7 +218,7 @@ def test_concurrent_decisions_through_the_api_keep_the_chain(service, scored_ids
     for t in threads:
         t.join()
     assert codes == [201] * 24
-    verify = service.get("/decisions/verify", headers=SYSTEM).json()
+    verify = service.get("/decisions/verify", auth=SUE).json()
     assert verify["ok"] and verify["records"] == 24
 
 

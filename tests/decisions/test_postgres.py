@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from decisions import record
 from decisions.app import create_app
-from decisions.database import MIGRATIONS, make_engine, migrate
-from tests.decisions.conftest import ALICE, SYSTEM, service_settings
+from decisions.database import HEAD, MIGRATIONS, make_engine, migrate
+from tests.decisions.conftest import ALICE, SUE, service_settings
 from tests.decisions.postgres import OWNER
 from tests.decisions.test_record import entry
 
@@ -50,7 +50,7 @@ def test_migrations_up_down_and_up_again(pg_url):
     migrate(engine)  # a restart finds the schema current
     with engine.connect() as conn:
         assert _triggers(conn) == GUARDS
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
     # the command-line path (alembic's env.py with sqlalchemy.url), as an operator runs it
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -174,8 +174,10 @@ def test_services_starting_together_migrate_once(pg_url):
 
 
 @pytest.fixture
-def pg_service(system, model_server, pg_url):
-    app = create_app(service_settings(pg_url, model_server, system.store, db_timeout=2.0))
+def pg_service(system, model_server, pg_url, users_json, tmp_path):
+    app = create_app(service_settings(pg_url, model_server, system.store, users_json,
+                                      db_timeout=2.0, signing_key=str(tmp_path / "key"),
+                                      checkpoint_file=str(tmp_path / "checkpoints.jsonl")))
     with TestClient(app) as client:
         yield client
 
@@ -204,15 +206,15 @@ def test_the_service_on_postgres(pg_service, scored_ids, pg_url, postgres):
     for t in threads:
         t.join()
     assert codes == [201] * 12
-    page = pg_service.get("/decisions", params={"overrides_only": True}, headers=SYSTEM).json()
+    page = pg_service.get("/decisions", params={"overrides_only": True}, auth=SUE).json()
     assert page["total"] == 1 and page["decisions"][0]["advisor"] == "bob"
-    verify = pg_service.get("/decisions/verify", headers=SYSTEM).json()
+    verify = pg_service.get("/decisions/verify", auth=SUE).json()
     assert verify["ok"] and verify["records"] == 14
 
     with psycopg.connect(postgres.dsn(_database(pg_url)), autocommit=True) as conn:
         conn.execute("ALTER TABLE decision_records DISABLE TRIGGER USER")
         conn.execute("UPDATE decision_records SET final_decision = 'granted' WHERE id = 1")
-    verify = pg_service.get("/decisions/verify", headers=SYSTEM).json()
+    verify = pg_service.get("/decisions/verify", auth=SUE).json()
     assert verify["ok"] is False and verify["broken_id"] == 1 and "altered" in verify["problem"]
 
 
@@ -223,7 +225,7 @@ def test_a_blocked_write_is_503_never_201(pg_service, scored_ids, pg_url, postgr
         answer = pg_service.post(f"/clients/{cid}/decisions", json={"action": "follow"},
                                  auth=ALICE)
         assert answer.status_code == 503 and "NOT stored" in answer.json()["detail"]
-        assert pg_service.get("/decisions", headers=SYSTEM).json()["total"] == 0
+        assert pg_service.get("/decisions", auth=SUE).json()["total"] == 0
     again = pg_service.post(f"/clients/{cid}/decisions", json={"action": "follow"}, auth=ALICE)
     assert again.status_code == 201
-    assert pg_service.get("/decisions/verify", headers=SYSTEM).json()["records"] == 1
+    assert pg_service.get("/decisions/verify", auth=SUE).json()["records"] == 1
