@@ -170,7 +170,8 @@ def open_doors(s: Settings, env: dict[str, str] | None = None) -> list[str]:
             problems.append(f"--login oidc needs {', '.join(missing)} (README, Logging in)")
     if not people(s):
         problems.append(f"nobody can log in: {s.users_file} has no enabled person; add one "
-                        f"with X")
+                        f"with `scoring users add NAME --role supervisor --users-file "
+                        f"{s.users_file}`")
     if not s.tls:
         problems.append("no TLS: passwords would cross the network in clear; give "
                         "--tls-cert and --tls-key (or --tls-self-signed for a trial)")
