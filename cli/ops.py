@@ -196,12 +196,18 @@ def systemd(
     host: Annotated[str, typer.Option(help="Interface every service binds to.")
                     ] = "127.0.0.1",
     user: Annotated[str | None, typer.Option(help="User the services run as.")] = None,
+    tls_cert: Annotated[str, typer.Option(help="nginx's TLS certificate (PEM).")] = "",
+    tls_key: Annotated[str, typer.Option(help="nginx's TLS private key (PEM).")] = "",
+    server_name: Annotated[str, typer.Option(
+        help="The name people type to reach the services.")] = "",
 ) -> None:
-    """Write systemd units: the services (`scoring up --foreground`) and a daily drift timer."""
+    """Write systemd units: the services (`scoring up --foreground`) and a daily drift timer.
+    Beyond loopback, give the TLS pair: `scoring up` refuses to start without it."""
     from ops.systemd import write_units
 
     settings = _settings(run_dir, host, TRACKING_PORT, MODEL_PORT, DASHBOARD_PORT,
-                         Path("data/features"), "data/predictions", 1)
+                         Path("data/features"), "data/predictions", 1, tls_cert=tls_cert,
+                         tls_key=tls_key, server_name=server_name)
     for path in write_units(settings, out, user):
         typer.echo(f"wrote {path}")
     typer.echo(f"install: sudo cp {out}/* /etc/systemd/system/ && sudo systemctl "
