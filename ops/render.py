@@ -216,6 +216,8 @@ def _dashboard_server(s: Settings) -> str:
     server {{
 {_listen(s, s.dashboard_port)}
 {security_headers(s, DASHBOARD_CSP)}
+        # the health check's URL builds a document without a login: not from outside
+        location = /liveness {{ return 404; }}
         location = /login {{
             limit_req zone=login burst={LOGIN_BURST} nodelay;
             {_PROXY}

@@ -128,6 +128,8 @@ def test_nginx_throttles_login_attempts_with_429_per_address(nginx_doors):
     assert codes[0] != 429 and codes[-1] == 429, codes  # 502 first: nothing behind nginx
     assert codes.count(429) >= 3, codes
     assert requests.get(url, timeout=5, verify=False).status_code != 429  # the page itself
+    assert requests.get(s.public_url(s.dashboard_port) + "/liveness", timeout=5,
+                        verify=False).status_code == 404  # the health check: loopback only
 
 
 def test_every_public_door_speaks_tls_with_security_headers(nginx_doors):
