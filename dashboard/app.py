@@ -25,7 +25,6 @@ import pandas as pd
 import panel as pn
 from bokeh.events import DocumentReady
 from bokeh.models import CustomJS
-from decisions.users import User
 
 from dashboard import people
 from dashboard import population as P
@@ -61,6 +60,7 @@ from dashboard.views.common import alert, card, heading, note, pairs_html
 from dashboard.views.decision import ClientReasons, DecisionPanel, ServiceRecourse
 from dashboard.views.letter import LetterCard
 from dashboard.views.review import PendingOverrides
+from decisions.users import User
 from serving.client import DEFAULT_URL, ScoringClient
 
 TITLE = N_("Credit scoring – client advisor dashboard")

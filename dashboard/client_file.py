@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 import panel as pn
-from decisions.users import User
 
 from dashboard.decision_client import DecisionClient, DecisionError
 from dashboard.i18n import N_, Language
 from dashboard.page import Page
 from dashboard.views.common import alert, card, html_pane, note, pairs_html
 from dashboard.words import decision_words
-from decisions.schemas import ClientProfile, DecisionOut, ScoreOut
+from decisions.schemas import ClientProfile, DecisionOut, DecisionStatus, ScoreOut
+from decisions.users import User
 
 TITLE = N_("Your credit application")
 
@@ -46,8 +46,18 @@ class ClientRecord:
                                "reasons": [getattr(r, t.code) for r in a.reasons],
                                "what_could_change_it": [getattr(p, t.code)
                                                         for p in a.recourse]},
-                "decisions": [{"recorded_at": d.recorded_at,
-                               "final_decision": d.final_decision} for d in self.decisions]}
+                "decisions": [{"recorded_at": d.recorded_at, "decision": self.outcome(d),
+                               "status": str(d.status)} for d in self.decisions
+                              if d.status != DecisionStatus.REVIEW]}
+
+    def latest(self) -> DecisionOut | None:
+        """The newest decision (a supervisor's review is a record of its own, not one)."""
+        return next((d for d in self.decisions if d.status != DecisionStatus.REVIEW), None)
+
+    @staticmethod
+    def outcome(d: DecisionOut) -> str:
+        """What holds: an override a supervisor rejected leaves the model's decision."""
+        return d.model_decision if d.status == DecisionStatus.REJECTED else d.final_decision
 
     def as_csv(self) -> str:
         """The data held, one row per field."""
@@ -107,9 +117,14 @@ class ClientFile:
 
     def _decision(self, r: ClientRecord) -> pn.viewable.Viewable:
         t, _ = self.t, self.t.gettext
-        if r.decisions:
+        latest = r.latest()
+        if latest is not None and latest.status == DecisionStatus.PENDING:
+            text = _("An advisor's decision on your application n° {id} is being checked by a "
+                     "second person; the assessment proposes: **{decision}**.").format(
+                id=r.client_id, decision=decision_words(t, r.assessment.decision))
+        elif latest is not None:
             text = _("The decision on your application n° {id}: **{decision}**.").format(
-                id=r.client_id, decision=decision_words(t, r.decisions[0].final_decision))
+                id=r.client_id, decision=decision_words(t, r.outcome(latest)))
         else:
             text = _("No decision is recorded yet on your application n° {id}; the assessment "
                      "proposes: **{decision}**.").format(

@@ -89,7 +89,7 @@ class DecisionClient:
 
     def profile(self, client_id: int) -> ClientProfile:
         """The data held about the client (readable label -> value)."""
-        return ClientProfile.model_validate(self._call("GET", f"/clients/{client_id}/profile"))
+        return ClientProfile.model_validate(self._call("GET", f"/clients/{client_id}"))
 
     def pending(self, limit: int = 100) -> list[DecisionOut]:
         """Overrides waiting for a supervisor's review, newest first."""

@@ -11,6 +11,7 @@ minutes gets 429 (nginx throttles per address). The page speaks French and Engli
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from panel.auth import BasicAuthProvider, BasicLoginHandler, _validate_next_url
@@ -35,7 +36,12 @@ throttle = people.Throttle()
 
 
 def _lang(handler: RequestHandler) -> str:
-    asked = handler.get_argument("lang", "")[:2].lower()
+    """``?lang=``, else the language of the page asked for (``?next=/app?lang=en``)."""
+    asked = handler.get_argument("lang", "")
+    if not asked:
+        query = parse_qs(urlparse(handler.get_argument("next", "")).query)
+        asked = (query.get("lang") or [""])[0]
+    asked = asked[:2].lower()
     return asked if asked in LOCALES else default_language()
 
 

@@ -135,7 +135,7 @@ def log_in(sessions, url: str, name: str, password: str, lang: str = "en", query
     page.goto(f"{url}/app?lang={lang}{query}")
     page.locator("#username").fill(name)
     page.locator("#password").fill(password)
-    page.locator("button[type=submit]").click()
+    page.locator("button[type=submit]").click(no_wait_after=True)  # the page builds slowly
     return page
 
 
