@@ -425,16 +425,15 @@ def build(config: Config, lang: str | None = None, who: User | None = None) -> P
     board = Dashboard(config, t, who)
     page = board.template()
     pn.state.add_periodic_callback(board.heartbeat, period=int(config.health_seconds * 1000))
-    first = ""
     if pn.state.curdoc:
         pn.state.curdoc.js_on_event(DocumentReady, CustomJS(
             code=f"document.documentElement.lang = '{t.code}';"))
-        first = (pn.state.session_args.get("client") or [b""])[0].decode()
-    board.start(first)
+    board.start(_asked_client())
     return page
 
 
 def _asked_client() -> str:
+    """The client of ``?client=`` (empty without one, or outside a served session)."""
     return (pn.state.session_args.get("client") or [b""])[0].decode() \
         if pn.state.curdoc else ""
 
