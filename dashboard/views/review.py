@@ -13,9 +13,9 @@ import param
 from panel.viewable import Viewer
 
 from dashboard.decision_client import DecisionError
-from dashboard.desk import OVERRIDE_REASONS
 from dashboard.i18n import Language
 from dashboard.views.common import card, html_pane, note, table_html
+from dashboard.views.decision import override_reason
 from dashboard.words import decision_words
 
 
@@ -74,16 +74,12 @@ class PendingOverrides(Viewer):
         _ = t.gettext
         rows = []
         for d in pending:
-            code = next((c for c in OVERRIDE_REASONS if c.value == d.override_reason_code),
-                        None)
-            reason = (_(OVERRIDE_REASONS[code]) if code else d.override_reason_code or "") + \
-                (f": {d.override_reason_text}" if d.override_reason_text else "")
             rows.append({_("record"): d.id,
                          _("date"): t.datetime(datetime.fromisoformat(d.recorded_at)),
                          _("client"): d.client_id, _("advisor"): d.advisor,
                          _("model"): decision_words(t, d.model_decision),
                          _("final decision"): decision_words(t, d.final_decision),
-                         _("override reason"): reason})
+                         _("override reason"): override_reason(t, d)})
         return table_html(pd.DataFrame(rows), _("Overrides waiting for a second person"))
 
     def _review(self, verdict: str) -> None:
