@@ -132,7 +132,7 @@ def _wait_answer(url: str, timeout: float = 10.0) -> None:
 def log_in(sessions, url: str, name: str, password: str, lang: str = "en", query: str = ""):
     """A new browser session logged in as ``name``; returns its page."""
     page = sessions()
-    page.goto(f"{url}/app?lang={lang}{query}")
+    page.goto(f"{url}/app?lang={lang}{query}", timeout=120_000)  # a loaded 2-core machine
     page.locator("#username").fill(name)
     page.locator("#password").fill(password)
     page.locator("button[type=submit]").click(no_wait_after=True)  # the page builds slowly
