@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 JSON = {"Content-Type": "application/json"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: Debian's Chromium, driven by Playwright in the browser tests (no `playwright install`).
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 # --- servers ------------------------------------------------------------------------------------

@@ -239,12 +239,16 @@ def dashboard(
     store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("data/features"),
     sample: Annotated[int, typer.Option(help="Clients scored once for the bivariate plot.")
                       ] = 20_000,
-    password: Annotated[str | None, typer.Option(
-        envvar="DASHBOARD_PASSWORD", help="Ask for this password (basic auth, any user name); "
-        "or a JSON file of user: password.")] = None,
+    users_file: Annotated[Path | None, typer.Option(
+        envvar="DASHBOARD_USERS_FILE", help="Log people in against this users file (`scoring "
+        "users add`); without it there is no login, and only loopback is allowed.")] = None,
     cookie_secret: Annotated[str | None, typer.Option(
         envvar="DASHBOARD_COOKIE_SECRET", help="Secret signing the login cookie (random when "
         "not given: logins then end with the server).")] = None,
+    decisions_key_file: Annotated[Path | None, typer.Option(
+        envvar="DASHBOARD_DECISIONS_KEY_FILE", help="With login: the file holding the "
+        "dashboard's API key at the decision service (`scoring users key dashboard "
+        "--act-for-users`).")] = None,
     lang: Annotated[str, typer.Option(envvar="DASHBOARD_LANG",
                                       help="Language of the pages: fr or en (?lang= on a "
                                            "page switches).")] = "fr",
@@ -252,18 +256,21 @@ def dashboard(
         envvar="DASHBOARD_DECISIONS_URL", help="The decision service (records the advisors' "
         "decisions); empty: none.")] = "",
     advisor: Annotated[str, typer.Option(
-        envvar="DASHBOARD_ADVISOR", help="Advisor id at the decision service (password: "
-        "DASHBOARD_ADVISOR_PASSWORD).")] = "",
+        envvar="DASHBOARD_ADVISOR", help="Without login only (loopback development): the one "
+        "advisor id at the decision service (password: DASHBOARD_ADVISOR_PASSWORD).")] = "",
 ) -> None:
     """Serve the advisor dashboard (Panel) on http://HOST:PORT/app.
 
-    Scores come from the model server; the champion's card from the MLflow registry.
+    Scores come from the model server; the champion's card from the MLflow registry. With
+    --users-file people log in (advisors, supervisors, clients) and decisions name them.
     """
     import os
     import secrets
     import shutil
     import sys
 
+    from ops.render import LOGIN_MODULE
+    from ops.settings import is_loopback
     from training import track
 
     env = {**os.environ, "MLFLOW_TRACKING_URI": track.configure()}
@@ -271,9 +278,13 @@ def dashboard(
     app_file = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
     command = [panel, "serve", str(app_file), "--port", str(port), "--address", host,
                "--allow-websocket-origin", f"{host}:{port}", "--warm"]
-    if password:
-        command += ["--basic-auth", password,
+    if users_file:
+        command += ["--auth-module", str(LOGIN_MODULE),
                     "--cookie-secret", cookie_secret or secrets.token_hex(32)]
+        env |= {"DASHBOARD_USERS_FILE": str(users_file.resolve()),
+                "DASHBOARD_DECISIONS_KEY_FILE": str(decisions_key_file or "")}
+    elif not is_loopback(host):
+        fail(f"--host {host}: beyond loopback the dashboard needs a login (--users-file)")
     command += ["--args", "--model-url", model_url, "--store", str(store), "--sample",
                 str(sample), "--lang", lang, "--decisions-url", decisions_url,
                 "--advisor", advisor]

@@ -25,12 +25,16 @@ app = sub_app("Operations: run the services, switch models, install systemd unit
 def _settings(run_dir: Path, host: str, tracking_port: int, model_port: int,
               dashboard_port: int, store: Path, prediction_log: str, workers: int,
               model_nice: int = 10, decisions_port: int = DECISIONS_PORT,
-              decisions_db: str = DEFAULT_DECISIONS_DB_URL, small: bool = False) -> Settings:
-    """Services settings from the command line; the tracking store as `scoring train` uses."""
+              decisions_db: str = DEFAULT_DECISIONS_DB_URL, small: bool = False,
+              **doors: str) -> Settings:
+    """Services settings from the command line; the tracking store as `scoring train` uses;
+    ``doors``: login, tls_cert, tls_key, server_name (``ops.settings.Settings``)."""
     from training import track
 
     uri = os.environ.get("MLFLOW_TRACKING_URI") or track.default_store()
-    return Settings(tracking_uri=uri, run_dir=str(run_dir.resolve()), host=host,
+    return Settings(**doors, dashboard_backend_port=dashboard_port + 10,
+                    tracking_backend_port=tracking_port + 20,
+                    tracking_uri=uri, run_dir=str(run_dir.resolve()), host=host,
                     tracking_port=tracking_port, model_port=model_port,
                     replica_ports=(model_port + 10, model_port + 11),
                     dashboard_port=dashboard_port, store=str(store.resolve()),
@@ -81,17 +85,43 @@ def up(
     small: Annotated[bool, typer.Option(
         help="For a 1 GiB host: one model replica (a crash or `scoring reload` leaves the "
         "model URL unanswered for a few seconds) and no MLflow tracking UI.")] = False,
+    login: Annotated[str, typer.Option(
+        help="Dashboard login: 'users' (the user file, RUN_DIR/decisions-auth.json), 'oidc' "
+        "(the bank's SSO: PANEL_OAUTH_KEY, PANEL_OAUTH_SECRET, PANEL_OAUTH_EXTRA_PARAMS) or "
+        "'none' (loopback development only).")] = "users",
+    tls_cert: Annotated[str, typer.Option(help="nginx's TLS certificate (PEM).")] = "",
+    tls_key: Annotated[str, typer.Option(help="nginx's TLS private key (PEM).")] = "",
+    tls_self_signed: Annotated[bool, typer.Option(
+        help="Generate a self-signed pair in RUN_DIR/tls/ (a trial only: browsers warn).")
+                               ] = False,
+    server_name: Annotated[str, typer.Option(
+        help="The name people type to reach the services (default: the --host address).")
+                           ] = "",
 ) -> None:
     """Start the tracking UI, the model server (nginx + two replicas of @champion), the
     dashboard and the decision service under supervisord, and wait until each answers.
-    Logs: RUN_DIR/logs/; the decision service's credentials: RUN_DIR/decisions-auth.json."""
-    from ops.settings import ServiceError
+
+    Beyond loopback (--host other than 127.0.0.1) it refuses to start without a dashboard
+    login, people in the user file and TLS; the MLflow UI gets nginx's basic auth. On
+    loopback a first advisor and supervisor are created with random passwords, shown once.
+    Logs: RUN_DIR/logs/; people and keys: RUN_DIR/decisions-auth.json."""
+    from ops.doors import self_signed
+    from ops.settings import LOGINS, ServiceError
     from ops.supervisor import bytecode_compiled, json_guard_available
     from ops.supervisor import up as start
 
+    if login not in LOGINS:
+        fail(f"--login {login!r}: expected one of {', '.join(LOGINS)}")
     settings = _settings(run_dir, host, tracking_port, model_port, dashboard_port, store,
                          prediction_log, workers, model_nice, decisions_port, decisions_db,
-                         small)
+                         small, login=login, tls_cert=tls_cert, tls_key=tls_key,
+                         server_name=server_name)
+    if tls_self_signed and not settings.tls:
+        settings.tls_cert, settings.tls_key = map(str, self_signed(settings))
+        typer.secho(f"WARNING: TLS with a SELF-SIGNED certificate ({settings.tls_cert}), for "
+                    "a trial only: browsers will warn, and nobody can tell this server from "
+                    "an impostor. Give the bank's certificate with --tls-cert/--tls-key.",
+                    fg=typer.colors.RED, bold=True, err=True)
     if not bytecode_compiled():
         typer.secho("warning: the installed packages have no compiled bytecode, so every "
                     "model-server start compiles them again (twice as slow); run `make setup` "
@@ -103,7 +133,7 @@ def up(
                     "deep reaches the model server, which answers 500 instead of 400",
                     fg=typer.colors.YELLOW, err=True)
     try:
-        states = start(settings, foreground=foreground)
+        states = start(settings, foreground=foreground, say=typer.echo)
     except ServiceError as err:
         fail(str(err))
     _print_status(states)
@@ -166,12 +196,18 @@ def systemd(
     host: Annotated[str, typer.Option(help="Interface every service binds to.")
                     ] = "127.0.0.1",
     user: Annotated[str | None, typer.Option(help="User the services run as.")] = None,
+    tls_cert: Annotated[str, typer.Option(help="nginx's TLS certificate (PEM).")] = "",
+    tls_key: Annotated[str, typer.Option(help="nginx's TLS private key (PEM).")] = "",
+    server_name: Annotated[str, typer.Option(
+        help="The name people type to reach the services.")] = "",
 ) -> None:
-    """Write systemd units: the services (`scoring up --foreground`) and a daily drift timer."""
+    """Write systemd units: the services (`scoring up --foreground`) and a daily drift timer.
+    Beyond loopback, give the TLS pair: `scoring up` refuses to start without it."""
     from ops.systemd import write_units
 
     settings = _settings(run_dir, host, TRACKING_PORT, MODEL_PORT, DASHBOARD_PORT,
-                         Path("data/features"), "data/predictions", 1)
+                         Path("data/features"), "data/predictions", 1, tls_cert=tls_cert,
+                         tls_key=tls_key, server_name=server_name)
     for path in write_units(settings, out, user):
         typer.echo(f"wrote {path}")
     typer.echo(f"install: sudo cp {out}/* /etc/systemd/system/ && sudo systemctl "

@@ -13,6 +13,7 @@ session, in the language of ``?lang=fr|en``, else ``--lang`` / ``DASHBOARD_LANG`
 from __future__ import annotations
 
 import argparse
+import html
 import logging
 import os
 import sys
@@ -25,11 +26,15 @@ import panel as pn
 from bokeh.events import DocumentReady
 from bokeh.models import CustomJS
 
+from dashboard import people
 from dashboard import population as P
+from dashboard.client_file import ClientFile, no_access
 from dashboard.decision_client import DecisionClient
 from dashboard.desk import DecisionDesk
 from dashboard.health import SharedHealth
 from dashboard.i18n import LOCALES, N_, NAMES, Language, default_language, language
+from dashboard.page import Page
+from dashboard.people import ADVISOR, CLIENT, SUPERVISOR
 from dashboard.registry import ModelCard, champion_card, tracking_uri
 from dashboard.store import Application, ClientScore, ServerStatus
 from dashboard.views import (
@@ -53,6 +58,8 @@ from dashboard.views import (
 from dashboard.views.common import alert, card, heading, note, pairs_html
 from dashboard.views.decision import ClientReasons, DecisionPanel, ServiceRecourse
 from dashboard.views.letter import LetterCard
+from dashboard.views.review import PendingOverrides
+from decisions.users import User
 from scoring.rows import ClientRows
 from serving.client import DEFAULT_URL, ScoringClient
 
@@ -60,6 +67,8 @@ TITLE = N_("Credit scoring – client advisor dashboard")
 #: Page key -> its name in the navigation.
 PAGES = {"client": N_("Client"), "compare": N_("Comparisons"), "whatif": N_("What if"),
          "model": N_("Model card"), "about": N_("About")}
+SUPERVISOR_PAGES = {"review": N_("Overrides to review")}
+ROLE_NAMES = {ADVISOR: N_("advisor"), SUPERVISOR: N_("supervisor"), CLIENT: N_("client")}
 #: Milliseconds between a switch's changes sent and the work that follows it (recourse,
 #: decision card): time for the browser to draw the decision first.
 AFTER_DRAW_MS = 150
@@ -78,6 +87,7 @@ class Config:
     lang: str = "fr"
     decisions_url: str = ""
     advisor: str = ""
+    decisions_key_file: str = ""
 
     @classmethod
     def from_argv(cls, argv: list[str] | None = None) -> Config:
@@ -96,12 +106,32 @@ class Config:
         parser.add_argument("--decisions-url", default=env("DASHBOARD_DECISIONS_URL", ""),
                             help="the decision service; empty: no decision recording")
         parser.add_argument("--advisor", default=env("DASHBOARD_ADVISOR", ""),
-                            help="advisor id at the decision service (password: "
+                            help="without login only (loopback development): the one "
+                                 "advisor id at the decision service (password: "
                                  "DASHBOARD_ADVISOR_PASSWORD)")
+        parser.add_argument("--decisions-key-file",
+                            default=env("DASHBOARD_DECISIONS_KEY_FILE", ""),
+                            help="with login: the file of the dashboard's API key, allowed "
+                                 "to act for the person logged in")
         args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
         return cls(args.model_url, str(Path(args.store).resolve()), args.sample,
                    args.health_seconds, args.timeout, args.lang, args.decisions_url,
-                   args.advisor)
+                   args.advisor, args.decisions_key_file)
+
+
+def decision_service(config: Config, who: User | None) -> DecisionClient | None:
+    """The decision service for this session: acting for the person logged in (the
+    dashboard's key), else as the one ``--advisor`` of a login-less development dashboard."""
+    if not config.decisions_url:
+        return None
+    timeout = 3 * config.timeout
+    if who is not None:
+        key = Path(config.decisions_key_file).read_text().strip() \
+            if config.decisions_key_file else ""
+        return DecisionClient(config.decisions_url, api_key=key, acting_for=who.name,
+                              timeout=timeout)
+    return DecisionClient(config.decisions_url, config.advisor,
+                          os.environ.get("DASHBOARD_ADVISOR_PASSWORD", ""), timeout=timeout)
 
 
 # --- readers cached once per server ----------------------------------------------------------
@@ -175,8 +205,22 @@ def _session_language(config: Config) -> str:
     return asked if asked in LOCALES else config.lang
 
 
-def _language_links(t: Language, client_id: int | None) -> str:
-    """Links to the same page in each language (keeping the client), the current one marked."""
+def _account(t: Language, who: User | None) -> str:
+    """Who is logged in, and the link to log out (nothing without login)."""
+    if who is None:
+        return ""
+    _ = t.gettext
+    role = _(ROLE_NAMES.get(who.role, who.role))
+    logged = _("Logged in: {name} ({role})").format(name=html.escape(who.name), role=role)
+    out = _("Log out")
+    return (f'<span class="account" style="color:white;margin-left:1.5em">{logged} · '
+            f'<a class="logout" href="/logout?lang={t.code}" style="color:white">{out}</a>'
+            '</span>')
+
+
+def _language_links(t: Language, client_id: int | None, who: User | None = None) -> str:
+    """Links to the same page in each language (keeping the client), the current one marked,
+    and the person logged in."""
     links = []
     for code, name in NAMES.items():
         query = f"?lang={code}" + (f"&client={client_id}" if client_id else "")
@@ -184,30 +228,22 @@ def _language_links(t: Language, client_id: int | None) -> str:
             if code == t.code else ' style="color:white"'
         links.append(f'<a href="{query}" lang="{code}" hreflang="{code}"{current}>{name}</a>')
     label = t.gettext("Language")
-    return f'<nav aria-label="{label}" style="color:white">{" | ".join(links)}</nav>'
-
-
-class Page(pn.template.BootstrapTemplate):
-    """Panel's Bootstrap template with landmarks (``templates/page.html``): header, a
-    labelled navigation, main, and the title as the level-one heading."""
-
-    _template = Path(__file__).resolve().parent / "templates" / "page.html"
+    return (f'<nav aria-label="{label}" style="color:white">{" | ".join(links)}'
+            f'{_account(t, who)}</nav>')
 
 
 class Dashboard:
     """One session's pages, built when first shown."""
 
-    def __init__(self, config: Config, t: Language) -> None:
-        self.config, self.t = config, t
+    def __init__(self, config: Config, t: Language, who: User | None = None) -> None:
+        self.config, self.t, self.who = config, t, who
         _ = t.gettext
         client = ScoringClient(config.model_url, timeout=config.timeout)
         self.status = ServerStatus(shared_health(config.model_url, config.health_seconds,
                                                  config.timeout))
         self.chosen = ClientScore(client, client_rows(config.store), self.status, t=t)
-        service = DecisionClient(config.decisions_url, config.advisor,
-                                 os.environ.get("DASHBOARD_ADVISOR_PASSWORD", ""),
-                                 timeout=3 * config.timeout) if config.decisions_url else None
-        self.desk = DecisionDesk(service, t=t)
+        self.service = decision_service(config, who)
+        self.desk = DecisionDesk(self.service, t=t)
         self.card, self.card_problem = _card_or_none(tracking_uri())
         self.features = plot_features(config.store, tuple(self.card.importance["feature"])
                                       if self.card else ())
@@ -222,15 +258,16 @@ class Dashboard:
         self._pages: dict[str, pn.viewable.Viewable] = {}
         self._compare: tuple[PopulationView, Bivariate] | None = None
         self.main = pn.Column(sizing_mode="stretch_width")
+        pages = {**PAGES, **(SUPERVISOR_PAGES if who and who.role == SUPERVISOR else {})}
         self.nav = {key: pn.widgets.Button(label=_(name), color="light",
                                            sizing_mode="stretch_width",
                                            css_classes=["nav", f"nav-{key}"])
-                    for key, name in PAGES.items()}
+                    for key, name in pages.items()}
         for key, button in self.nav.items():
             button.on_click(lambda _e, k=key: self.show(k))
-        self.state = ServerState(status=self.status, t=t, links=_language_links(t, None))
+        self.state = ServerState(status=self.status, t=t, links=_language_links(t, None, who))
         self.chosen.param.watch(lambda e: setattr(
-            self.state, "links", _language_links(t, e.new)), "client_id")
+            self.state, "links", _language_links(t, e.new, who)), "client_id")
 
     def _explore_later(self, event) -> None:
         """Score the variants, then ask the decision service, once the decision is on screen
@@ -318,11 +355,15 @@ class Dashboard:
         return ShapSummary(self.contributions.frame, list(self.card.importance["feature"]),
                            t=self.t)
 
+    def _review_page(self) -> pn.viewable.Viewable:
+        return PendingOverrides(service=self.service, t=self.t, me=self.who.name)
+
     def _about_page(self) -> pn.viewable.Viewable:
         _ = self.t.gettext
         pairs = [(_("Model server"), self.config.model_url),
                  (_("Decision service"), self.config.decisions_url or _("none")),
-                 (_("Advisor"), self.config.advisor or _("none")),
+                 (_("Logged in"), self.who.name if self.who else
+                  (self.config.advisor or _("none"))),
                  (_("Feature store"), self.config.store),
                  (_("Model registry"), tracking_uri())]
         if self.card:
@@ -378,25 +419,43 @@ class Dashboard:
             load()
 
 
-def build(config: Config, lang: str | None = None) -> Page:
-    """One session's page in ``lang`` (default: the configured language)."""
+def build(config: Config, lang: str | None = None, who: User | None = None) -> Page:
+    """One session's page in ``lang`` (default: the configured language), for ``who``."""
     t = language(lang or config.lang)
-    board = Dashboard(config, t)
+    board = Dashboard(config, t, who)
     page = board.template()
     pn.state.add_periodic_callback(board.heartbeat, period=int(config.health_seconds * 1000))
-    first = ""
     if pn.state.curdoc:
         pn.state.curdoc.js_on_event(DocumentReady, CustomJS(
             code=f"document.documentElement.lang = '{t.code}';"))
-        first = (pn.state.session_args.get("client") or [b""])[0].decode()
-    board.start(first)
+    board.start(_asked_client())
     return page
 
 
+def _asked_client() -> str:
+    """The client of ``?client=`` (empty without one, or outside a served session)."""
+    return (pn.state.session_args.get("client") or [b""])[0].decode() \
+        if pn.state.curdoc else ""
+
+
 def serve() -> None:
-    """Build the session's page (called by ``panel serve`` for each session)."""
+    """Build the session's page for the person logged in (called by ``panel serve`` for each
+    session): advisors and supervisors get the dashboard, a client their own file only,
+    anyone else a refusal. Without login (loopback development) the dashboard as is."""
     config = Config.from_argv()
-    build(config, _session_language(config)).servable()
+    lang = _session_language(config)
+    if not people.login_enabled():
+        build(config, lang).servable()
+        return
+    who = people.person(pn.state.user)
+    t = language(lang)
+    if who is not None and who.role in (ADVISOR, SUPERVISOR):
+        build(config, lang, who).servable()
+    elif who is not None and who.role == CLIENT:
+        ClientFile(service=decision_service(config, who), t=t, who=who,
+                   asked=_asked_client(), account=_account(t, who)).page().servable()
+    else:
+        no_access(t).servable()
 
 
 if pn.state.served:

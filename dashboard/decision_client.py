@@ -5,6 +5,11 @@ client's earlier decisions.
 A thin HTTP client, like ``serving.client.ScoringClient``: answers are parsed into the
 service's own pydantic schemas, errors become ``DecisionError`` carrying the field the
 service named (``detail[].loc``) and its message.
+
+With login on, the dashboard calls the service with its own API key (allowed to act for
+users) and the person logged in (``X-Acting-For``): the service checks that person's role and
+records their name. Without login (loopback development), it calls as one advisor (HTTP
+basic credentials of ``--advisor``).
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from typing import Any
 
 import requests
 
-from decisions.schemas import DecisionIn, DecisionOut, DecisionPage, ScoreOut
+from decisions.schemas import ClientProfile, DecisionIn, DecisionOut, DecisionPage, ScoreOut
 
 DEFAULT_URL = "http://127.0.0.1:5007"
+#: The header naming the person a trusted system acts for.
+ACTING_FOR = "X-Acting-For"
 
 
 class DecisionError(Exception):
@@ -30,7 +37,8 @@ class DecisionError(Exception):
 
 @dataclass
 class DecisionClient:
-    """Requests to the decision service as one advisor (HTTP basic credentials)."""
+    """Requests to the decision service for one person: the dashboard's API key and the
+    person's name (``api_key``, ``acting_for``), or one advisor's basic credentials."""
 
     base_url: str = DEFAULT_URL
     advisor: str = ""
@@ -38,11 +46,16 @@ class DecisionClient:
     timeout: float = 10.0
     #: A requests-like session; FastAPI's TestClient runs the service in-process in tests.
     session: Any = None
+    api_key: str = ""
+    acting_for: str = ""
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         self._session = self.session if self.session is not None else requests.Session()
-        if self.advisor:
+        if self.api_key:
+            self._session.headers.update({"X-API-Key": self.api_key,
+                                          ACTING_FOR: self.acting_for})
+        elif self.advisor:
             self._session.auth = (self.advisor, self.password)
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
@@ -73,6 +86,21 @@ class DecisionClient:
         page = DecisionPage.model_validate(self._call(
             "GET", "/decisions", params={"client_id": client_id, "limit": limit}))
         return page.decisions
+
+    def profile(self, client_id: int) -> ClientProfile:
+        """The data held about the client (readable label -> value)."""
+        return ClientProfile.model_validate(self._call("GET", f"/clients/{client_id}"))
+
+    def pending(self, limit: int = 100) -> list[DecisionOut]:
+        """Overrides waiting for a supervisor's review, newest first."""
+        page = DecisionPage.model_validate(self._call(
+            "GET", "/decisions", params={"status": "pending", "limit": limit}))
+        return page.decisions
+
+    def review(self, decision_id: int, verdict: str, comment: str = "") -> dict:
+        """A supervisor confirms or rejects a pending override (``confirm``/``reject``)."""
+        return self._call("POST", f"/decisions/{decision_id}/review",
+                          json={"verdict": verdict, "comment": comment})
 
 
 def _error(resp: requests.Response) -> DecisionError:

@@ -73,9 +73,12 @@ class DecisionDesk(param.Parameterized):
             message = ""
         except DecisionError as err:
             assessment, history = None, []
-            if err.status in (401, 403):
-                message = _("The decision service refused the advisor's credentials: check "
-                            "DASHBOARD_ADVISOR and DASHBOARD_ADVISOR_PASSWORD.")
+            if err.status == 401:
+                message = _("The decision service refused the dashboard's credentials: check "
+                            "its key (DASHBOARD_DECISIONS_KEY_FILE) or DASHBOARD_ADVISOR "
+                            "and DASHBOARD_ADVISOR_PASSWORD.")
+            elif err.status == 403:
+                message = _("Your role does not allow this at the decision service.")
             elif err.status == 404:
                 message = _("The decision service does not know this client.")
             else:

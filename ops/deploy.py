@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import requests
 
 from ops import models, render, settings, supervisor
-from ops.settings import ServiceError, Settings
+from ops.settings import BACKEND_HOST, ServiceError, Settings, backend_url
 
 
 @dataclass
@@ -100,7 +100,7 @@ def route(s: Settings, server, primary: list[int], backup: list[int],
     tmp.write_text(render.upstream_conf(s, primary, backup))
     tmp.replace(path)
     server.supervisor.signalProcess("proxy", "HUP")
-    wanted = {f"{s.check_host}:{port}" for port in primary}
+    wanted = {f"{BACKEND_HOST}:{port}" for port in primary}
     deadline, in_a_row = time.monotonic() + timeout, 0
     while in_a_row < 3:
         if time.monotonic() > deadline:
@@ -113,7 +113,7 @@ def route(s: Settings, server, primary: list[int], backup: list[int],
 def _answered_by(s: Settings) -> set[str]:
     """The replicas that answered one ``/ping`` through nginx (a fresh connection)."""
     try:
-        header = requests.get(s.url(s.model_port) + "/ping", timeout=5).headers.get(
+        header = requests.get(backend_url(s.model_port) + "/ping", timeout=5).headers.get(
             "X-Upstream", "")
     except requests.RequestException:
         return {"none"}

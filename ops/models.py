@@ -9,7 +9,7 @@ import shlex
 import shutil
 from pathlib import Path
 
-from ops.settings import REPLICAS, ServiceError, Settings
+from ops.settings import BACKEND_HOST, REPLICAS, ServiceError, Settings
 from scoring.names import CHAMPION, MODEL_NAME
 
 
@@ -82,7 +82,7 @@ def write_replica(s: Settings, name: str, version: str) -> None:
 
     path = fetch_model(s, version)
     port = s.replica_ports[REPLICAS.index(name)]
-    line, env = scoring_server.get_cmd(str(path), port, s.host, None, s.workers)
+    line, env = scoring_server.get_cmd(str(path), port, BACKEND_HOST, None, s.workers)
     (s.run / f"{name}.json").write_text(json.dumps({
         "model_uri": f"models:/{s.model_name}/{version}", "version": str(version),
         "model_path": str(path), "command": shlex.split(line),

@@ -8,14 +8,14 @@ import os
 import sys
 from pathlib import Path
 
-from ops.settings import BIN, ROOT, Settings, dashboard_enabled
+from ops.settings import BACKEND_HOST, BIN, ROOT, Settings, backend_url, dashboard_enabled
 from scoring.names import PREDICTION_LOG_ENV
 
 
 def _environment(s: Settings, **extra: str) -> str:
     env = {"MLFLOW_TRACKING_URI": s.tracking_uri, "MLFLOW_DISABLE_TELEMETRY": "true",
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-           "DASHBOARD_MODEL_URL": s.url(s.model_port),
+           "DASHBOARD_MODEL_URL": backend_url(s.model_port),
            "DASHBOARD_STORE": str(Path(s.store).resolve()),
            **s.extra_env, **extra}
     # supervisord reads %(name)s expansions: a literal % is written %%.
@@ -45,18 +45,46 @@ def _quote(part: str) -> str:
 
 def _tracking_command(s: Settings) -> list[str]:
     command = [sys.executable, "-m", "ops.tracking", "--backend-store-uri", s.tracking_uri,
-               "--host", s.host, "--port", str(s.tracking_port), "--workers", "1"]
+               "--host", BACKEND_HOST, "--port", str(s.tracking_backend_port), "--workers", "1"]
+    if s.server_name:  # MLflow answers only the Host names it knows (DNS rebinding)
+        command += ["--allowed-hosts", f"{s.server_name},{s.server_name}:{s.tracking_port},"
+                    f"localhost:{s.tracking_port},127.0.0.1:{s.tracking_port}"]
     if s.tracking_uri.startswith("sqlite:///"):
         artifacts = Path(s.tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
         command += ["--artifacts-destination", artifacts.as_uri()]
     return command
 
 
+#: The dashboard's login module (``panel serve --auth-module``): the project's user file.
+LOGIN_MODULE = ROOT / "dashboard" / "login.py"
+
+
 def _dashboard_command(s: Settings) -> list[str]:
-    origin = f"{s.check_host}:{s.dashboard_port}"
-    return [str(BIN / "panel"), "serve", s.dashboard_app, "--address", s.host,
-            "--port", str(s.dashboard_port), "--allow-websocket-origin", origin,
-            "--allow-websocket-origin", f"localhost:{s.dashboard_port}", "--liveness", "--warm"]
+    """``panel serve`` on loopback behind nginx, with the login chosen (``Settings.login``);
+    the cookie secret comes from ``PANEL_COOKIE_SECRET`` (``dashboard_secrets``)."""
+    origins = {f"{s.public_name}:{s.dashboard_port}", f"localhost:{s.dashboard_port}",
+               f"127.0.0.1:{s.dashboard_port}"}
+    command = [str(BIN / "panel"), "serve", s.dashboard_app, "--address", BACKEND_HOST,
+               "--port", str(s.dashboard_backend_port), "--liveness", "--warm",
+               "--use-xheaders"]
+    for origin in sorted(origins):
+        command += ["--allow-websocket-origin", origin]
+    if s.login == "users":
+        command += ["--auth-module", str(LOGIN_MODULE)]
+    elif s.login == "oidc":  # key, secret, URLs: PANEL_OAUTH_* in the environment
+        command += ["--oauth-provider", "generic",
+                    "--oauth-redirect-uri", s.public_url(s.dashboard_port) + "/login"]
+    return command
+
+
+def _dashboard_environment(s: Settings, cookie_secret: str) -> str:
+    extra = {"DASHBOARD_DECISIONS_URL": backend_url(s.decisions_backend_port),
+             "DASHBOARD_LOGIN": s.login}
+    if s.login != "none":
+        extra |= {"PANEL_COOKIE_SECRET": cookie_secret,
+                  "DASHBOARD_USERS_FILE": str(s.users_file),
+                  "DASHBOARD_DECISIONS_KEY_FILE": str(s.dashboard_key_file)}
+    return _environment(s, **extra)
 
 
 def _decisions_command(s: Settings) -> list[str]:
@@ -70,13 +98,15 @@ def _decisions_command(s: Settings) -> list[str]:
 
 def _decisions_environment(s: Settings) -> str:
     return _environment(s, DECISIONS_DB_URL=s.decisions_db,
-                        DECISIONS_MODEL_URL=s.url(s.model_port),
+                        DECISIONS_MODEL_URL=backend_url(s.model_port),
                         DECISIONS_STORE=str(Path(s.store).resolve()),
-                        DECISIONS_AUTH_FILE=str(s.decisions_auth))
+                        DECISIONS_AUTH_FILE=str(s.decisions_auth),
+                        DECISIONS_USERS_FILE=str(s.users_file))
 
 
-def supervisord_conf(s: Settings, nginx: str) -> str:
-    """The supervisord.conf of the services: socket, logs and one section per program."""
+def supervisord_conf(s: Settings, nginx: str, cookie_secret: str = "") -> str:
+    """The supervisord.conf of the services: socket, logs and one section per program
+    (it holds the dashboard's cookie secret: ``prepare`` writes it mode 600)."""
     header = "\n".join([
         "[unix_http_server]", "file=%(here)s/supervisor.sock", "chmod=0700", "",
         "[supervisord]", "logfile=%(here)s/logs/supervisord.log",
@@ -101,7 +131,8 @@ def supervisord_conf(s: Settings, nginx: str) -> str:
     sections.append(_program("proxy", [nginx, "-c", str(s.run / "nginx.conf"),
                                        "-p", str(s.run / "nginx")], env, priority=300))
     if dashboard_enabled(s):
-        sections.append(_program("dashboard", _dashboard_command(s), env, priority=400))
+        sections.append(_program("dashboard", _dashboard_command(s),
+                                 _dashboard_environment(s, cookie_secret), priority=400))
     sections.append(_program("decisions", _decisions_command(s), _decisions_environment(s),
                              priority=350))
     sections.append(_program("healthcheck", [sys.executable, "-m", "ops.health",
@@ -150,17 +181,115 @@ def _json_guard(enabled: bool) -> tuple[str, str, str]:
     return modules, http, check
 
 
-def nginx_conf(s: Settings, json_guard: bool = True) -> str:
-    """nginx in the foreground: the model URL, retrying a failed request on the other replica,
-    and the decision service's URL.
+#: Login attempts nginx lets through per client address: ``LOGIN_RATE`` on average, after a
+#: burst of ``LOGIN_BURST``; the others get 429 (OWASP ASVS 2.2.1). A person mistyping twice
+#: never meets it; a guessing loop gets ten tries a minute.
+LOGIN_RATE = "10r/m"
+LOGIN_BURST = 5
+#: What a browser may load on the dashboard's pages: Panel's and Bokeh's scripts come from the
+#: server itself, Bokeh evaluates its callbacks (``unsafe-eval``) and inlines its start-up
+#: script and styles; nothing is framed, nothing leaves for another site.
+DASHBOARD_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+                 "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+                 "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+                 "base-uri 'self'; form-action 'self'")
+#: The MLflow UI and the decision service's /docs load their own scripts and styles (the
+#: docs from a CDN): only framing is forbidden there.
+OTHER_CSP = "frame-ancestors 'none'"
 
-    ``/invocations`` is a pure function of its input, so retrying it is safe (non_idempotent).
-    ``X-Upstream`` tells which replica answered (``scoring reload`` watches it). With
-    ``json_guard`` (nginx's Lua module, ``LUA_MODULES``), a body nested deeper than
-    ``JSON_MAX_DEPTH`` gets a 400 from nginx instead of a 500 from MLflow's parser.
+
+def security_headers(s: Settings, csp: str) -> str:
+    """nginx's ``add_header`` lines of a public door (``always``: error pages too)."""
+    headers = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+               "Referrer-Policy": "same-origin", "Content-Security-Policy": csp}
+    if s.tls:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    return "\n".join(f'        add_header {name} "{value}" always;'
+                     for name, value in headers.items())
+
+
+def _listen(s: Settings, port: int) -> str:
+    """A public door's listen and TLS lines."""
+    if not s.tls:
+        return f"        listen {s.host}:{port};"
+    return "\n".join([
+        f"        listen {s.host}:{port} ssl;",
+        f"        ssl_certificate {Path(s.tls_cert).resolve()};",
+        f"        ssl_certificate_key {Path(s.tls_key).resolve()};",
+        "        ssl_protocols TLSv1.2 TLSv1.3;",
+        "        ssl_session_cache shared:tls:1m;"])
+
+
+_PROXY = """proxy_http_version 1.1;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;"""
+_WEBSOCKET = """proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_read_timeout 3600s;"""
+
+
+def _dashboard_server(s: Settings) -> str:
+    """The dashboard's door: login attempts (POST /login) throttled per address, the
+    websocket passed through."""
+    return f"""    upstream dashboard {{ server {BACKEND_HOST}:{s.dashboard_backend_port}; }}
+    server {{
+{_listen(s, s.dashboard_port)}
+{security_headers(s, DASHBOARD_CSP)}
+        # the health check's URL builds a document without a login: not from outside
+        location = /liveness {{ return 404; }}
+        location = /login {{
+            limit_req zone=login burst={LOGIN_BURST} nodelay;
+            {_PROXY}
+            proxy_pass http://dashboard;
+        }}
+        location / {{
+            {_PROXY}
+            {_WEBSOCKET}
+            proxy_pass http://dashboard;
+        }}
+    }}
+"""
+
+
+def _tracking_server(s: Settings, locked: bool) -> str:
+    """The MLflow UI's door: nginx's basic auth (``tracking.htpasswd``) when ``locked``,
+    requests throttled per address."""
+    auth = ""
+    if locked:
+        auth = (f'\n            auth_basic "MLflow";\n'
+                f"            auth_basic_user_file {s.tracking_htpasswd};\n"
+                f"            limit_req zone=tracking burst=20 nodelay;")
+    return f"""    server {{
+{_listen(s, s.tracking_port)}
+{security_headers(s, OTHER_CSP)}
+        location / {{{auth}
+            {_PROXY}
+            proxy_read_timeout 120s;
+            proxy_pass http://{BACKEND_HOST}:{s.tracking_backend_port};
+        }}
+    }}
+"""
+
+
+def nginx_conf(s: Settings, json_guard: bool = True, dashboard: bool = True,
+               tracking_locked: bool | None = None) -> str:
+    """nginx in the foreground, the one door of every service.
+
+    The model URL (on loopback: it has no login) retries a failed request on the other
+    replica: ``/invocations`` is a pure function of its input, so retrying it is safe
+    (non_idempotent). ``X-Upstream`` tells which replica answered (``scoring reload`` watches
+    it). With ``json_guard`` (nginx's Lua module, ``LUA_MODULES``), a body nested deeper than
+    ``JSON_MAX_DEPTH`` gets a 400 from nginx instead of a 500 from MLflow's parser. The
+    dashboard, the MLflow UI and the decision service bind ``Settings.host``, with TLS when a
+    certificate is set, the usual security headers and throttled logins; the MLflow UI is
+    ``tracking_locked`` behind nginx's basic auth (default: beyond loopback).
     """
     run = s.run
     modules, lua_http, check = _json_guard(json_guard)
+    locked = not s.loopback if tracking_locked is None else tracking_locked
+    tracking = _tracking_server(s, locked) if s.tracking_ui else ""
+    board = _dashboard_server(s) if dashboard else ""
     return f"""# generated by `scoring up`; edits are lost at the next one
 {modules}worker_processes 1;
 daemon off;
@@ -169,6 +298,7 @@ error_log {run}/logs/nginx-error.log warn;
 events {{ worker_connections 1024; }}
 http {{
     access_log off;
+    server_tokens off;
     client_body_temp_path {run}/nginx/body;
     proxy_temp_path {run}/nginx/proxy;
     fastcgi_temp_path {run}/nginx/fastcgi;
@@ -180,16 +310,23 @@ http {{
     proxy_buffer_size 64k;
     proxy_buffers 64 64k;
     proxy_max_temp_file_size 0;{lua_http}
+    # Login throttling: only POSTs count (an empty key is not limited).
+    map $request_method $login_key {{ POST $binary_remote_addr; default ""; }}
+    limit_req_zone $login_key zone=login:1m rate={LOGIN_RATE};
+    limit_req_zone $binary_remote_addr zone=tracking:1m rate=600r/m;
+    limit_req_status 429;
+    map $http_upgrade $connection_upgrade {{ default upgrade; "" ""; }}
     include {run}/upstream.conf;
     upstream decisions {{
-        server 127.0.0.1:{s.decisions_backend_port} max_fails=0;
+        server {BACKEND_HOST}:{s.decisions_backend_port} max_fails=0;
         keepalive 16;
         keepalive_timeout 4s;
     }}
     # The decision service: a decision is written once, so a request is never retried on
     # another attempt once sent (nginx's default for POST).
     server {{
-        listen {s.host}:{s.decisions_port};
+{_listen(s, s.decisions_port)}
+{security_headers(s, OTHER_CSP)}
         client_max_body_size {DECISIONS_BODY_MAX};
         error_page 413 = @too_large;
         location @too_large {{
@@ -205,8 +342,8 @@ http {{
             proxy_read_timeout 120s;
         }}
     }}
-    server {{
-        listen {s.host}:{s.model_port};
+{board}{tracking}    server {{
+        listen {BACKEND_HOST}:{s.model_port};
         proxy_http_version 1.1;
         proxy_set_header Connection "";
         proxy_set_header Host $host;
@@ -232,8 +369,8 @@ http {{
 
 def upstream_conf(s: Settings, primary: list[int], backup: list[int]) -> str:
     """The replica set nginx sends requests to: primaries, and backups if they all fail."""
-    lines = [f"    server {s.check_host}:{port} max_fails=0;" for port in primary]
-    lines += [f"    server {s.check_host}:{port} max_fails=0 backup;" for port in backup]
+    lines = [f"    server {BACKEND_HOST}:{port} max_fails=0;" for port in primary]
+    lines += [f"    server {BACKEND_HOST}:{port} max_fails=0 backup;" for port in backup]
     # uvicorn closes idle connections after 5 s; nginx must drop them first.
     return "upstream model {\n" + "\n".join(lines) + "\n    keepalive 32;\n" \
         "    keepalive_timeout 4s;\n}\n"

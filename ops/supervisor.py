@@ -18,7 +18,6 @@ failing any. Logs are in ``run/logs/``, one file per program. Nothing starts at 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import requests
 
+from ops import doors
 from ops.models import champion_version, prune_models, replica_version, write_replica
 from ops.render import LUA_MODULES, nginx_conf, supervisord_conf, upstream_conf
 from ops.settings import (
@@ -107,9 +107,9 @@ def _check_ports_free(s: Settings) -> None:
     ports = [s.model_port, *s.replica_ports[:s.replicas], s.decisions_port,
              s.decisions_backend_port]
     if s.tracking_ui:
-        ports.append(s.tracking_port)
+        ports += [s.tracking_port, s.tracking_backend_port]
     if dashboard_enabled(s):
-        ports.append(s.dashboard_port)
+        ports += [s.dashboard_port, s.dashboard_backend_port]
     for port in ports:
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -120,9 +120,10 @@ def _check_ports_free(s: Settings) -> None:
                                    "stop what uses it or choose another port") from None
 
 
-def prepare(s: Settings, version: str) -> Path:
-    """Write the run folder: settings, replicas, nginx and supervisord configs; returns the
-    supervisord.conf path."""
+def prepare(s: Settings, version: str, say=print) -> Path:
+    """Write the run folder: settings, credentials (``ops.doors``), replicas, nginx and
+    supervisord configs; returns the supervisord.conf path. Passwords created now are said
+    once (``say``) and kept in files of mode 600."""
     nginx = find_nginx()
     s.save()
     for sub in ("logs", "nginx"):
@@ -130,38 +131,37 @@ def prepare(s: Settings, version: str) -> Path:
     for name in s.replica_names:
         write_replica(s, name, version)
     prune_models(s, version)
-    write_decisions_auth(s)
-    (s.run / "nginx.conf").write_text(nginx_conf(s, json_guard_available()))
+    for name, password in doors.prepare_users(s).items():
+        say(f"dashboard login created: {name} / {password} (also in {s.run}/first-logins.txt, "
+            "mode 600; add people with `scoring users add`)")
+    if s.tracking_ui and not s.loopback and doors.tracking_htpasswd(s):
+        say(f"MLflow UI login created: {doors.TRACKING_USER} (password in "
+            f"{s.run}/tracking.password, mode 600)")
+    (s.run / "nginx.conf").write_text(nginx_conf(s, json_guard_available(),
+                                                 dashboard_enabled(s)))
     (s.run / "upstream.conf").write_text(upstream_conf(s, [p for _, p in s.replica_set], []))
     conf = s.run / "supervisord.conf"
-    conf.write_text(supervisord_conf(s, nginx))
+    doors.write_private(conf, supervisord_conf(s, nginx, doors.cookie_secret(s)))
     return conf
 
 
-def write_decisions_auth(s: Settings) -> None:
-    """A credentials file for the decision service when the run folder has none: one API key
-    (``ops``) and one advisor (``advisor``), random, readable by this user only."""
-    import secrets
-
-    if s.decisions_auth.is_file():
-        return
-    s.decisions_auth.touch(mode=0o600)
-    s.decisions_auth.write_text(json.dumps({
-        "api_keys": {"ops": secrets.token_urlsafe(24)},
-        "advisors": {"advisor": secrets.token_urlsafe(12)}}, indent=2))
-
-
-def up(s: Settings, wait: float = 240.0, foreground: bool = False) -> list[ServiceStatus]:
+def up(s: Settings, wait: float = 240.0, foreground: bool = False, say=print
+       ) -> list[ServiceStatus]:
     """Start every service under supervisord and wait until each answers its health URL.
 
     With ``foreground`` supervisord replaces this process (for systemd) and nothing returns.
-    Raises ServiceError when already running, a port is taken or the model cannot be found.
+    Raises ServiceError when already running, a port is taken, the model cannot be found, or
+    a door beyond loopback would open without a login or TLS (``ops.doors.open_doors``).
     """
     if supervisor_running(s.run):
         raise ServiceError(f"services already running in {s.run_dir}/ (`scoring down` first)")
+    problems = doors.open_doors(s)
+    if problems:
+        raise ServiceError(f"refusing to serve on {s.host} (beyond loopback):\n  - "
+                           + "\n  - ".join(problems))
     version = champion_version(s.tracking_uri, s.model_name)
     _check_ports_free(s)
-    conf = prepare(s, version)
+    conf = prepare(s, version, say)
     command = [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)]
     if foreground:
         os.execv(sys.executable, [*command, "--nodaemon"])

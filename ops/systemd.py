@@ -26,7 +26,10 @@ def units(s: Settings, user: str | None = None) -> dict[str, str]:
           f"--tracking-port {s.tracking_port} --model-port {s.model_port} "
           f"--dashboard-port {s.dashboard_port} --store {s.store} "
           f"--prediction-log \"{s.prediction_log or ''}\" --workers {s.workers} "
-          f"--model-nice {s.model_nice}")
+          f"--model-nice {s.model_nice} --login {s.login}")
+    for option, value in (("--tls-cert", s.tls_cert), ("--tls-key", s.tls_key),
+                          ("--server-name", s.server_name)):
+        up += f" {option} {value}" if value else ""
     return {
         "credit-scoring.service": f"""[Unit]
 Description=Credit scoring: tracking UI, model server behind nginx, dashboard (supervisord)

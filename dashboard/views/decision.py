@@ -11,8 +11,24 @@ import param
 from panel.viewable import Viewer
 
 from dashboard.desk import OVERRIDE_REASONS, DecisionDesk
+from dashboard.i18n import N_, Language
 from dashboard.views.common import alert, card, heading, html_pane, note, table_html
 from dashboard.words import decision_words
+from decisions.schemas import DecisionOut, DecisionStatus
+
+#: Where an override stands under four eyes (a supervisor's review is its own record).
+STATUS_WORDS = {DecisionStatus.PENDING: N_("waiting for a supervisor"),
+                DecisionStatus.CONFIRMED: N_("confirmed by a supervisor"),
+                DecisionStatus.REJECTED: N_("rejected: the model's decision holds")}
+
+
+def override_reason(t: Language, d: DecisionOut) -> str:
+    """The override's reason in words and the advisor's explanation ('' for none)."""
+    if not d.override_reason_code:
+        return ""
+    code = next((c for c in OVERRIDE_REASONS if c.value == d.override_reason_code), None)
+    return (t.gettext(OVERRIDE_REASONS[code]) if code else d.override_reason_code) + \
+        (f": {d.override_reason_text}" if d.override_reason_text else "")
 
 
 class DecisionPanel(Viewer):
@@ -86,19 +102,13 @@ class DecisionPanel(Viewer):
     def _table(self) -> str:
         t = self.desk.t
         _ = t.gettext
-        rows = []
-        for d in self.desk.history:
-            reason = ""
-            if d.override_reason_code:
-                code = next((c for c in OVERRIDE_REASONS if c.value == d.override_reason_code),
-                            None)
-                reason = (_(OVERRIDE_REASONS[code]) if code else d.override_reason_code) + \
-                    (f": {d.override_reason_text}" if d.override_reason_text else "")
-            rows.append({_("date"): t.datetime(datetime.fromisoformat(d.recorded_at)),
-                         _("advisor"): d.advisor,
-                         _("model"): decision_words(t, d.model_decision),
-                         _("final decision"): decision_words(t, d.final_decision),
-                         _("override reason"): reason})
+        rows = [{_("date"): t.datetime(datetime.fromisoformat(d.recorded_at)),
+                 _("advisor"): d.advisor,
+                 _("model"): decision_words(t, d.model_decision),
+                 _("final decision"): decision_words(t, d.final_decision),
+                 _("override reason"): override_reason(t, d),
+                 _("four eyes"): _(STATUS_WORDS.get(d.status, ""))}
+                for d in self.desk.history if d.status != DecisionStatus.REVIEW]
         return table_html(pd.DataFrame(rows), _("Earlier decisions for this client"))
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -1,8 +1,10 @@
-"""Stand-ins for the dashboard's collaborators: a scoring client and tiny client rows."""
+"""Stand-ins for the dashboard's collaborators (a scoring client and tiny client rows), and
+Debian's headless Chromium for the browser tests."""
 
 from __future__ import annotations
 
 import math
+from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
@@ -11,6 +13,11 @@ from dashboard.population import Population, ScoredSample
 from dashboard.registry import ModelCard
 from scoring.request import RequestError
 from serving.client import Score, ScoringError, UnknownClient
+from testkit import CHROMIUM
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 THRESHOLD = 0.1
 
@@ -125,3 +132,50 @@ def card() -> ModelCard:
         plots={})
 
 
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _loopback_only(route) -> None:
+    if urlparse(route.request.url).hostname in LOOPBACK:
+        route.continue_()
+    else:  # fonts.googleapis.com, fonts.gstatic.com, any CDN: never leave the machine
+        route.abort()
+
+
+def new_page(browser):
+    """A page of a fresh browser context (its own cookies: one person's session)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  accept_downloads=True)
+    page = context.new_page()
+    page.route("**/*", _loopback_only)
+    return page
+
+
+@pytest.fixture
+def page(browser):
+    page = new_page(browser)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def sessions(browser):
+    """``sessions()`` opens a page in a fresh browser context (one person's cookies); all are
+    closed afterwards."""
+    opened = []
+
+    def open_one():
+        opened.append(new_page(browser))
+        return opened[-1]
+    yield open_one
+    for page in opened:
+        page.context.close()

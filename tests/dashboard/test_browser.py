@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
@@ -22,13 +21,17 @@ from dashboard.i18n import language
 from dashboard.words import reason_sentence
 from scoring.store import client_ids, read_clients
 from serving.client import ScoringClient
-from testkit import ROOT, VENV_BIN, free_port, running, serve_command, server_env
+from testkit import (
+    CHROMIUM,
+    ROOT,
+    VENV_BIN,
+    free_port,
+    running,
+    serve_command,
+    server_env,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 #: Page key -> text that shows the page is drawn, per language.
 PAGES = {"client": {"fr": "Principales raisons", "en": "Principal reasons"},
          "compare": {"fr": "clients échantillonnés ; corrélation",
@@ -91,33 +94,6 @@ def app_url(system, model_server, decision_service, tmp_path_factory) -> Iterato
     with dashboard(system, model_server, tmp_path_factory.mktemp("panel") / "panel.log",
                    decisions_url=decision_service) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def _loopback_only(route) -> None:
-    if urlparse(route.request.url).hostname in LOOPBACK:
-        route.continue_()
-    else:  # fonts.googleapis.com, fonts.gstatic.com, any CDN: never leave the machine
-        route.abort()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                  accept_downloads=True)
-    page = context.new_page()
-    page.route("**/*", _loopback_only)
-    yield page
-    context.close()
 
 
 def open_app(page, url: str, lang: str = "fr", client: int | None = None) -> None:

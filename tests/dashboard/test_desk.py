@@ -58,7 +58,7 @@ def test_service_refusal_and_absence_are_said(service, system):
     client_id = client_ids(system.store, "train")[6]
     wrong = _desk(service, "en", password="wrong")
     wrong.load(client_id)
-    assert "refused the advisor's credentials" in wrong.message and wrong.assessment is None
+    assert "refused the dashboard's credentials" in wrong.message and wrong.assessment is None
     down = DecisionDesk(DecisionClient("http://127.0.0.1:9", "alice", "x", timeout=2),
                         t=language("en"))
     down.load(client_id)

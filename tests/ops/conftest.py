@@ -17,7 +17,8 @@ def ops_settings(system, run_dir, prediction_log) -> settings.Settings:
     return settings.Settings(
         tracking_uri=system.tracking_uri, run_dir=str(run_dir), tracking_port=free_port(),
         model_port=free_port(), replica_ports=(free_port(), free_port()),
-        dashboard_port=free_port(), store=str(system.store),
+        dashboard_port=free_port(), dashboard_backend_port=free_port(),
+        tracking_backend_port=free_port(), store=str(system.store),
         prediction_log=str(prediction_log), health_interval=2.0,
         decisions_port=free_port(), decisions_backend_port=free_port(),
         decisions_db=f"sqlite:///{Path(run_dir).parent / 'decisions.db'}",

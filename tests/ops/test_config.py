@@ -61,7 +61,7 @@ def test_percent_signs_are_escaped_for_supervisord(tmp_path):
 def test_nginx_retries_on_the_other_replica_and_binds_the_host(tmp_path):
     s = _settings(tmp_path, host="0.0.0.0", model_port=6001, replica_ports=(6011, 6012))
     conf = render.nginx_conf(s)
-    assert "listen 0.0.0.0:6001;" in conf
+    assert "listen 127.0.0.1:6001;" in conf  # the model URL has no login: loopback only
     assert "proxy_next_upstream error timeout http_502 http_503 non_idempotent;" in conf
     assert f"listen 0.0.0.0:{s.decisions_port};" in conf  # the decision service
     assert f"server 127.0.0.1:{s.decisions_backend_port} max_fails=0;" in conf

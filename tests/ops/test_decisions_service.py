@@ -37,8 +37,11 @@ def _answers(url: str) -> bool:
 def test_killed_decision_service_restarts_and_keeps_every_acknowledged_decision(
         deployment, system):
     auth = json.loads(deployment.decisions_auth.read_text())
-    key = {"X-API-Key": next(iter(auth["api_keys"].values()))}
-    advisor = next(iter(auth["advisors"].items()))
+    key = {"X-API-Key": auth["api_keys"]["ops"]}
+    # the first advisor `scoring up` created on loopback, with its password shown once
+    logins = (deployment.run / "first-logins.txt").read_text().splitlines()
+    name, password = next(line.split(": ") for line in logins if "(advisor)" in line)
+    advisor = (name.split(" ")[0], password)
     url = deployment.url(deployment.decisions_port)
     cid = client_ids(system.store, "test")[0]
 
