@@ -31,7 +31,7 @@ def data(client_id: int, services: Services, _: DataReader,
          format: Literal["json", "csv"] = "json") -> Response:
     """Every stored field of the client (application and history, by Kaggle column name),
     as JSON or as a two-column CSV (``field,value``) to download. A client reads their own."""
-    row = services.gateway.stored(client_id).iloc[0]
+    row = services.gateway.stored(client_id)
     fields = {str(name): _plain(value) for name, value in row.items()}
     if format == "json":
         return JSONResponse({"client_id": client_id, "fields": fields})
