@@ -125,9 +125,10 @@ def operation(path: str, method: str, op: dict) -> list[str]:
     if params:
         out += ["| parameter | in | type | required | description |", "|---|---|---|---|---|"]
         for p in params:
-            out.append(f"| `{p['name']}` | {p['in']} | {type_of(p.get('schema', {}))} | "
-                       f"{'yes' if p.get('required') else 'no'} | "
-                       f"{cell(p.get('description') or p.get('schema', {}).get('description', ''))} |")
+            schema = p.get("schema", {})
+            what = p.get("description") or schema.get("description", "")
+            out.append(f"| `{p['name']}` | {p['in']} | {type_of(schema)} | "
+                       f"{'yes' if p.get('required') else 'no'} | {cell(what)} |")
         out.append("")
     body = op.get("requestBody", {}).get("content", {})
     for media, content in body.items():
