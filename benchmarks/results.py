@@ -4,9 +4,10 @@ A script ends with ``record("bench_x", rows, script=__file__)``; the documentati
 "Latest results" page shows each file's table with its machine and date. A run replaces the
 file: earlier figures stay in git's history, not in prose.
 
-    from results import record          # benchmarks/ is on sys.path when a script runs
-    record("bench_x", [{"path": "served", "p50 ms": 12.8}], script=__file__,
-           notes="2 shared cores; quote the ratios")
+    from results import markdown, record   # benchmarks/ is on sys.path when a script runs
+    rows = [{"path": "served", "p50 ms": 12.8, "x bare": 1.67}]
+    print(markdown(rows))
+    record("bench_x", rows, script=__file__, notes="2 shared cores; quote the ratios")
 """
 
 from __future__ import annotations
@@ -59,3 +60,22 @@ def record(name: str, rows: list[dict], *, script: str, notes: str = "",
     path = folder / f"{name}.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return path
+
+
+def markdown(rows: list[dict]) -> str:
+    """The rows as a Markdown table (the columns of every row, in order of appearance)."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = (cell(row.get(c, "")) for c in columns)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def cell(value: object) -> str:
+    """One table cell: thousands separated, floats to 4 significant digits."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int) or abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.4g}"
+    return " ".join(str(value).split()).replace("|", "\\|")

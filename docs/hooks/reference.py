@@ -24,8 +24,9 @@ from pathlib import Path
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for folder in (ROOT, ROOT / "benchmarks"):  # the packages; benchmarks/results.py
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 log = logging.getLogger("mkdocs.hooks.reference")
@@ -265,6 +266,8 @@ RESULT_KEYS = {"benchmark", "script", "date", "machine", "source", "notes", "row
 
 def benchmarks_page() -> str:
     """The latest table of each benchmark, with its machine and date."""
+    from results import markdown
+
     out = ["# Benchmark results", "",
            "The latest figures of each benchmark, read from `benchmarks/results/*.json` when "
            "the site is built; a script rewrites its file at each run "
@@ -273,18 +276,14 @@ def benchmarks_page() -> str:
     for path in sorted(RESULTS.glob("*.json")):
         result = read_result(path)
         m = result["machine"]
-        facts = ", ".join(f"{k} {v}" for k, v in m.items())
+        facts = "; ".join(f"{k}: {v}" for k, v in m.items() if v not in ("", "-", None))
         out += [f"## {result['benchmark']}", "",
                 f"`benchmarks/{result['script']}` · {result['date']} · {facts}", ""]
         if result.get("source"):
             out += [f"*Source: {result['source']}.*", ""]
         if result.get("notes"):
             out += [result["notes"], ""]
-        columns = list(dict.fromkeys(k for row in result["rows"] for k in row))
-        out += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        for row in result["rows"]:
-            out.append("| " + " | ".join(cell(number(row.get(c, ""))) for c in columns) + " |")
-        out.append("")
+        out += [markdown(result["rows"]), ""]
     return "\n".join(out)
 
 
@@ -301,12 +300,3 @@ def read_result(path: Path) -> dict:
     if unknown:
         log.warning("%s: unknown keys %s", path, sorted(unknown))
     return result
-
-
-def number(value: object) -> str:
-    """A table cell: thousands separated, floats to 4 significant digits."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, int) or abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
