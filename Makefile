@@ -16,7 +16,7 @@ APT_PACKAGES := chromium nginx-light libnginx-mod-http-lua
 APT_JAVA := default-jre-headless
 DEMO_CLIENTS ?= 20000
 # The demo cross-validates on 3 folds with 3 search trials (each trial is a full CV): 105
-# CPU-seconds of training at 20,000 clients (benchmarks/README.md, bench_training.py), under
+# CPU-seconds of training at 20,000 clients (benchmarks/results/bench_training.json), under
 # 2 minutes even on one free core; `scoring train` defaults to 5 folds and 10 trials.
 DEMO_FOLDS ?= 3
 DEMO_TRIALS ?= 3
