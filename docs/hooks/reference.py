@@ -209,7 +209,7 @@ def model_inputs_page() -> str:
 
     sig = signature()
     columns = {c.name: c for c in sig.inputs.inputs}
-    mlflow_type = {name: str(c.type) for name, c in columns.items()}
+    mlflow_type = {name: getattr(c.type, "name", str(c.type)) for name, c in columns.items()}
     required = [c for c in APPLICATION_TEST.columns if not c.nullable]
     out = ["# Model inputs", "",
            "Generated from `scoring.schema` and the signature the model is logged with "
@@ -221,7 +221,8 @@ def model_inputs_page() -> str:
            f"{len(HISTORY_DESCRIPTIONS)} history features.", "",
            "## Params", "", "| param | type | default |", "|---|---|---|"]
     for p in sig.params.params:
-        out.append(f"| `{p.name}` | {p.dtype} | `{p.default}` |")
+        default = "the model's threshold" if p.default is None else f"`{p.default}`"
+        out.append(f"| `{p.name}` | {getattr(p.dtype, 'name', p.dtype)} | {default} |")
     out += ["", "## Error codes", "",
             "A refused request's JSON error carries one of these in `code`: "
             + ", ".join(f"`{c}`" for c in ERROR_CODES) + ".", "",
