@@ -69,12 +69,20 @@ def cli_page() -> str:
     from cli import app
 
     command = get_command(app)
-    text = get_docs_for_click(obj=command, ctx=typer.Context(command), name="scoring",
+    ctx = typer.Context(command)
+    text = get_docs_for_click(obj=command, ctx=ctx, name="scoring",
                               title="The `scoring` command")
+    head, _, rest = text.partition("\n\n")
+    # Click cuts each command's summary at 45 characters: a table of whole first paragraphs.
+    listing, _, details = rest.partition("**Commands**:")
+    details = details[details.index("\n## "):]
+    rows = ["| command | what it does |", "|---|---|"]
+    for name in command.list_commands(ctx):
+        summary = " ".join((command.get_command(ctx, name).help or "").split("\n\n")[0].split())
+        rows.append(f"| [`{name}`](#{slug('scoring ' + name)}) | {cell(summary)} |")
     intro = ("Generated from the Typer application `cli:app` when the site is built: it says "
              "what `scoring COMMAND --help` says.\n\n")
-    head, _, rest = text.partition("\n\n")
-    return f"{head}\n\n{intro}{rest}"
+    return f"{head}\n\n{intro}{listing}**Commands**:\n\n" + "\n".join(rows) + f"\n{details}"
 
 
 # --- the decision service's HTTP API -------------------------------------------------------
