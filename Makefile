@@ -3,6 +3,7 @@
 # make demo:  set up, then run the whole system on its default synthetic data
 # make test:  set up, then run the test suite (make test-fast: the everyday tier)
 # make lint:  ruff and the import contracts
+# make docs:  serve the documentation site on 127.0.0.1:8000 (make docs-build: build it, strictly)
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,14 +16,14 @@ APT_PACKAGES := chromium nginx-light libnginx-mod-http-lua
 APT_JAVA := default-jre-headless
 DEMO_CLIENTS ?= 20000
 # The demo cross-validates on 3 folds with 3 search trials (each trial is a full CV): 105
-# CPU-seconds of training at 20,000 clients (benchmarks/README.md, bench_training.py), under
+# CPU-seconds of training at 20,000 clients (benchmarks/results/bench_training.json), under
 # 2 minutes even on one free core; `scoring train` defaults to 5 folds and 10 trials.
 DEMO_FOLDS ?= 3
 DEMO_TRIALS ?= 3
 export MLFLOW_DISABLE_TELEMETRY := true
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test test-fast lint bench clean messages
+.PHONY: setup demo test test-fast lint bench clean messages docs docs-build
 
 define apt_install
 missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -36,7 +37,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen --compile-bytecode --extra dev --extra spark --extra bench
+	$(UV) sync --frozen --compile-bytecode --extra dev --extra spark --extra bench --extra docs
 	@$(call apt_install,$(APT_PACKAGES))
 	@command -v java >/dev/null || { $(call apt_install,$(APT_JAVA)); }
 	@touch $@
@@ -68,8 +69,16 @@ lint: setup
 messages: setup
 	$(BIN)/python -m dashboard.messages
 
+# the documentation site (mkdocs.yml, docs/): reference pages are generated from the code by
+# docs/hooks/reference.py; --strict fails on a broken link, anchor or reference
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8000
+
+docs-build: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: setup
 	$(BIN)/python benchmarks/bench_generate.py
 
 clean:
-	rm -rf $(VENV) data/raw data/features
+	rm -rf $(VENV) data/raw data/features site

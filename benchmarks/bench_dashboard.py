@@ -49,6 +49,8 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from results import record  # noqa: E402  (benchmarks/ is this script's folder)
+
 from testkit import VENV_BIN, free_port, running, serve_command, server_env  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / ".cache"
@@ -357,6 +359,11 @@ def main() -> None:
     print(f"\npanel server: ready {startup:.1f} s after start (with --warm), scored sample "
           f"ready after {sample_ready:.1f} s, peak RSS {peak:,.0f} MiB; load average "
           f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
+    record("bench_dashboard", [
+        {"measure": name, "seconds": round(seconds, 3), "x reference": round(seconds / ref, 1),
+         "goal": "" if goal is None else f"< {goal:g} s"} for name, seconds, ref, goal in rows],
+        script=__file__, notes=f"{len(ids):,} clients, Chromium; panel server peak RSS "
+        f"{peak:,.0f} MiB; load average {load_before:.1f} at the start")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from results import record  # noqa: E402  (benchmarks/ is this script's folder)
+
 from ops import settings, supervisor  # noqa: E402
 from testkit import JSON, free_port, payloads  # noqa: E402
 
@@ -245,6 +247,17 @@ def main() -> None:
           f"{max(r['rss'] for r in rounds):.0f} MiB; load average {os.getloadavg()[0]:.1f}")
     for failure in traffic.failures[:5]:
         print(f"    {failure}")
+    table = [{"measure": f"cold start: {name}", "seconds": round(seconds, 2),
+              "x reference": round(seconds / reference, 2)} for name, seconds in cold.items()]
+    for target in ("group", "biggest"):
+        serving = [r["serving"] for r in rounds if r["target"] == target]
+        if serving:
+            median = statistics.median(serving)
+            table.append({"measure": f"{target} kill -> serving, median of {len(serving)}",
+                          "seconds": round(median, 1), "x reference": round(median / reference, 1)})
+    record("bench_faults", table, script=__file__,
+           notes=f"{args.clients} clients through nginx: {traffic.ok} requests, "
+           f"{len(traffic.failures)} failed; /ping slowest {max(pings):.1f} s of {len(pings)}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"cold": cold, "rounds": rounds, "pings": pings,

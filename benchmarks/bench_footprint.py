@@ -30,6 +30,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from results import record  # noqa: E402  (benchmarks/ is this script's folder)
+
 from ops import settings, supervisor  # noqa: E402
 from testkit import JSON, payloads  # noqa: E402
 
@@ -130,6 +132,11 @@ def main() -> None:
               f"reference (one process that loaded the model) {r['reference']:.0f} MiB")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+    record("bench_footprint", [
+        {"program": name, **{f"{p} PSS MiB": round(r.get(name, 0)) for p, r in results.items()}}
+        for name in [*names, "total", "reference"]], script=__file__,
+        notes=f"after {args.requests} applications scored and one dashboard page; reference: "
+        "one process that loaded the model")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+from results import markdown, record  # noqa: E402  (benchmarks/ is this script's folder)
+
 KAGGLE_CLIENTS = 307_511 + 48_744
 DEMO_CLIENTS = 20_000
 
@@ -92,17 +94,17 @@ def folder_size_mib(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.iterdir()) / 2**20
 
 
-def table(results: dict[str, dict], sizes: dict[str, float], floor: dict) -> str:
-    """The result table (markdown); the I/O-floor ratio for runs of the floor's row counts."""
-    lines = ["| run | clients | rows | wall s | rows/s | peak RSS MiB | files MiB | x I/O floor |",
-             "|---|---|---|---|---|---|---|---|"]
+def table(results: dict[str, dict], sizes: dict[str, float], floor: dict) -> list[dict]:
+    """The result rows; the I/O-floor ratio for runs of the floor's row counts."""
+    out = []
     for name, r in results.items():
         rows = sum(r["rows"].values())
-        ratio = f"{r['seconds'] / floor['seconds']:.2f}" if r["rows"] == floor["rows"] else "-"
-        lines.append(f"| {name} | {r.get('clients', '-'):,} | {rows:,} | {r['seconds']:.1f} | "
-                     f"{rows / r['seconds']:,.0f} | {r['peak_rss_mib']:,.0f} | "
-                     f"{sizes.get(name, 0):,.0f} | {ratio} |")
-    return "\n".join(lines)
+        ratio = round(r["seconds"] / floor["seconds"], 2) if r["rows"] == floor["rows"] else "-"
+        out.append({"run": name, "clients": r.get("clients", "-"), "rows": rows,
+                    "wall s": round(r["seconds"], 1), "rows/s": round(rows / r["seconds"]),
+                    "peak RSS MiB": round(r["peak_rss_mib"]),
+                    "files MiB": round(sizes.get(name, 0)), "x I/O floor": ratio})
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -148,7 +150,11 @@ def main(argv: list[str] | None = None) -> None:
     floor = results["write floor"]
     print(f"# bench_generate: {args.applications:,} clients, format {args.fmt}, "
           f"seed {args.seed}, {os.cpu_count()} CPUs\n")
-    print(table(results, sizes, floor))
+    rows = table(results, sizes, floor)
+    print(markdown(rows))
+    record("bench_generate", rows, script=__file__,
+           notes=f"format {args.fmt}, seed {args.seed}; x I/O floor is the time against only "
+           "writing as many rows (write floor)")
     gen = results["generate"]
     print(f"\nrows per table ({args.applications:,} clients): "
           + ", ".join(f"{t} {r:,}" for t, r in gen["rows"].items()))

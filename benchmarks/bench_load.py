@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from results import record  # noqa: E402  (benchmarks/ is this script's folder)
+
 from testkit import payloads, run_load  # noqa: E402
 
 
@@ -48,6 +50,12 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
+    record("bench_load", [{"target": r.name, "clients": r.clients, "requests": r.requests,
+                           "errors": r.errors, "p50 ms": round(r.p50_ms),
+                           "p95 ms": round(r.p95_ms), "p99 ms": round(r.p99_ms),
+                           "per s": round(r.per_second, 1)} for r in results],
+           script=__file__, notes=f"{args.seconds:.0f} s against {args.url} and "
+           f"{args.dashboard_url}; dashboard clients pause {args.think} s between pages")
 
 
 if __name__ == "__main__":

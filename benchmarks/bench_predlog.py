@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from results import record  # benchmarks/ is this script's folder
 
 
 def _load(model_uri: str, log_dir: str | None):
@@ -78,6 +79,13 @@ def main() -> None:
           f"({delta / np.median(times['without log']):+.1%}); append alone {append_us:.1f} us")
     print(f"logged {written} of {args.calls + 1} applications in {files} Parquet files, "
           f"{writer.dropped} dropped")
+    rows = [{"path": name, "median ms": round(float(np.median(v)) * 1000, 2),
+             "p95 ms": round(float(np.percentile(v, 95)) * 1000, 2)} for name, v in times.items()]
+    rows.append({"path": "the hook alone (a queue put)", "median ms": round(append_us / 1000, 4),
+                 "p95 ms": "-"})
+    record("bench_predlog", rows, script=__file__,
+           notes=f"{args.calls} predict calls per variant, alternating; median overhead "
+           f"{delta * 1000:+.2f} ms; {writer.dropped} records dropped")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from results import record  # noqa: E402  (benchmarks/ is this script's folder)
+
 from scoring import features as F  # noqa: E402
 from scoring import store  # noqa: E402
 from scoring.tables import read_tables  # noqa: E402
@@ -134,6 +136,10 @@ def main() -> None:
     print(f"{'':10}" + "".join(f"{k:>13}" for k in results["parquet"]))
     for kind, res in results.items():
         print(f"{kind:10}" + "".join(f"{v:13.2f}" for v in res.values()))
+    record("bench_store", [{"store": kind, **{k: round(v, 2) for k, v in res.items()}}
+                           for kind, res in results.items()], script=__file__,
+           notes=f"{frame.height:,} clients x {frame.width} columns tiled from "
+           f"{args.data_dir.name}; warm lookups: median of {args.repeats}")
 
 
 if __name__ == "__main__":

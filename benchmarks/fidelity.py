@@ -26,6 +26,8 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+from results import markdown, record  # noqa: E402  (benchmarks/ is this script's folder)
+
 from scoring.schema import TABLES, TARGET  # noqa: E402
 from scoring.tables import read_table  # noqa: E402
 from synthetic.calibrate import KAGGLE_CLIENTS, KAGGLE_INSTALLMENTS  # noqa: E402
@@ -137,8 +139,8 @@ def spearman(frame: pl.DataFrame, a: str, b: str) -> float:
     return frame.select(pl.corr(a, b, method="spearman")).item()
 
 
-def headline_rows(real: dict[str, pl.DataFrame], syn: dict[str, pl.DataFrame]) -> list[str]:
-    """Markdown rows of single figures: default rate, placeholder share, two correlations."""
+def headline_rows(real: dict[str, pl.DataFrame], syn: dict[str, pl.DataFrame]) -> list[dict]:
+    """Single figures, real and synthetic: default rate, placeholder share, correlations."""
     def apps(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
         return pl.concat([tables["application_train"].drop(TARGET), tables["application_test"]])
 
@@ -152,7 +154,8 @@ def headline_rows(real: dict[str, pl.DataFrame], syn: dict[str, pl.DataFrame]) -
         "Spearman AMT_INCOME_TOTAL ~ AMT_CREDIT": lambda t: spearman(apps(t), "AMT_INCOME_TOTAL",
                                                                       "AMT_CREDIT"),
     }
-    return [f"| {name} | {f(real):.4f} | {f(syn):.4f} |" for name, f in figures.items()]
+    return [{"figure": name, "real": round(f(real), 4), "synthetic": round(f(syn), 4)}
+            for name, f in figures.items()]
 
 
 def fmt(x: float | None) -> str:
@@ -236,9 +239,10 @@ def load(folder: Path) -> dict[str, pl.DataFrame]:
 
 
 def report(real_dir: Path, syn_dir: Path, generate_seconds: float | None,
-           with_auc: bool = True) -> str:
-    """The markdown fidelity report."""
+           with_auc: bool = True) -> tuple[str, list[dict]]:
+    """The markdown fidelity report, and its headline figures."""
     real, syn = load(real_dir), load(syn_dir)
+    headline = headline_rows(real, syn)
     real_apps = pl.concat([real["application_train"].drop(TARGET), real["application_test"]])
     syn_apps = pl.concat([syn["application_train"].drop(TARGET), syn["application_test"]])
     lo, hi = COMPLETE_TRAIN_IDS
@@ -250,8 +254,7 @@ def report(real_dir: Path, syn_dir: Path, generate_seconds: float | None,
              f"({syn_apps.height:,} applications"
              + (f", generated in {generate_seconds:.1f} s" if generate_seconds else "") + ").",
              "", "## Headline figures (real / synthetic)", "",
-             "| figure | real | synthetic |", "|---|---|---|",
-             *headline_rows(real, syn),
+             markdown(headline),
              "", "## Application numerics: real / synthetic", "",
              "| column | mean | 25% | median | 75% | missing share |", "|---|---|---|---|---|---|",
              *numeric_rows(real_apps, syn_apps),
@@ -274,7 +277,7 @@ def report(real_dir: Path, syn_dir: Path, generate_seconds: float | None,
     lines += [f"| {t} | " + " | ".join(f"{f[t]:.2f}" for f in per_client) + " |"
               for t in per_client[0]]
     if not with_auc:
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n", headline
     t0 = time.perf_counter()
     aucs = {"real (5,000 complete clients)": auc_pair(real, real_train),
             f"synthetic ({syn_small.height:,} clients)": auc_pair(syn, syn_small),
@@ -285,7 +288,7 @@ def report(real_dir: Path, syn_dir: Path, generate_seconds: float | None,
               "| data | application only | + side aggregates | gain |", "|---|---|---|---|"]
     lines += [f"| {k} | {a:.4f} | {b:.4f} | {b - a:+.4f} |" for k, (a, b) in aucs.items()]
     lines += ["", f"(model fits: {time.perf_counter() - t0:.0f} s)"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", headline
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -311,8 +314,10 @@ def main(argv: list[str] | None = None) -> None:
             generate(n, seed=args.seed, out_dir=syn_dir, fmt="parquet",
                      test_share=real_test.height / n)
             seconds = time.perf_counter() - t0
-        text = report(args.real_dir, syn_dir, seconds, with_auc=not args.no_auc)
+        text, headline = report(args.real_dir, syn_dir, seconds, with_auc=not args.no_auc)
     print(text)
+    record("fidelity", headline, script=__file__,
+           notes=f"seed {args.seed}; the full report: `--out report.md`")
     if args.out:
         args.out.write_text(text)
 

@@ -27,6 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from results import record  # noqa: E402  (benchmarks/ is this script's folder)
+
 from scoring import features as F  # noqa: E402
 from scoring.protected import PROTECTED, excluded, excluded_features  # noqa: E402
 from training import calibrator, dataset  # noqa: E402
@@ -88,7 +90,7 @@ def main() -> None:
           "| threshold | refused | lowest AIR gender / family status / age | rounds, calib. "
           "| wall s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    base = None
+    base, table = None, []
     for label, drop in variants.items():
         r = variant(rows, [f for f in every if f not in drop], fold, args.threads)
         base = r["aucs"] if base is None else base
@@ -100,6 +102,17 @@ def main() -> None:
               f"{fair['air_min_gender']:.3f} / {fair['air_min_family_status']:.3f} / "
               f"{fair['air_min_age']:.3f} | {r['rounds']}, {r['calibration']} | "
               f"{r['seconds']:.0f} |", flush=True)
+        table.append({"variant": label, "features": r["n"],
+                      "mean fold ROC AUC": round(float(r["aucs"].mean()), 4),
+                      "paired diff": round(float(diff.mean()), 4),
+                      "cost / application": round(r["cost"], 4),
+                      "cross-fitted cost": round(r["cross_fitted"], 4),
+                      "refused": f"{r['refused']:.1%}",
+                      **{f"AIR {a}": round(fair[f"air_min_{a}"], 3)
+                         for a in ("gender", "family_status", "age")}})
+    record("protected_cost", table, script=__file__,
+           notes=f"{len(rows):,} labelled clients of {args.store}, 5 stratified folds (seed 0), "
+           "the protocol of `scoring train --trials 0`")
 
 
 if __name__ == "__main__":
