@@ -159,11 +159,11 @@ def build_partitioned(data_dir: Path | str, out: Path | str = Path("data/feature
     order, so the peak is that of one partition (plus the split's streaming buffers). One
     partition is ``build_store`` itself.
     """
-    import pyarrow.parquet as pq
-
     parts = auto_partitions(data_dir) if parts is None else parts
     if parts == 1:
         return build_store(data_dir, out, progress)
+    import pyarrow.parquet as pq  # (pyarrow loads numpy: not on the one-piece path)
+
     say = progress or (lambda _: None)
     start = time.perf_counter()
     bounds = client_bounds(application_ids(data_dir), parts)
