@@ -8,9 +8,9 @@ runs unchanged on the cut tables, and its rows are the single build's rows of th
 Two engines use it, with no second implementation of any feature:
 
 - ``build_partitioned`` (``scoring features --partitions N``): one machine, partitions one
-  after another. ``split_folder`` first streams every table once into Parquet files per
-  partition (one parse of each CSV file), then each partition's rows are built and appended to
-  the store in id order: the peak is bounded by a partition, not by the portfolio.
+  after another, each partition's rows appended to the store in id order: the peak is bounded
+  by a partition, not by the portfolio. Parquet tables are scanned range by range; CSV ones
+  are first streamed once by ``split_folder`` into Parquet files per partition.
 - ``dask_store_rows``: a Dask dataframe whose partitions are the client ranges, each built by
   a task from the data folder (shared storage on a real cluster; Parquet files let each task
   read only its range's row groups when they are sorted by client).
@@ -19,10 +19,10 @@ Two engines use it, with no second implementation of any feature:
 from __future__ import annotations
 
 import math
-import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -150,6 +150,27 @@ def partition_tables(split_dir: Path | str, part: int, present: Sequence[str],
     return out
 
 
+@contextmanager
+def _partition_source(data_dir: Path | str, bounds: Bounds, work_dir: Path,
+                      say: Callable[[str], None],
+                      ) -> Iterator[tuple[list[str], Callable[[int], dict[str, pl.LazyFrame]]]]:
+    """(tables present, partition number -> its tables). A folder of Parquet files is read
+    range by range (a range's scan skips the row groups outside it); any other is first
+    split by ``split_folder`` into ``work_dir`` (each CSV file parsed once)."""
+    present = [name for name in TABLES if find_file(data_dir, name)]
+    if all(find_file(data_dir, name).suffix == ".parquet" for name in present):
+        scans = {name: scan_table(data_dir, name) for name in present}
+        yield present, lambda part: restrict(scans, *bounds[part])
+        return
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix=".split-") as split_dir:
+        split_folder(data_dir, bounds, split_dir, say)
+
+        def tables(part: int) -> dict[str, pl.LazyFrame]:
+            return partition_tables(split_dir, part, present)
+
+        yield present, tables
+
+
 def build_partitioned(data_dir: Path | str, out: Path | str = Path("data/features"),
                       parts: int | None = None,
                       progress: Callable[[str], None] | None = None) -> StoreSummary:
@@ -173,13 +194,10 @@ def build_partitioned(data_dir: Path | str, out: Path | str = Path("data/feature
     tmp = target.with_suffix(".parquet.tmp")
     train = test = 0
     writer, schema, frame = None, None, None
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".split-") as split_dir:
-        present = split_folder(data_dir, bounds, split_dir, say)
+    with _partition_source(data_dir, bounds, target.parent, say) as (present, tables_of):
         for part in range(len(bounds)):
             t0 = time.perf_counter()
-            frame = F.build_features(partition_tables(split_dir, part, present))
-            for name in present:  # the partition's files are read: free their disk
-                shutil.rmtree(Path(split_dir) / name / f"{PART}={part}", ignore_errors=True)
+            frame = F.build_features(tables_of(part))
             arrow = frame.to_arrow()
             if writer is None:
                 schema = arrow.schema
