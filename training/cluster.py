@@ -107,7 +107,7 @@ def lightgbm_steps(address: str = "", max_rounds: int = 2000,
         return
     from dask.distributed import Client
 
-    with Client(address, set_as_default=False) as client:
+    with Client(address) as client:  # lightgbm.dask waits on the default client
         trainer = DaskTrainer(client, max_rounds)
         yield trainer.cv, trainer.refit
 
