@@ -150,6 +150,22 @@ def partition_tables(split_dir: Path | str, part: int, present: Sequence[str],
     return out
 
 
+def _credits_in_range(scans: dict[str, pl.LazyFrame], first: int, last: int,
+                      ) -> dict[str, pl.LazyFrame]:
+    """``scans`` with bureau_balance cut to the credit ids (``SK_ID_BUREAU``) between the
+    lowest and highest of the range's bureau credits: a bound its scan can skip row groups by
+    (it has no ``SK_ID_CURR``); ``restrict`` then keeps exactly the range's credits."""
+    child, parent, link = BY_CREDIT
+    if child not in scans or parent not in scans:
+        return scans
+    low, high = (scans[parent].filter(pl.col(F.KEY).is_between(first, last))
+                 .select(pl.col(link).min().alias("low"), pl.col(link).max().alias("high"))
+                 .collect().row(0))
+    if low is None:  # no credit in the range
+        low, high = 0, -1
+    return {**scans, child: scans[child].filter(pl.col(link).is_between(low, high))}
+
+
 @contextmanager
 def _partition_source(data_dir: Path | str, bounds: Bounds, work_dir: Path,
                       say: Callable[[str], None],
@@ -160,7 +176,8 @@ def _partition_source(data_dir: Path | str, bounds: Bounds, work_dir: Path,
     present = [name for name in TABLES if find_file(data_dir, name)]
     if all(find_file(data_dir, name).suffix == ".parquet" for name in present):
         scans = {name: scan_table(data_dir, name) for name in present}
-        yield present, lambda part: restrict(scans, *bounds[part])
+        yield present, lambda part: restrict(_credits_in_range(scans, *bounds[part]),
+                                             *bounds[part])
         return
     with tempfile.TemporaryDirectory(dir=work_dir, prefix=".split-") as split_dir:
         split_folder(data_dir, bounds, split_dir, say)
