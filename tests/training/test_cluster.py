@@ -119,3 +119,12 @@ def test_train_on_a_cluster_is_the_same_run(system, scheduler):
     out = model.predict(pack_history(rows), params={"explain": "none"})
     assert (out["threshold"] == run.data.metrics["threshold"]).all()
     assert roc_auc_score(rows["TARGET"], out["probability"]) > 0.6
+
+
+def test_train_help_documents_the_cluster_flags():
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    out = CliRunner().invoke(app, ["train", "--help"], terminal_width=200).output
+    assert "--cluster " in out and "--cluster-rounds" in out and "Dask" in out
