@@ -37,7 +37,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen --compile-bytecode --extra dev --extra spark --extra bench --extra docs
+	$(UV) sync --frozen --compile-bytecode --extra dev --extra spark --extra bench --extra docs --extra dask
 	@$(call apt_install,$(APT_PACKAGES))
 	@command -v java >/dev/null || { $(call apt_install,$(APT_JAVA)); }
 	@touch $@

@@ -60,21 +60,47 @@ def validate(data_dir: DataDir = Path("data/raw")) -> None:
 
 
 @app.command()
+def convert(
+    data_dir: DataDir = Path("data/raw"),
+    out: Annotated[Path, typer.Option(help="Folder to write the Parquet tables to.")] = Path(
+        "data/parquet"),
+) -> None:
+    """Convert every table file of a folder to Parquet, typed by the Kaggle schema.
+
+    CSV files are parsed once here; validate, features and score then read Parquet directly,
+    only the columns they use: the fast path for large portfolios.
+    """
+    from scoring.schema import TABLES
+    from scoring.tables import DataError, convert_table, find_file
+
+    try:
+        for table in (t for t in TABLES if find_file(data_dir, t)):
+            typer.echo(f"wrote {convert_table(data_dir, table, out)}")
+    except DataError as err:
+        fail(str(err))
+
+
+@app.command()
 def features(
     data_dir: DataDir = Path("data/raw"),
     out: Annotated[Path, typer.Option(help="Folder of the feature store (clients.parquet).")
                    ] = Path("data/features"),
+    partitions: Annotated[int | None, typer.Option(
+        min=1, help="Build the clients in this many id ranges, one after another: the peak "
+        "memory is that of one range. Default: one range per 400,000 clients.")] = None,
 ) -> None:
     """Build the feature store: one row per client (train and test) with its history features.
 
-    A missing side-table file leaves its features out, with a warning.
+    A missing side-table file leaves its features out, with a warning. Above 400,000 clients
+    (or with --partitions) the tables are first split by client into Parquet files next to the
+    store, then built range by range: the same rows, a bounded peak.
     """
     os.environ.update(POLARS_ALLOCATOR)  # before polars loads
-    from scoring.store import build_store
+    from scoring.partitions import build_partitioned
     from scoring.tables import DataError
 
     try:
-        summary = build_store(data_dir, out, progress=typer.echo)
+        summary = build_partitioned(data_dir, out, partitions, progress=typer.echo)
     except DataError as err:
         fail(str(err))
     for table in summary.missing_tables:

@@ -67,6 +67,13 @@ def train(
         "--drop-protected", help="Also leave out a protected attribute read by default: age "
                                  "(DAYS_BIRTH and every feature computed from it) (repeatable).")
     ] = None,
+    cluster: Annotated[str, typer.Option(
+        help="Dask scheduler address (e.g. tcp://10.0.0.5:8786): LightGBM's folds and refit "
+             "are boosted there by lightgbm.dask; the rest of the run is the same "
+             "(docs/cluster.md). Needs the dask extra.")] = "",
+    cluster_rounds: Annotated[int, typer.Option(
+        min=1, help="With --cluster: rounds each fold is boosted to (Dask has no early "
+                    "stopping; the rounds are chosen afterwards on the held-out AUC).")] = 2000,
 ) -> None:
     """Cross-validate and compare candidates in MLflow; refit LightGBM on every labelled client
     and register it as @challenger.
@@ -118,7 +125,8 @@ def train(
                          num_threads=threads, register=register, lgbm_params=overrides,
                          use_protected=use_protected or [],
                          exclude_protected=exclude_protected or [],
-                         command=" ".join(["scoring", *sys.argv[1:]]))
+                         command=" ".join(["scoring", *sys.argv[1:]]),
+                         cluster=cluster, cluster_rounds=cluster_rounds)
     from scoring.tables import DataError
 
     try:

@@ -136,10 +136,14 @@ def write_store(frame: pl.DataFrame, path: Path | str) -> Path:
     return target
 
 
-def read_store(path: Path | str, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """Every client of the store (optionally only ``columns``), for training or analysis."""
-    return pl.read_parquet(store_path(path), columns=list(columns) if columns else None
-                           ).to_pandas()
+def read_store(path: Path | str, columns: Sequence[str] | None = None,
+               dataset: str | None = None) -> pd.DataFrame:
+    """Every client of the store (optionally only ``columns``, only the "train" or "test" ones
+    with ``dataset``), for training or analysis; the other rows are never converted."""
+    frame = pl.scan_parquet(store_path(path))
+    if dataset is not None:
+        frame = frame.filter(pl.col(F.DATASET) == dataset)
+    return (frame.select(columns) if columns else frame).collect().to_pandas()
 
 
 def read_clients(ids: Iterable[int], path: Path | str,

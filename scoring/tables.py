@@ -301,6 +301,23 @@ def _csv_header(path: Path) -> set[str]:
         return set()
 
 
+def convert_table(data_dir: Path | str, table: str, out_dir: Path | str) -> Path:
+    """Write one table of ``data_dir`` to ``out_dir/<table>.parquet``, typed by the schema.
+
+    A plain CSV file is parsed once and streamed (memory bounded by polars' buffers); any
+    other file is read (and checked) by ``read_table``. Raises DataError as it does.
+    """
+    target = Path(out_dir) / f"{table}.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".parquet.tmp")
+    try:
+        scan_table(data_dir, table).sink_parquet(tmp, compression="lz4")
+    except pl.exceptions.PolarsError:  # a CSV value that does not parse: name it
+        read_table(data_dir, table).write_parquet(tmp, compression="lz4")
+    tmp.replace(target)
+    return target
+
+
 def read_tables(data_dir: Path | str, tables: Iterable[str] | None = None,
                 ) -> dict[str, pl.DataFrame]:
     """Read the tables of a data folder that are present; a missing optional table is skipped.

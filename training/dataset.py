@@ -29,8 +29,7 @@ def load_labelled(store: Path | str) -> pd.DataFrame:
 
     Raises DataError when the store has no labelled rows or only one class.
     """
-    frame = read_store(store_path(store))
-    frame = frame[frame[F.DATASET] == "train"].reset_index(drop=True)
+    frame = read_store(store_path(store), dataset="train")
     if frame.empty:
         raise DataError(f"{store}: no training clients (rows with a TARGET) in the store")
     classes = set(frame[TARGET].dropna().astype(int))

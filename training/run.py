@@ -26,7 +26,7 @@ from scoring import protected
 from scoring.ranges import PlausibleRanges
 from scoring.schema import APPLICATION_TEST
 from scoring.store import read_store, store_path
-from training import calibrator, card, dataset, governance, plots, stability, track
+from training import calibrator, card, cluster, dataset, governance, plots, stability, track
 from training import train as fit
 from training.evaluate import CostModel, bootstrap, evaluate, fold_thresholds
 
@@ -55,6 +55,8 @@ class TrainConfig:
     use_protected: list[str] = field(default_factory=list)  # default-excluded ones to read
     exclude_protected: list[str] = field(default_factory=list)  # others to leave out
     command: str = "scoring train"  # what made the run, written in the model card
+    cluster: str = ""  # Dask scheduler address: LightGBM boosted there (training.cluster)
+    cluster_rounds: int = 2000  # most rounds a fold is boosted to on the cluster
 
 
 @dataclass
@@ -97,8 +99,7 @@ def _stability(score: Callable[[pd.DataFrame], np.ndarray], train_rows: pd.DataF
                store: Path, features: list[str], top: list[str]) -> pd.DataFrame | None:
     """PSI of the score (``score``: model frame -> probabilities) and CSI of the ``top``
     features: training clients against the store's test applications (None without any)."""
-    later = read_store(store_path(store))
-    later = later[later[F.DATASET] == "test"]
+    later = read_store(store_path(store), dataset="test")
     if later.empty:
         return None
     frames = [F.to_model_frame(rows, features).reset_index(drop=True)
@@ -132,12 +133,16 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
     sizes = {"cv_rows": len(rows), "test_rows": 0 if test_rows is None else len(test_rows),
              "test_share_used": share}
 
-    with track.start_run(config, sizes, labelled, store_path(config.store)) as run_id:
+    with (track.start_run(config, sizes, labelled, store_path(config.store)) as run_id,
+          cluster.lightgbm_steps(config.cluster, config.cluster_rounds) as (cv_lightgbm,
+                                                                            refit_lightgbm)):
         say(f"{len(labelled):,} labelled clients, {len(features)} features, "
             f"{config.folds}-fold CV on {len(rows):,}"
             + (f", {len(test_rows):,} held out for the test" if test_rows is not None else "")
             + f"; run {run_id}")
         track.log_protected(left_out, sorted(dropped))
+        if config.cluster:
+            track.set_tags({"cluster_local_steps": cluster.LOCAL_STEPS})
         say(f"protected attributes left out: {', '.join(p.name for p in left_out) or 'none'}"
             + (f" ({', '.join(sorted(dropped))})" if dropped else ""))
         candidates: dict[str, dict[str, float]] = {}
@@ -165,9 +170,10 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
                 data, fold, config.trials, config.timeout, base, config.lgbm_params,
                 config.seed,
                 on_trial=lambda n, p, auc: (track.log_trial(n, auc),
-                                            say(f"  trial {n:>3}: CV AUC {auc:.4f}")))
+                                            say(f"  trial {n:>3}: CV AUC {auc:.4f}")),
+                cv=cv_lightgbm)
         else:
-            lgbm = fit.cv_lightgbm(data, fold, {**base, **config.lgbm_params})
+            lgbm = cv_lightgbm(data, fold, {**base, **config.lgbm_params})
         calib, briers = (calibrator.choose(lgbm.oof, data.y, fold) if config.calibrate
                          else (calibrator.Calibrator("none").fit(lgbm.oof, data.y), {}))
         # reported OOF probabilities: each fold calibrated by a map fitted on the other folds
@@ -200,7 +206,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         say(f"refitting LightGBM on {len(rows):,} clients for {rounds} rounds "
             f"({lgbm.rounds} CV rounds x {config.folds}/{config.folds - 1})")
         start = time.perf_counter()
-        booster = fit.refit_lightgbm(data, lgbm.params, rounds)
+        booster = refit_lightgbm(data, lgbm.params, rounds)
         track.log_metrics({"refit_seconds": time.perf_counter() - start})
         result = {f"oof_{k}": v for k, v in scores.items()}
         if test_rows is not None:

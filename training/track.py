@@ -208,6 +208,13 @@ def log_params(values: dict[str, Any]) -> None:
     mlflow.log_params({k: str(v) for k, v in values.items()})
 
 
+def set_tags(values: dict[str, str]) -> None:
+    """Tag the active run."""
+    import mlflow
+
+    mlflow.set_tags(values)
+
+
 def log_metrics(values: dict[str, float]) -> None:
     import mlflow
 

@@ -185,13 +185,14 @@ def refit_lightgbm(data: Split, params: dict[str, Any], rounds: int) -> lgb.Boos
 def tune_lightgbm(data: Split, fold: np.ndarray, n_trials: int, timeout: float | None,
                   base: dict[str, Any], fixed: dict[str, Any] | None = None, seed: int = 0,
                   on_trial: Callable[[int, dict[str, Any], float], None] | None = None,
-                  ) -> CVResult:
+                  cv: Callable[..., CVResult] = cv_lightgbm) -> CVResult:
     """A bounded Optuna (TPE) search of LightGBM parameters on the mean CV ROC AUC.
 
     Starts from ``LGBM_DEFAULTS``; ``base`` holds the fixed parameters (threads, weights,
     constraints), ``fixed`` the user's overrides, applied after each trial's. Returns the best
     trial's CV result (its params and OOF margins), so the best configuration is not
-    cross-validated twice. ``on_trial(number, params, auc)`` follows each trial.
+    cross-validated twice. ``on_trial(number, params, auc)`` follows each trial; ``cv`` is
+    ``cv_lightgbm`` or a cluster's (``training.cluster``).
     """
     import optuna
     from sklearn.metrics import roc_auc_score
@@ -207,7 +208,7 @@ def tune_lightgbm(data: Split, fold: np.ndarray, n_trials: int, timeout: float |
             "feature_fraction": trial.suggest_float("feature_fraction", 0.05, 0.9),
             "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
         }
-        result = cv_lightgbm(data, fold, {**base, **params, **(fixed or {})}, patience=50)
+        result = cv(data, fold, {**base, **params, **(fixed or {})}, patience=50)
         auc = _mean_fold_auc(data.y, result.oof, fold, roc_auc_score)
         if not best or auc > best[0].params["cv_roc_auc"]:
             result.params["cv_roc_auc"] = auc

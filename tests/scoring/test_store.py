@@ -169,3 +169,10 @@ def test_read_id_range_reads_the_clients_between_two_ids(system):
     ids = client_ids(system.store)
     rows = read_id_range(system.store, ids[10], ids[19])
     assert rows["SK_ID_CURR"].tolist() == ids[10:20]
+
+
+def test_read_store_of_one_dataset_reads_only_its_rows(built):
+    _, out = built
+    assert store.read_store(out, dataset="test")[F.KEY].tolist() == [3]
+    train = store.read_store(out, columns=[F.KEY, "TARGET"], dataset="train")
+    assert train.columns.tolist() == [F.KEY, "TARGET"] and train["TARGET"].tolist() == [0, 1]
