@@ -130,6 +130,15 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
+    from results import record
+
+    record("bench_scale", [
+        {"clients": size, "step": step, "wall s": round(m["wall_s"], 1),
+         "CPU s": round(m["cpu_s"], 1), "peak MiB": m["peak_mib"],
+         "CPU / parse floor": round(m["cpu_s"] / (
+             steps.get("parse floor csv") or steps["parse floor parquet"])["cpu_s"], 2)}
+        for size, steps in results.items() for step, m in steps.items()], script=__file__,
+        notes="CPU and peaks are the figures to read; wall time follows the machine's load")
 
 
 if __name__ == "__main__":

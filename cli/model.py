@@ -70,7 +70,7 @@ def train(
     cluster: Annotated[str, typer.Option(
         help="Dask scheduler address (e.g. tcp://10.0.0.5:8786): LightGBM's folds and refit "
              "are boosted there by lightgbm.dask; the rest of the run is the same "
-             "(docs/cluster.md). Needs the dask extra.")] = "",
+             "(docs: guides/large-portfolios.md). Needs the dask extra.")] = "",
     cluster_rounds: Annotated[int, typer.Option(
         min=1, help="With --cluster: rounds each fold is boosted to (Dask has no early "
                     "stopping; the rounds are chosen afterwards on the held-out AUC).")] = 2000,
