@@ -334,6 +334,7 @@ def started(args) -> None:
           f"{out['service_cpu_per_route_ms']} ms; both got {out['cores_used']} of {CORES} cores")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
+    _record_route(out)
 
 
 def main() -> None:
@@ -398,6 +399,67 @@ def main() -> None:
     print(json.dumps({k: results[k] for k in results if k != "recourse"}, indent=1))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
+    _record_kill(results, args)
+
+
+def _record_route(out: dict) -> None:
+    """The ``--start`` run's figures as ``benchmarks/results/bench_decisions.json``."""
+    from results import record
+
+    rows = [
+        {"measure": "route with recourse p50, refused client",
+         "value": f"{out['route_with_recourse_p50_ms']:.0f} ms",
+         "ratio": f"{out['route_vs_model_calls']:.2f}x the model calls "
+                  f"({out['model_calls_p50_ms']:.0f} ms)", "goal": "2x"},
+        {"measure": "in-process predict CPU per route (the ceiling)",
+         "value": f"{out['route_cpu_in_process_ms']:.1f} ms",
+         "ratio": f"{out['ceiling_per_second']:.0f}/s", "goal": ""},
+        {"measure": "CPU per route, model server + service",
+         "value": f"{out['model_server_cpu_per_route_ms']:.0f} + "
+                  f"{out['service_cpu_per_route_ms']:.0f} ms", "ratio": "", "goal": ""},
+        {"measure": f"saturated, {out['connections']} connections "
+                    f"({out['refused_share']:.0%} refused)",
+         "value": f"{out['saturated_per_second']:.1f}/s, p50 {out['saturated_p50_ms']:.0f} ms, "
+                  f"p99 {out['saturated_p99_ms']:.0f} ms",
+         "ratio": f"{out['saturated_vs_ceiling']:.0%} of the ceiling",
+         "goal": "40 %, p99 < 1 s"},
+        {"measure": "errors", "value": out["errors"], "ratio": "", "goal": 0},
+    ]
+    record("bench_decisions", rows, script=__file__,
+           notes=f"`--start`: GET /clients/{{id}}/score with recourse; model server "
+                 f"{out['workers']} workers, the service one uvicorn process; both got "
+                 f"{out['cores_used']} of {out['cores']} cores.")
+
+
+def _record_kill(results: dict, args: argparse.Namespace) -> None:
+    """The run against a running service as ``benchmarks/results/bench_decisions_kill.json``."""
+    from results import record
+
+    recourse, counts = results["recourse"], results["decisions"]
+    rows = [
+        {"measure": "score of a refused client with recourse, p50",
+         "value": f"{recourse['score_with_recourse_p50_ms']:.0f} ms",
+         "ratio": f"{recourse['route_vs_bare_ratio']}x the bare /invocations call"},
+        {"measure": "score without recourse, p50",
+         "value": f"{recourse['score_without_recourse_p50_ms']:.0f} ms", "ratio": ""},
+        {"measure": "reference: bare /invocations, every contribution, p50",
+         "value": f"{recourse['bare_invocations_explain_all_p50_ms']:.0f} ms", "ratio": "1.0"},
+        *({"measure": f"{loop['target']}: p50 / p99, per second",
+           "value": f"{loop['p50_ms']:.0f} / {loop['p99_ms']:.0f} ms, {loop['per_second']}/s",
+           "ratio": f"{loop['errors']} errors, {loop['cut_by_kill']} cut by the kill"}
+          for loop in results["load"]),
+        {"measure": "acknowledged decisions stored / chain verified",
+         "value": f"{counts['acknowledged'] - counts['acknowledged_not_stored']} of "
+                  f"{counts['acknowledged']} / {'yes' if counts['chain_ok'] else 'NO'}",
+         "ratio": ""},
+    ]
+    if "restart_seconds" in results:
+        rows.append({"measure": "service back after SIGKILL",
+                     "value": f"{results['restart_seconds']} s", "ratio": ""})
+    record("bench_decisions_kill", rows, script=__file__,
+           notes=f"Against a running service: {args.clients} score clients and "
+                 f"{args.writers} decision writers for {args.seconds:g} s"
+                 + (", SIGKILL half-way." if args.kill else "."))
 
 
 if __name__ == "__main__":

@@ -211,6 +211,48 @@ def main() -> None:
           f"same reasons {same_reasons}; server RSS {out['server_rss_mib']} MiB")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
+    _record(out, args)
+
+
+def _record(out: dict, args: argparse.Namespace) -> None:
+    """The run's figures as ``benchmarks/results/bench_serving.json`` (the docs' results page)."""
+    from results import record
+
+    rows = [
+        {"measure": "PythonModel.predict in process, CPU per call (the reference)",
+         "value": f"{out['predict_cpu_ms']:.2f} ms", "against the reference": "1.0x", "goal": ""},
+        {"measure": "PythonModel.predict in process, p50",
+         "value": f"{out['predict_in_process_p50_ms']:.2f} ms", "against the reference": "",
+         "goal": ""},
+        {"measure": "parse + PyFuncModel.predict in process, p50",
+         "value": f"{out['parse_and_predict_in_process_p50_ms']:.2f} ms",
+         "against the reference": "", "goal": ""},
+        {"measure": "bare booster (predict + pred_contrib), p50",
+         "value": f"{out['bare_booster_p50_ms']:.2f} ms", "against the reference": "",
+         "goal": ""},
+        {"measure": "served p50, one connection (wrk)", "value": f"{out['served_p50_ms']:.2f} ms",
+         "against the reference": f"{out['served_p50_vs_predict']:.2f}x", "goal": "2x"},
+        {"measure": f"server CPU per request, {out['connections']} connections",
+         "value": f"{out['server_cpu_per_request_ms']:.2f} ms",
+         "against the reference": f"{out['server_cpu_vs_predict_cpu']:.2f}x", "goal": ""},
+        {"measure": f"saturated throughput, {out['connections']} connections",
+         "value": f"{out['saturated_per_second']:.0f}/s of {out['ceiling_per_second']:.0f}/s",
+         "against the reference": f"{out['saturated_vs_ceiling']:.0%}", "goal": "40 %"},
+        {"measure": "saturated p50 / p99",
+         "value": f"{out['saturated_p50_ms']:.0f} / {out['saturated_p99_ms']:.0f} ms",
+         "against the reference": "", "goal": ""},
+        {"measure": f"{out['compared_clients']} clients served = in process",
+         "value": f"gap {out['max_probability_gap']:.1e}, same reasons {out['same_reasons']}",
+         "against the reference": "", "goal": "gap 0"},
+        {"measure": "errors", "value": out["errors"], "against the reference": "", "goal": 0},
+        {"measure": f"server RSS ({out['workers']} workers)",
+         "value": f"{out['server_rss_mib']} MiB", "against the reference": "", "goal": ""},
+    ]
+    notes = (f"One client with a credit history and the top-10 reasons; wrk {args.seconds:g} s "
+             f"per run; the server got {out['cores_the_server_got']:.2f} of {out['cores']} "
+             "cores. Ratios against the in-process predict (CPU), the saturated one against "
+             "its ceiling (cores / CPU seconds of one predict).")
+    record("bench_serving", rows, script=__file__, notes=notes)
 
 
 if __name__ == "__main__":

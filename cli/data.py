@@ -49,7 +49,7 @@ def validate(data_dir: DataDir = Path("data/raw")) -> None:
 
     Warnings (optional table absent, extra column, unknown level, orphan rows) do not.
 
-    README.md, section "Validating data", lists every message.
+    docs/reference/validation.md lists every message.
     """
     from scoring.validation import validate_folder
 

@@ -47,7 +47,7 @@ def serve(
     """Serve the decision service alone (uvicorn, foreground): scores by client id, reasons,
     recourse and the decision record; docs on /docs. People and keys: the users file
     DECISIONS_USERS_FILE (`scoring users`), or DECISIONS_API_KEYS / DECISIONS_ADVISORS
-    (README, Decision service)."""
+    (docs/guides/users.md)."""
     if ctx.invoked_subcommand is not None:
         return
     import uvicorn

@@ -38,7 +38,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 log = logging.getLogger("decisions.users")
 
-#: The roles, each allowed a set of routes (README, Decision service: roles).
+#: The roles, each allowed a set of routes (docs/guides/users.md).
 SYSTEM = "system"
 ADVISOR = "advisor"
 SUPERVISOR = "supervisor"

@@ -167,7 +167,7 @@ def open_doors(s: Settings, env: dict[str, str] | None = None) -> list[str]:
     elif s.login == "oidc":
         missing = [name for name in OIDC_VARIABLES if not env.get(name)]
         if missing:
-            problems.append(f"--login oidc needs {', '.join(missing)} (README, Logging in)")
+            problems.append(f"--login oidc needs {', '.join(missing)} (docs/guides/users.md)")
     if not people(s):
         problems.append(f"nobody can log in: {s.users_file} has no enabled person; add one "
                         f"with `scoring users add NAME --role supervisor --users-file "

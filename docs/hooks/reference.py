@@ -4,7 +4,7 @@
 - ``reference/http-api.md`` and ``reference/openapi.json``: the decision service's OpenAPI,
   from ``decisions.app.create_app`` (no server started);
 - ``reference/model-inputs.md``: the served model's input fields and params, from
-  ``scoring.schema`` and the signature the model is logged with;
+  ``scoring.request.Application`` (the model's signature) and ``scoring.schema``;
 - ``reference/python/<package>.md``: one mkdocstrings block per module found on disk;
 - ``benchmarks/results.md``: the latest table of each ``benchmarks/results/*.json``, and
   ``benchmarks/index.md``: ``benchmarks/README.md`` (how to run them), one text for both;
@@ -209,40 +209,52 @@ def cell(text: str) -> str:
 # --- the served model's inputs -------------------------------------------------------------
 
 def model_inputs_page() -> str:
-    """The ``/invocations`` columns (from the schema), the history features and the params."""
-    from scoring.features import HISTORY_DESCRIPTIONS
-    from scoring.request import ERROR_CODES, HISTORY
-    from scoring.schema import APPLICATION_TEST
-    from training.track import signature
+    """The ``/invocations`` application fields (``scoring.request.Application``, the model's
+    signature; levels from ``scoring.schema``), the history features and the params."""
+    import pandas as pd
 
-    sig = signature()
-    columns = {c.name: c for c in sig.inputs.inputs}
-    mlflow_type = {name: getattr(c.type, "name", str(c.type)) for name, c in columns.items()}
-    required = [c for c in APPLICATION_TEST.columns if not c.nullable]
+    from scoring.features import HISTORY_DESCRIPTIONS
+    from scoring.request import ERROR_CODES, HISTORY, Application
+    from scoring.schema import APPLICATION_TEST
+    from serving.model import EXPLAIN
+    from training.track import input_example
+
+    schema = Application.model_json_schema()
+    required = set(schema.get("required", []))
+    fields = {name: prop for name, prop in schema["properties"].items() if name != HISTORY}
+    levels = {c.name: c.levels for c in APPLICATION_TEST.columns}
+    _, params = input_example(pd.DataFrame(), threshold=0.0)
     out = ["# Model inputs", "",
-           "Generated from `scoring.schema` and the signature the model is logged with "
-           "(`training.track.signature()`) when the site is built. The request format and "
-           "the answers are explained in [Call the REST API](../guides/rest-api.md).", "",
-           f"A request row holds the {len(APPLICATION_TEST.columns)} columns of "
-           f"`application_test` ({len(required)} required, the others optional: an absent "
-           f"optional field reads as missing) and one optional `{HISTORY}` object with up to "
-           f"{len(HISTORY_DESCRIPTIONS)} history features.", "",
+           "Generated when the site is built from `scoring.request.Application`, the pydantic "
+           "model of one application whose type hint on the model's `predict` gives the logged "
+           "model its MLflow signature, and from `scoring.schema` (category levels). The "
+           "request format, the answers and the errors: "
+           "[Model answers and errors](model-api.md).", "",
+           "A request is `{\"inputs\": [application, ...], \"params\": {...}}`. An application "
+           f"holds the {len(fields)} fields of `application_test` ({len(required)} required, "
+           "the others optional: an absent optional field reads as missing) and one optional "
+           f"`{HISTORY}` object with up to {len(HISTORY_DESCRIPTIONS)} history features; any "
+           "other field is refused.", "",
            "## Params", "", "| param | type | default |", "|---|---|---|"]
-    for p in sig.params.params:
-        default = "the model's threshold" if p.default is None else f"`{p.default}`"
-        out.append(f"| `{p.name}` | {getattr(p.dtype, 'name', p.dtype)} | {default} |")
-    out += ["", "## Error codes", "",
+    for name, default in params.items():
+        shown = "the model's own threshold" if name == "threshold" else f"`{default}`"
+        kind = {str: "string", int: "integer", float: "number"}[type(default)]
+        out.append(f"| `{name}` | {kind} | {shown} |")
+    out += ["", "`explain` is one of " + ", ".join(f"`{e}`" for e in EXPLAIN) + ".", "",
+            "## Error codes", "",
             "A refused request's JSON error carries one of these in `code`: "
             + ", ".join(f"`{c}`" for c in ERROR_CODES) + ".", "",
             "## Application fields", "",
             "| field | type | required | what | levels |", "|---|---|---|---|---|"]
-    for c in APPLICATION_TEST.columns:
-        levels = ", ".join(f"`{v}`" for v in c.levels)
-        out.append(f"| `{c.name}` | {mlflow_type.get(c.name, c.kind)} | "
-                   f"{'yes' if not c.nullable else 'no'} | {cell(c.label)} | {levels} |")
+    for name, prop in fields.items():
+        kinds = [s.get("type") for s in prop.get("anyOf", [prop]) if s.get("type") != "null"]
+        shown_levels = ", ".join(f"`{v}`" for v in levels.get(name, ()))
+        out.append(f"| `{name}` | {' or '.join(kinds)} | {'yes' if name in required else 'no'} "
+                   f"| {cell(prop.get('description', ''))} | {shown_levels} |")
     out += ["", f"## History features (`{HISTORY}`)", "",
             "Numbers keyed by feature name; leave out what is missing. "
-            "`scoring.request.pack_history` builds the object from feature-store rows.", "",
+            "`scoring.request.to_inputs` builds the `inputs` (history included) from "
+            "feature-store rows.", "",
             "| feature | what |", "|---|---|"]
     for name, description in HISTORY_DESCRIPTIONS.items():
         out.append(f"| `{name}` | {cell(description)} |")
