@@ -21,9 +21,9 @@ from training.train import Split, cv_lightgbm, lightgbm_params
 #: A faster learning rate than the default 0.02 (431 CV rounds on the session's store): a Dask
 #: round costs a synchronisation of the workers (the default rate took 14 min on a loaded
 #: machine), and each fold is boosted to ROUNDS: Dask has no early stopping.
-FAST = {"learning_rate": 0.1}
+FAST = {"learning_rate": 0.3}
 #: Enough rounds for the folds to stop early at that rate.
-ROUNDS = 200
+ROUNDS = 60
 
 
 @pytest.fixture(scope="module")
