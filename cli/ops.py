@@ -83,9 +83,12 @@ def up(
         help="For a 1 GiB host: one model replica (a crash or `scoring reload` leaves the "
         "model URL unanswered for a few seconds) and no MLflow tracking UI.")] = False,
 ) -> None:
-    """Start the tracking UI, the model server (nginx + two replicas of @champion), the
-    dashboard and the decision service under supervisord, and wait until each answers.
-    Logs: RUN_DIR/logs/; the decision service's credentials: RUN_DIR/decisions-auth.json."""
+    """Start every service under supervisord and wait until each answers.
+
+    The services: the tracking UI, the model server (nginx + two replicas of @champion), the
+    dashboard and the decision service. Logs: RUN_DIR/logs/; the decision service's
+    credentials: RUN_DIR/decisions-auth.json.
+    """
     from ops.settings import ServiceError
     from ops.supervisor import bytecode_compiled, json_guard_available
     from ops.supervisor import up as start
@@ -192,9 +195,12 @@ def decisions(
     store: Annotated[Path | None, typer.Option(
         help="Feature store folder (default: DECISIONS_STORE, else data/features).")] = None,
 ) -> None:
-    """Serve the decision service alone (uvicorn, foreground): scores by client id, reasons,
-    recourse and the decision record; docs on /docs. Credentials: DECISIONS_API_KEYS,
-    DECISIONS_ADVISORS or DECISIONS_AUTH_FILE (README, Decision service)."""
+    """Serve the decision service alone (uvicorn, foreground); its API docs on /docs.
+
+    It scores clients by id, with reasons and recourse, and keeps the decision record.
+    Credentials: DECISIONS_API_KEYS, DECISIONS_ADVISORS or DECISIONS_AUTH_FILE (README,
+    Decision service).
+    """
     import uvicorn
 
     from decisions.app import create_app
