@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ops.settings import BIN, ROOT, Settings, dashboard_enabled
 from scoring.names import PREDICTION_LOG_ENV
+from scoring.tracking import artifacts_root
 
 
 def _environment(s: Settings, **extra: str) -> str:
@@ -46,8 +47,7 @@ def _quote(part: str) -> str:
 def _tracking_command(s: Settings) -> list[str]:
     command = [sys.executable, "-m", "ops.tracking", "--backend-store-uri", s.tracking_uri,
                "--host", s.host, "--port", str(s.tracking_port), "--workers", "1"]
-    if s.tracking_uri.startswith("sqlite:///"):
-        artifacts = Path(s.tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
+    if (artifacts := artifacts_root(s.tracking_uri)) is not None:
         command += ["--artifacts-destination", artifacts.as_uri()]
     return command
 
