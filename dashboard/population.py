@@ -12,7 +12,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -28,7 +27,7 @@ from scoring.store import (
     read_store,
     read_store_schema,
 )
-from serving.client import Score, ScoringClient, ScoringError
+from serving.client import ScoringClient, ScoringError
 
 #: Application fields always offered in the comparisons, before the model's top features.
 KEY_FEATURES = ("EXT_SOURCE_2", "EXT_SOURCE_3", "EXT_SOURCE_1", "DAYS_BIRTH", "DAYS_EMPLOYED",
@@ -242,58 +241,37 @@ def id_index(store: Path | str) -> IdIndex:
 
 
 @dataclass
-class BackgroundSample:
-    """Clients of the store scored once by the model server, in a daemon thread.
+class ScoredSample:
+    """A random sample of clients scored once by the model server, in a background thread.
 
     Until ``ready``, the views say that the sample is being scored; while the model server is
     down the thread waits and retries, so the sample completes once the server is back.
-    Clients the server refuses (outside its plausible ranges) are left out.
     """
 
     store: Path | str
     client: ScoringClient
-    size: int = 0
-    seed: int = 0
+    size: int = 20_000
+    batch: int = 500
     retry_seconds: float = 5.0
+    #: Pause between batches: building a request holds the GIL, so scoring flat out would
+    #: slow down the pages served meanwhile.
+    pause_seconds: float = 0.3
+    seed: int = 0
     frame: pd.DataFrame | None = None
     error: str | None = None
     _thread: threading.Thread | None = field(default=None, repr=False)
-    thread_name: ClassVar[str] = "dashboard-sample"
 
     @property
     def ready(self) -> bool:
         return self.frame is not None
 
-    def start(self) -> Self:
-        """Start in a daemon thread (once); returns self."""
+    def start(self) -> ScoredSample:
+        """Start scoring in a daemon thread (once); returns self."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, daemon=True,
-                                            name=self.thread_name)
+                                            name="dashboard-sample")
             self._thread.start()
         return self
-
-    def _run(self) -> None:
-        raise NotImplementedError
-
-    def _scored(self, rows: pd.DataFrame, explain: str) -> tuple[pd.DataFrame, list[Score]]:
-        """The store ``rows`` the server accepts and their scores; waits while it is down."""
-        while True:
-            try:
-                return score_accepted(self.client, rows, explain, local=(TARGET, DATASET))
-            except ScoringError as err:
-                self.error = str(err)
-                time.sleep(self.retry_seconds)
-
-
-@dataclass
-class ScoredSample(BackgroundSample):
-    """A random sample of ``size`` clients with their probability (``explain='none'``)."""
-
-    size: int = 20_000
-    batch: int = 500
-    #: Pause between batches: building a request holds the GIL, so scoring flat out would
-    #: slow down the pages served meanwhile.
-    pause_seconds: float = 0.3
 
     def _run(self) -> None:
         # Random runs of consecutive ids: each batch reads one or two row groups of the
@@ -306,11 +284,24 @@ class ScoredSample(BackgroundSample):
         parts = []
         for start in starts:
             last = ids[min(start + self.batch, ids.size) - 1]
-            kept, scores = self._scored(read_id_range(self.store, ids[start], last), "none")
-            parts.append(kept.assign(probability=[s.probability for s in scores]))
+            parts.append(self._scored(read_id_range(self.store, ids[start], last)))
             time.sleep(self.pause_seconds)
         self.error = None
         self.frame = pd.concat(parts, ignore_index=True)
+
+    def _scored(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The rows the server accepts, with their probability; waits while it is down.
+
+        Refused clients (outside the model's plausible ranges) are left out
+        (``refusals.score_accepted``).
+        """
+        while True:
+            try:
+                kept, scores = score_accepted(self.client, rows, local=(TARGET, DATASET))
+                return kept.assign(probability=[s.probability for s in scores])
+            except ScoringError as err:
+                self.error = str(err)
+                time.sleep(self.retry_seconds)
 
 
 def score_sample(store: Path | str, client: ScoringClient, size: int) -> ScoredSample:
@@ -319,22 +310,47 @@ def score_sample(store: Path | str, client: ScoringClient, size: int) -> ScoredS
 
 
 @dataclass
-class ExplainedSample(BackgroundSample):
-    """Every feature's contribution for ``size`` clients (``explain='all'``), computed once (a
-    few seconds of the model server's time): long frame of ``SK_ID_CURR``, ``feature``,
-    ``value``, ``contribution``.
+class ExplainedSample:
+    """Every feature's contribution for ``size`` clients (``explain='all'``), computed once in
+    a background thread (a few seconds of the model server's time): long frame of
+    ``SK_ID_CURR``, ``feature``, ``value``, ``contribution``.
 
-    Clients are one run of consecutive ids from a random start (one or two row groups read).
+    Clients are one run of consecutive ids from a random start (one or two row groups read);
+    clients the server refuses (outside its plausible ranges) are left out.
     """
 
+    store: Path | str
+    client: ScoringClient
     size: int = 150
-    thread_name: ClassVar[str] = "dashboard-contributions"
+    seed: int = 0
+    retry_seconds: float = 5.0
+    frame: pd.DataFrame | None = None
+    error: str | None = None
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def ready(self) -> bool:
+        return self.frame is not None
+
+    def start(self) -> ExplainedSample:
+        """Start in a daemon thread (once); returns self."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name="dashboard-contributions")
+            self._thread.start()
+        return self
 
     def _run(self) -> None:
         ids = np.array(client_ids(self.store))
         start = int(np.random.default_rng(self.seed).integers(0, max(1, ids.size - self.size)))
         rows = read_id_range(self.store, ids[start], ids[min(start + self.size, ids.size) - 1])
-        _, scores = self._scored(rows, "all")
+        while True:
+            try:
+                _, scores = score_accepted(self.client, rows, "all", local=(TARGET, DATASET))
+                break
+            except ScoringError as err:
+                self.error = str(err)
+                time.sleep(self.retry_seconds)  # server down: try again
         self.error = None
         self.frame = pd.DataFrame([{KEY: s.client_id, "feature": r["feature"],
                                     "value": r.get("value"),
