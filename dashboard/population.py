@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -240,8 +241,33 @@ def id_index(store: Path | str) -> IdIndex:
     return IdIndex(client_ids(store))
 
 
+class InBackground:
+    """What a sample scored in a daemon thread offers: ``start`` it once, then it is
+    ``ready`` when its ``frame`` is there (the class declares ``frame``, ``_thread``,
+    ``thread_name`` and ``_run``)."""
+
+    frame: pd.DataFrame | None
+    _thread: threading.Thread | None
+    thread_name: ClassVar[str]
+
+    @property
+    def ready(self) -> bool:
+        return self.frame is not None
+
+    def start(self) -> Self:
+        """Start in a daemon thread (once); returns self."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name=self.thread_name)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
 @dataclass
-class ScoredSample:
+class ScoredSample(InBackground):
     """A random sample of clients scored once by the model server, in a background thread.
 
     Until ``ready``, the views say that the sample is being scored; while the model server is
@@ -260,18 +286,7 @@ class ScoredSample:
     frame: pd.DataFrame | None = None
     error: str | None = None
     _thread: threading.Thread | None = field(default=None, repr=False)
-
-    @property
-    def ready(self) -> bool:
-        return self.frame is not None
-
-    def start(self) -> ScoredSample:
-        """Start scoring in a daemon thread (once); returns self."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, daemon=True,
-                                            name="dashboard-sample")
-            self._thread.start()
-        return self
+    thread_name: ClassVar[str] = "dashboard-sample"
 
     def _run(self) -> None:
         # Random runs of consecutive ids: each batch reads one or two row groups of the
@@ -310,7 +325,7 @@ def score_sample(store: Path | str, client: ScoringClient, size: int) -> ScoredS
 
 
 @dataclass
-class ExplainedSample:
+class ExplainedSample(InBackground):
     """Every feature's contribution for ``size`` clients (``explain='all'``), computed once in
     a background thread (a few seconds of the model server's time): long frame of
     ``SK_ID_CURR``, ``feature``, ``value``, ``contribution``.
@@ -327,18 +342,7 @@ class ExplainedSample:
     frame: pd.DataFrame | None = None
     error: str | None = None
     _thread: threading.Thread | None = field(default=None, repr=False)
-
-    @property
-    def ready(self) -> bool:
-        return self.frame is not None
-
-    def start(self) -> ExplainedSample:
-        """Start in a daemon thread (once); returns self."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, daemon=True,
-                                            name="dashboard-contributions")
-            self._thread.start()
-        return self
+    thread_name: ClassVar[str] = "dashboard-contributions"
 
     def _run(self) -> None:
         ids = np.array(client_ids(self.store))
