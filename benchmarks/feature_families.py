@@ -293,28 +293,38 @@ def main() -> None:
     y_all = rows["TARGET"].to_numpy(dtype=int)
     pops = {"all": np.ones(len(rows), bool),
             "complete": rows[KEY].between(FIRST_ID, LAST_ID).to_numpy()}
-    extra = {}
+    sets = feature_sets(base, rows, tables, args.only, not args.no_removals)
+    print_table(sets, pops, y_all, args.populations, args.every_set)
+
+
+def feature_sets(base: pd.DataFrame, rows: pd.DataFrame, tables, only: list[str] | None,
+                 removals: bool) -> dict[str, pd.DataFrame]:
+    """The current inputs, each candidate added to them, and (``removals``) each existing
+    group taken out; ``only``: these candidates and groups."""
+    sets = {"current": base}
     for name, fn in CANDIDATES.items():
-        if args.only and name not in args.only:
+        if only and name not in only:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            extra[name] = fn(rows, tables)
-    sets = {"current": base}
-    for name, cols in extra.items():
-        sets[f"+ {name}"] = pd.concat([base, cols], axis=1)
-    if not args.no_removals:
+            sets[f"+ {name}"] = pd.concat([base, fn(rows, tables)], axis=1)
+    if removals:
         for name, cols in existing_groups(base.columns).items():
-            if args.only and name not in args.only:
-                continue
-            sets[f"- {name}"] = base.drop(columns=cols)
+            if not only or name in only:
+                sets[f"- {name}"] = base.drop(columns=cols)
+    return sets
+
+
+def print_table(sets: dict[str, pd.DataFrame], pops: dict[str, np.ndarray], y_all: np.ndarray,
+                populations: list[str], every_set: bool) -> None:
+    """One Markdown row per (population, feature set): CV ROC AUC and its change."""
     print("| population | feature set | features | CV ROC AUC | change | folds up |")
     print("|---|---|---|---|---|---|")
     table = []
-    for p in args.populations:
+    for p in populations:
         reference = None
         for name, X in sets.items():
-            if p == "all" and name not in APPLICATION_SETS and not args.every_set:
+            if p == "all" and name not in APPLICATION_SETS and not every_set:
                 continue  # side-table families: the complete population tells
             t0 = time.perf_counter()
             scores = np.array(cv_auc(X[pops[p]].reset_index(drop=True), y_all[pops[p]]))
@@ -332,7 +342,6 @@ def main() -> None:
     record("feature_families", table, script=__file__,
            notes="5-fold CV ROC AUC of one fixed LightGBM on the real samples; change: mean of "
            "the per-fold differences with the first set of each population")
-
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,10 @@ from scoring.names import (
     MODEL_PORT,
     MODEL_VERSION_ENV,
 )
+from training.config import TrainConfig
+
+#: `scoring train`'s defaults: the training run's own (MLproject passes other values through).
+DEFAULTS = TrainConfig()
 
 app = sub_app("Model: train, promote, serve, score.")
 
@@ -23,9 +27,10 @@ app = sub_app("Model: train, promote, serve, score.")
 @app.command()
 def train(
     store: Annotated[Path, typer.Option(help="Feature store folder (from `scoring features`).")
-                     ] = Path("data/features"),
+                     ] = DEFAULTS.store,
     folds: Annotated[int, typer.Option(
-        min=2, help="Stratified cross-validation folds over every labelled client.")] = 5,
+        min=2, help="Stratified cross-validation folds over every labelled client.")
+    ] = DEFAULTS.folds,
     test_share: Annotated[str, typer.Option(
         help="Share of labelled clients kept out of everything (CV, calibration, threshold, "
              "refit) as a test part, e.g. 0.1; 'auto': none below 100,000 clients (the "
@@ -33,29 +38,32 @@ def train(
     ] = "auto",
     trials: Annotated[int, typer.Option(
         min=0, help="LightGBM search trials, each a full CV, scored by the mean CV ROC AUC "
-                    "(0: defaults).")] = 10,
-    timeout: Annotated[float, typer.Option(help="Time budget of the search, seconds.")] = 600.0,
+                    "(0: defaults).")] = DEFAULTS.trials,
+    timeout: Annotated[float, typer.Option(help="Time budget of the search, seconds.")
+                       ] = DEFAULTS.timeout,
     seed: Annotated[int, typer.Option(help="Seed of the folds, the test part and the search.")
-                    ] = 0,
+                    ] = DEFAULTS.seed,
     fn_cost: Annotated[float, typer.Option(help="Cost of granting a loan that defaults.")
-                       ] = 10.0,
+                       ] = DEFAULTS.fn_cost,
     fp_cost: Annotated[float, typer.Option(help="Cost of refusing a client who would repay.")
-                       ] = 1.0,
+                       ] = DEFAULTS.fp_cost,
     class_weight: Annotated[str, typer.Option(
         help="Class imbalance: 'none' (the cost-based threshold handles it) or 'balanced'.")
-    ] = "none",
+    ] = DEFAULTS.class_weight,
     calibrate: Annotated[bool, typer.Option(
         help="Calibrate probabilities: Platt, isotonic or none, whichever gives the lowest "
-             "cross-fitted out-of-fold Brier score.")] = True,
+             "cross-fitted out-of-fold Brier score.")] = DEFAULTS.calibrate,
     monotone: Annotated[bool, typer.Option(
         help="LightGBM monotone constraints: external scores never raise the risk, days past "
              "due and debt ratios never lower it (explanations a client can follow). On the "
              "24,587 real labelled clients they lowered the cross-fitted business cost by "
              "0.009 per application (paired 95 % interval -0.016 to -0.002), hence on by "
-             "default; about 25 % more training CPU.")] = True,
-    threads: Annotated[int, typer.Option(help="LightGBM threads (0: all cores).")] = 0,
+             "default; about 25 % more training CPU.")] = DEFAULTS.monotone,
+    threads: Annotated[int, typer.Option(help="LightGBM threads (0: all cores).")
+                       ] = DEFAULTS.num_threads,
     register: Annotated[bool, typer.Option(
-        help="Register the model as a new version with alias challenger.")] = True,
+        help="Register the model as a new version with alias challenger.")
+    ] = DEFAULTS.register,
     param: Annotated[list[str] | None, typer.Option(
         help="Fixed LightGBM parameter NAME=VALUE, applied after the search (repeatable).")
     ] = None,
@@ -75,17 +83,16 @@ def train(
         min=1, help="With --cluster: rounds each fold is boosted to (Dask has no early "
                     "stopping; the rounds are chosen afterwards on the held-out AUC).")] = 2000,
 ) -> None:
-    """Cross-validate and compare candidates in MLflow; refit LightGBM on every labelled client
-    and register it as @challenger.
+    """Cross-validate candidates, refit LightGBM and register it as @challenger (MLflow).
 
-    Candidates: a prior-rate baseline, a logistic regression and LightGBM (rounds chosen on the
-    mean held-out AUC of the folds, optional Optuna search), each scored by the same stratified
-    folds. Reported metrics come from the out-of-fold predictions of every client, with
-    bootstrap 95 % intervals. The threshold minimises fn_cost x FN + fp_cost x FP over them.
-    The registered model is refit on every labelled client (but the test part) for the CV
-    rounds x folds / (folds - 1). The search maximises AUC rather than the cost: the cost at
-    the best threshold is a step function of a few hundred borderline clients, noisier from
-    trial to trial, while AUC ranks every client and the threshold is set afterwards.
+    Candidates, compared in MLflow: a prior-rate baseline, a logistic regression and LightGBM
+    (rounds chosen on the mean held-out AUC of the folds, optional Optuna search), each scored
+    by the same stratified folds. Reported metrics come from the out-of-fold predictions of
+    every client, with bootstrap 95 % intervals. The threshold minimises fn_cost x FN + fp_cost
+    x FP over them. The registered model is refit on every labelled client (but the test part)
+    for the CV rounds x folds / (folds - 1). The search maximises AUC rather than the cost: the
+    cost at the best threshold is a step function of a few hundred borderline clients, noisier
+    from trial to trial, while AUC ranks every client and the threshold is set afterwards.
 
     Protected attributes (scoring/protected.py) are left out of the inputs unless
     --use-protected says otherwise; the run logs fairness per group of each of them, the
@@ -94,7 +101,6 @@ def train(
     Tracking store: mlruns/mlflow.db unless MLFLOW_TRACKING_URI is set. A failed run never
     changes an alias.
     """
-    from training.run import TrainConfig
     from training.run import train as run
 
     if class_weight not in ("none", "balanced"):
@@ -307,8 +313,8 @@ def score(
     model: Annotated[str, typer.Option(help="Model URI to score with.")
                      ] = CHAMPION_URI,
 ) -> None:
-    """Score every application_test row of a folder in batch: SK_ID_CURR, probability,
-    decision."""
+    """Score every application_test row of a folder in batch: SK_ID_CURR, probability, decision.
+    """
     from mlflow.exceptions import MlflowException
 
     from scoring.tables import DataError

@@ -44,7 +44,7 @@ def drift(
         fail(str(err))
     typer.echo(f"{len(result.drifted)} of {len(result.table)} features drifted "
                f"({result.share:.0%}): {', '.join(result.drifted) or 'none'}")
-    from training.stability import BANDS
+    from scoring.stability import BANDS
 
     ix = result.stability.set_index("column")
     if "score" in ix.index:

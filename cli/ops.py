@@ -98,13 +98,14 @@ def up(
         help="The name people type to reach the services (default: the --host address).")
                            ] = "",
 ) -> None:
-    """Start the tracking UI, the model server (nginx + two replicas of @champion), the
-    dashboard and the decision service under supervisord, and wait until each answers.
+    """Start every service under supervisord and wait until each answers.
 
-    Beyond loopback (--host other than 127.0.0.1) it refuses to start without a dashboard
-    login, people in the user file and TLS; the MLflow UI gets nginx's basic auth. On
-    loopback a first advisor and supervisor are created with random passwords, shown once.
-    Logs: RUN_DIR/logs/; people and keys: RUN_DIR/decisions-auth.json."""
+    The services: the tracking UI, the model server (nginx + two replicas of @champion), the
+    dashboard and the decision service. Beyond loopback (--host other than 127.0.0.1) it
+    refuses to start without a dashboard login, people in the user file and TLS; the MLflow UI
+    gets nginx's basic auth. On loopback a first advisor and supervisor are created with random
+    passwords, shown once. Logs: RUN_DIR/logs/; people and keys: RUN_DIR/decisions-auth.json.
+    """
     from ops.doors import self_signed
     from ops.settings import LOGINS, ServiceError
     from ops.supervisor import bytecode_compiled, json_guard_available

@@ -12,14 +12,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
 
+from dashboard.refusals import score_accepted
 from dashboard.words import display_value, display_values
+from scoring.features import DATASET, KEY
 from scoring.names import DAYS_PER_YEAR
-from scoring.request import RequestError
-from scoring.schema import APPLICATION_TEST
+from scoring.schema import APPLICATION_TEST, TARGET
 from scoring.store import (
     client_ids,
     read_id_range,
@@ -28,7 +30,6 @@ from scoring.store import (
 )
 from serving.client import ScoringClient, ScoringError
 
-KEY, TARGET, DATASET = "SK_ID_CURR", "TARGET", "DATASET"
 #: Application fields always offered in the comparisons, before the model's top features.
 KEY_FEATURES = ("EXT_SOURCE_2", "EXT_SOURCE_3", "EXT_SOURCE_1", "DAYS_BIRTH", "DAYS_EMPLOYED",
                 "AMT_INCOME_TOTAL", "AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE",
@@ -240,8 +241,33 @@ def id_index(store: Path | str) -> IdIndex:
     return IdIndex(client_ids(store))
 
 
+class InBackground:
+    """What a sample scored in a daemon thread offers: ``start`` it once, then it is
+    ``ready`` when its ``frame`` is there (the class declares ``frame``, ``_thread``,
+    ``thread_name`` and ``_run``)."""
+
+    frame: pd.DataFrame | None
+    _thread: threading.Thread | None
+    thread_name: ClassVar[str]
+
+    @property
+    def ready(self) -> bool:
+        return self.frame is not None
+
+    def start(self) -> Self:
+        """Start in a daemon thread (once); returns self."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name=self.thread_name)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
 @dataclass
-class ScoredSample:
+class ScoredSample(InBackground):
     """A random sample of clients scored once by the model server, in a background thread.
 
     Until ``ready``, the views say that the sample is being scored; while the model server is
@@ -260,18 +286,7 @@ class ScoredSample:
     frame: pd.DataFrame | None = None
     error: str | None = None
     _thread: threading.Thread | None = field(default=None, repr=False)
-
-    @property
-    def ready(self) -> bool:
-        return self.frame is not None
-
-    def start(self) -> ScoredSample:
-        """Start scoring in a daemon thread (once); returns self."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, daemon=True,
-                                            name="dashboard-sample")
-            self._thread.start()
-        return self
+    thread_name: ClassVar[str] = "dashboard-sample"
 
     def _run(self) -> None:
         # Random runs of consecutive ids: each batch reads one or two row groups of the
@@ -292,46 +307,16 @@ class ScoredSample:
     def _scored(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The rows the server accepts, with their probability; waits while it is down.
 
-        A refused batch (a client outside the model's plausible ranges) is split in halves
-        until the refused clients are isolated and left out.
+        Refused clients (outside the model's plausible ranges) are left out
+        (``refusals.score_accepted``).
         """
         while True:
             try:
-                scores = self.client.score(rows.drop(columns=[TARGET, DATASET]),
-                                           explain="none")
-                return rows.assign(probability=[s.probability for s in scores])
+                kept, scores = score_accepted(self.client, rows, local=(TARGET, DATASET))
+                return kept.assign(probability=[s.probability for s in scores])
             except ScoringError as err:
                 self.error = str(err)
-                if err.status is not None and 400 <= err.status < 500:
-                    kept = refused_rows_dropped(rows, err.error)
-                    if kept is not None and 0 < len(kept) < len(rows):
-                        rows = kept
-                        continue
-                    if len(rows) == 1:
-                        return rows.iloc[:0].assign(probability=[])
-                    half = len(rows) // 2
-                    return pd.concat([self._scored(rows.iloc[:half]),
-                                      self._scored(rows.iloc[half:])], ignore_index=True)
                 time.sleep(self.retry_seconds)
-
-
-def refused_rows_dropped(rows: pd.DataFrame, error: RequestError | None,
-                         ) -> pd.DataFrame | None:
-    """The rows without those the model server's refusal ``error`` refers to, or None when
-    it does not say which (out of range, unknown level, missing value of a column)."""
-    if error is None or error.field not in rows:
-        return None
-    column = rows[error.field]
-    if error.code == "outside_range":
-        values = pd.to_numeric(column, errors="coerce")
-        low = -np.inf if error.low is None else error.low
-        high = np.inf if error.high is None else error.high
-        return rows[values.isna() | values.between(low, high)]
-    if error.code == "unknown_level":
-        return rows[column.astype(str) != str(error.value)]
-    if error.code == "missing":
-        return rows[column.notna()]
-    return None
 
 
 def score_sample(store: Path | str, client: ScoringClient, size: int) -> ScoredSample:
@@ -340,7 +325,7 @@ def score_sample(store: Path | str, client: ScoringClient, size: int) -> ScoredS
 
 
 @dataclass
-class ExplainedSample:
+class ExplainedSample(InBackground):
     """Every feature's contribution for ``size`` clients (``explain='all'``), computed once in
     a background thread (a few seconds of the model server's time): long frame of
     ``SK_ID_CURR``, ``feature``, ``value``, ``contribution``.
@@ -357,35 +342,19 @@ class ExplainedSample:
     frame: pd.DataFrame | None = None
     error: str | None = None
     _thread: threading.Thread | None = field(default=None, repr=False)
-
-    @property
-    def ready(self) -> bool:
-        return self.frame is not None
-
-    def start(self) -> ExplainedSample:
-        """Start in a daemon thread (once); returns self."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, daemon=True,
-                                            name="dashboard-contributions")
-            self._thread.start()
-        return self
+    thread_name: ClassVar[str] = "dashboard-contributions"
 
     def _run(self) -> None:
         ids = np.array(client_ids(self.store))
         start = int(np.random.default_rng(self.seed).integers(0, max(1, ids.size - self.size)))
         rows = read_id_range(self.store, ids[start], ids[min(start + self.size, ids.size) - 1])
-        rows = rows.drop(columns=[TARGET, DATASET])
         while True:
             try:
-                scores = self.client.score(rows, explain="all")
+                _, scores = score_accepted(self.client, rows, "all", local=(TARGET, DATASET))
                 break
             except ScoringError as err:
                 self.error = str(err)
-                kept = refused_rows_dropped(rows, err.error)
-                if err.status is not None and kept is not None and 0 < len(kept) < len(rows):
-                    rows = kept
-                    continue
-                time.sleep(self.retry_seconds)  # server down (or refusing all): try again
+                time.sleep(self.retry_seconds)  # server down: try again
         self.error = None
         self.frame = pd.DataFrame([{KEY: s.client_id, "feature": r["feature"],
                                     "value": r.get("value"),

@@ -15,15 +15,12 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from dashboard.population import refused_rows_dropped
-from serving.client import ScoringError
+from dashboard.refusals import Scorer, score_accepted
 
 #: Fields an advisor can negotiate with the client, in the order shown.
 ACTIONABLE = ("AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE")
 #: Multiples of the client's value that are scored (the client's own value included).
 FACTORS = tuple(np.round(np.linspace(0.25, 2.0, 15), 3))
-#: Refusals (a variant outside the model's plausible ranges) tolerated before giving up.
-_MAX_RETRIES = 4
 
 
 @dataclass(frozen=True)
@@ -104,32 +101,17 @@ def variants(row: pd.DataFrame, fields: tuple[str, ...] = ACTIONABLE,
                       _factor=np.tile(np.asarray(factors, dtype="float64"), len(changed)))
 
 
-def sensitivity(scorer, row: pd.DataFrame, threshold: float, decision: str,
+def sensitivity(scorer: Scorer, row: pd.DataFrame, threshold: float, decision: str,
                 fields: tuple[str, ...] = ACTIONABLE) -> Curves:
     """Score every variant of ``row`` in one request (``explain='none'``).
 
-    Variants the server refuses (outside its plausible ranges) are left out, one request per
-    refusal. Raises ``ScoringError`` when the server is unreachable.
+    Variants the server refuses (outside its plausible ranges) are left out
+    (``refusals.score_accepted``). Raises ``ScoringError`` when the server is unreachable.
     """
-    rows = variants(row, fields)
-    for _ in range(_MAX_RETRIES + 1):
-        if rows.empty:
-            break
-        try:
-            scores = scorer.score(rows.drop(columns=["_field", "_factor"]), explain="none")
-        except ScoringError as err:
-            if err.status is None or not 400 <= err.status < 500:
-                raise
-            kept = refused_rows_dropped(rows, err.error)
-            if kept is None or len(kept) == len(rows):
-                raise
-            rows = kept
-            continue
-        frame = pd.DataFrame({"field": rows["_field"].to_numpy(),
-                              "factor": rows["_factor"].to_numpy(),
-                              "value": [float(rows[f].iloc[i]) for i, f in
-                                        enumerate(rows["_field"])],
-                              "probability": [s.probability for s in scores]})
-        return Curves(frame, threshold, decision)
-    return Curves(pd.DataFrame(columns=["field", "factor", "value", "probability"]),
-                  threshold, decision)
+    rows, scores = score_accepted(scorer, variants(row, fields), local=("_field", "_factor"))
+    frame = pd.DataFrame({"field": rows["_field"].to_numpy(),
+                          "factor": rows["_factor"].to_numpy(dtype="float64"),
+                          "value": [float(rows[f].iloc[i]) for i, f in
+                                    enumerate(rows["_field"])],
+                          "probability": [s.probability for s in scores]})
+    return Curves(frame, threshold, decision)

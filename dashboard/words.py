@@ -175,11 +175,6 @@ def reason_sentence(t: Language, reason: dict[str, Any]) -> str:
     return text.format(label=label, value=value)
 
 
-def summary_sentence(t: Language, score: Score) -> str:
-    """One sentence for the score card and its text alternative."""
-    return f"{decision_words(t, score.decision)}. {distance_text(t, score)}"
-
-
 def recourse_sentences(t: Language, curves: Curves) -> list[str]:
     """What single change of an actionable field would change the decision, in words."""
     _ = t.gettext

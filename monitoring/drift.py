@@ -13,7 +13,7 @@ and logged to MLflow as a run of the ``credit-scoring-monitoring`` experiment, w
 of drifted features as the metric ``share_drifted_features`` and one ``drift_<feature>`` score
 per feature. Beside it, the population stability index of the champion's score (``psi_score``)
 and the characteristic stability index of each feature (``csi_<feature>``), with the usual
-0.1 / 0.25 bands (``training/stability.py``), are logged in the same run.
+0.1 / 0.25 bands (``scoring/stability.py``), are logged in the same run.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from pathlib import Path
 import pandas as pd
 
 from scoring import features as F
-from scoring.names import MONITORING_EXPERIMENT
+from scoring import tracking
+from scoring.names import CHAMPION, MODEL_NAME, MONITORING_EXPERIMENT
 from scoring.request import pack_history
+from scoring.stability import stability_table
 from scoring.store import read_store, store_path
 
 EXPERIMENT = MONITORING_EXPERIMENT
@@ -107,14 +109,12 @@ def champion_importance(top: int) -> tuple[list[str], str | None]:
     """The champion's ``top`` features by mean |SHAP|, and its version."""
     from mlflow import MlflowClient
 
-    from training import track
-
-    version = track.alias_version(track.CHAMPION)
+    version = tracking.alias_version(CHAMPION)
     if version is None:
-        raise DriftError(f"no @champion of {track.MODEL_NAME}: run `scoring promote`, or "
+        raise DriftError(f"no @{CHAMPION} of {MODEL_NAME}: run `scoring promote`, or "
                          "give --feature")
     client = MlflowClient()
-    run_id = client.get_model_version(track.MODEL_NAME, version).run_id
+    run_id = client.get_model_version(MODEL_NAME, version).run_id
     table = pd.read_csv(client.download_artifacts(run_id, "importance.csv"))
     return table["feature"].head(top).tolist(), str(version)
 
@@ -132,13 +132,11 @@ def champion_scores(rows: pd.DataFrame) -> pd.Series | None:
     None without a champion."""
     import mlflow
 
-    from training import track
-
     if "probability" in rows:
         return rows["probability"].astype(float).reset_index(drop=True)
-    if track.alias_version(track.CHAMPION) is None:
+    if tracking.alias_version(CHAMPION) is None:
         return None
-    model = mlflow.pyfunc.load_model(f"models:/{track.MODEL_NAME}@{track.CHAMPION}")
+    model = mlflow.pyfunc.load_model(tracking.alias_uri(CHAMPION))
     out = model.predict(pack_history(rows.reset_index(drop=True)), params={"explain": "none"})
     return out["probability"].astype(float)
 
@@ -146,8 +144,6 @@ def champion_scores(rows: pd.DataFrame) -> pd.Series | None:
 def stability(reference: pd.DataFrame, current: pd.DataFrame, inputs: list[pd.DataFrame],
               ) -> pd.DataFrame:
     """PSI of the champion's score (when there is one) and CSI of each compared feature."""
-    from training.stability import stability_table
-
     frames = [frame.reset_index(drop=True) for frame in inputs]
     scores = [champion_scores(rows) for rows in (reference, current)]
     if scores[0] is not None and scores[1] is not None:
@@ -187,9 +183,7 @@ def _pandas3_shim() -> None:
 
 def run_drift(config: DriftConfig, say: Callable[[str], None] = print) -> DriftResult:
     """Compare the two samples, save the HTML report and log it to MLflow."""
-    from training import track
-
-    track.configure()
+    tracking.configure(experiment=EXPERIMENT)
     features, version = (config.features, None) if config.features else \
         champion_importance(config.top)
     samples, raw = [], []
@@ -216,18 +210,9 @@ def run_drift(config: DriftConfig, say: Callable[[str], None] = print) -> DriftR
 
 def _log_run(config: DriftConfig, result: DriftResult, version: str | None) -> str:
     """The drift run in the monitoring experiment: params, metrics, report and table."""
-    import tempfile
-
     import mlflow
 
-    uri = mlflow.get_tracking_uri()
-    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        location = None
-        if uri.startswith("sqlite:///"):
-            location = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
-        mlflow.create_experiment(EXPERIMENT, artifact_location=location)
-    experiment = mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
-    with mlflow.start_run(experiment_id=experiment,
+    with mlflow.start_run(experiment_id=tracking.experiment_id(EXPERIMENT),
                           run_name=f"drift {config.reference} vs {config.current}") as run:
         mlflow.set_tags({"kind": "drift", "model_version": version or "none"})
         mlflow.log_params({"reference": config.reference, "current": config.current,
@@ -244,9 +229,6 @@ def _log_run(config: DriftConfig, result: DriftResult, version: str | None) -> s
         mlflow.log_metric("stability_significant", float((indices["band"] == "significant")
                                                          .sum()))
         mlflow.log_artifact(str(result.report))
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, frame in (("drift.csv", result.table), ("stability.csv", indices)):
-                path = Path(tmp, name)
-                frame.to_csv(path, index=False)
-                mlflow.log_artifact(str(path))
+        tracking.log_table(result.table, "drift.csv")
+        tracking.log_table(indices, "stability.csv")
     return run.info.run_id

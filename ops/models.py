@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ops.settings import BACKEND_HOST, REPLICAS, ServiceError, Settings
 from scoring.names import CHAMPION, MODEL_NAME
+from scoring.tracking import model_uri, sqlite_file
 
 
 def model_dir(s: Settings, version: str) -> Path:
@@ -32,7 +33,7 @@ def fetch_model(s: Settings, version: str) -> Path:
     from mlflow.artifacts import download_artifacts
 
     target = model_dir(s, version)
-    uri = f"models:/{s.model_name}/{version}"
+    uri = model_uri(version, s.model_name)
     try:
         # The registry is the tracking store: ask it for the version's files explicitly
         # (a models:/ URI alone would be looked up in MLflow's default registry).
@@ -84,7 +85,7 @@ def write_replica(s: Settings, name: str, version: str) -> None:
     port = s.replica_ports[REPLICAS.index(name)]
     line, env = scoring_server.get_cmd(str(path), port, BACKEND_HOST, None, s.workers)
     (s.run / f"{name}.json").write_text(json.dumps({
-        "model_uri": f"models:/{s.model_name}/{version}", "version": str(version),
+        "model_uri": model_uri(version, s.model_name), "version": str(version),
         "model_path": str(path), "command": shlex.split(line),
         "env": {k: v for k, v in env.items() if os.environ.get(k) != v},
         "nice": s.model_nice}, indent=2))
@@ -97,11 +98,9 @@ def replica_version(s: Settings, name: str) -> str | None:
 
 def champion_version(tracking_uri: str, model_name: str = MODEL_NAME) -> str:
     """The version carrying @champion; a clear error when the store is missing or unreadable."""
-    if tracking_uri.startswith("sqlite:///"):
-        path = Path(tracking_uri.removeprefix("sqlite:///"))
-        if not path.is_file():
-            raise ServiceError(f"tracking store {path} not found (run `scoring train` and "
-                               "`scoring promote` first, or set MLFLOW_TRACKING_URI)")
+    if (path := sqlite_file(tracking_uri)) is not None and not path.is_file():
+        raise ServiceError(f"tracking store {path} not found (run `scoring train` and "
+                           "`scoring promote` first, or set MLFLOW_TRACKING_URI)")
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ops.settings import BACKEND_HOST, BIN, ROOT, Settings, backend_url, dashboard_enabled
 from scoring.names import PREDICTION_LOG_ENV
+from scoring.tracking import artifacts_root
 
 
 def _environment(s: Settings, **extra: str) -> str:
@@ -49,8 +50,7 @@ def _tracking_command(s: Settings) -> list[str]:
     if s.server_name:  # MLflow answers only the Host names it knows (DNS rebinding)
         command += ["--allowed-hosts", f"{s.server_name},{s.server_name}:{s.tracking_port},"
                     f"localhost:{s.tracking_port},127.0.0.1:{s.tracking_port}"]
-    if s.tracking_uri.startswith("sqlite:///"):
-        artifacts = Path(s.tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
+    if (artifacts := artifacts_root(s.tracking_uri)) is not None:
         command += ["--artifacts-destination", artifacts.as_uri()]
     return command
 

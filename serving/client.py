@@ -89,11 +89,6 @@ def parse_error(body: str | bytes) -> tuple[str, RequestError | None]:
     return message.rsplit("Error: ", 1)[-1].strip(), None
 
 
-def error_message(body: str | bytes) -> str:
-    """The human part of an MLflow error body (its ``message``), or the body itself."""
-    return parse_error(body)[0]
-
-
 class ScoringClient:
     """Score application rows through a running model server."""
 

@@ -32,8 +32,6 @@ LOG_ENV = PREDICTION_LOG_ENV
 VERSION_ENV = MODEL_VERSION_ENV
 #: Output columns copied from the model's answer into the log.
 OUTPUT_COLUMNS = ("probability", "decision", "threshold")
-#: Metadata columns added to every record.
-META_COLUMNS = ("scored_at", "model_version")
 
 
 class PredictionLog:

@@ -276,17 +276,7 @@ def decode(tp: Any, value: Any, where: str) -> Any:
     if tp is ColumnCalibration and isinstance(value, dict):
         tp = ColumnCalibration.kind(value)
     if is_dataclass(tp):
-        _expect(value, dict, where)
-        names = [f.name for f in fields(tp)]
-        unknown = [k for k in value if k not in names]
-        if unknown:
-            raise CalibrationError(f"{where}: unknown key {unknown[0]!r} "
-                                   f"(expected {', '.join(names)})")
-        absent = [f.name for f in fields(tp) if f.name not in value and f.default is MISSING]
-        if absent:
-            raise CalibrationError(f"{where}: missing key {absent[0]!r}")
-        hints = _hints(tp)
-        return tp(**{k: decode(hints[k], v, f"{where}.{k}") for k, v in value.items()})
+        return _decode_dataclass(tp, value, where)
     origin, args = get_origin(tp), get_args(tp)
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
@@ -301,6 +291,21 @@ def decode(tp: Any, value: Any, where: str) -> Any:
         _expect(value, dict, where)
         return {k: decode(args[1], v, f"{where}.{k}") for k, v in value.items()}
     raise TypeError(f"{where}: no JSON decoding for {tp}")
+
+
+def _decode_dataclass(tp: type, value: Any, where: str) -> Any:
+    """A dataclass from a JSON object: every key known, every field without a default given."""
+    _expect(value, dict, where)
+    names = [f.name for f in fields(tp)]
+    unknown = [k for k in value if k not in names]
+    if unknown:
+        raise CalibrationError(f"{where}: unknown key {unknown[0]!r} "
+                               f"(expected {', '.join(names)})")
+    absent = [f.name for f in fields(tp) if f.name not in value and f.default is MISSING]
+    if absent:
+        raise CalibrationError(f"{where}: missing key {absent[0]!r}")
+    hints = _hints(tp)
+    return tp(**{k: decode(hints[k], v, f"{where}.{k}") for k, v in value.items()})
 
 
 def _expect(value: Any, tp: type, where: str) -> None:

@@ -42,7 +42,7 @@ class Facts:
 
     version: str | None
     run_id: str
-    source: str  # the feature store path
+    dataset: str  # the training data set's name (its digest tells one version from another)
     clients: int
     default_rate: float
     digest: str
@@ -107,9 +107,9 @@ def model_card(facts: Facts, assessment: Assessment) -> str:
         f"MLflow run `{facts.run_id}`.", "",
         "## Intended use and users", "", INTENDED_USE, "",
         "## Training data", "",
-        f"- Source: `{facts.source}` (Home Credit Default Risk schema)",
+        f"- Data set: `{facts.dataset}` (the feature store, Home Credit Default Risk schema), "
+        f"digest `{facts.digest}` (MLflow)",
         f"- Labelled clients: {facts.clients:,}; default rate {facts.default_rate:.4f}",
-        f"- Dataset digest (MLflow): `{facts.digest}`",
         "- Period: not recorded in the data (every date is relative to the application)", "",
         "## Features and protected attributes", "",
         f"- {facts.features} model inputs",

@@ -34,7 +34,9 @@ from scoring import features as F
 from scoring.request import pack_history
 from scoring.schema import TARGET
 from scoring.store import read_clients, store_path
+from scoring.tracking import model_uri
 from training import gate, track
+from training.config import TrainConfig
 from training.evaluate import CostModel
 from training.governance import protected_groups
 
@@ -77,7 +79,7 @@ def predict_version(version: str, rows: pd.DataFrame) -> tuple[np.ndarray, float
     """A registered version's probabilities for store rows (served code), and its threshold."""
     import mlflow
 
-    model = mlflow.pyfunc.load_model(f"models:/{track.MODEL_NAME}/{version}")
+    model = mlflow.pyfunc.load_model(model_uri(version))
     out = model.predict(pack_history(rows), params={"explain": "none"})
     return out["probability"].to_numpy(dtype=float), float(out["threshold"].iloc[0])
 
@@ -88,7 +90,8 @@ def run_costs(client: Any, run_id: str) -> CostModel:
     params = run.data.params
     if "fn_cost" not in params and (parent := run.data.tags.get("mlflow.parentRunId")):
         params = client.get_run(parent).data.params
-    return CostModel(float(params.get("fn_cost", 10.0)), float(params.get("fp_cost", 1.0)))
+    return CostModel(float(params.get("fn_cost", TrainConfig.fn_cost)),
+                     float(params.get("fp_cost", TrainConfig.fp_cost)))
 
 
 def _artifact(client, run_id: str, name: str) -> pd.DataFrame | None:

@@ -1,13 +1,13 @@
-"""The only module that writes to MLflow: tracking store, runs, model logging, registry.
+"""What training writes to MLflow: runs, model logging, registry, model cards.
 
-The tracking store is an SQLite file under ``mlruns/`` unless ``MLFLOW_TRACKING_URI`` is set
-(for example a server backed by PostgreSQL). Nothing happens at import.
+Where the store is and how experiments and model URIs are named is ``scoring.tracking``'s (the
+monitoring runs use it too). The tracking store is an SQLite file under ``mlruns/`` unless
+``MLFLOW_TRACKING_URI`` is set (for example a server backed by PostgreSQL). Nothing happens at
+import.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,44 +22,21 @@ from scoring.names import (  # noqa: F401 (re-exported for the callers of track)
     MODEL_NAME,
     TRACKING_URI_ENV,
 )
+from scoring.tracking import (  # noqa: F401 (re-exported for the callers of track)
+    alias_version,
+    configure,
+    default_store,
+    log_table,
+    model_version,
+)
 
 MODEL_CODE = Path(__file__).resolve().parents[1] / "serving" / "model.py"
+#: The name of the training data set logged with each run (``mlflow.data``), as the card shows it.
+DATASET_NAME = "clients"
 #: What the logged model ships besides its code: the core package, and the prediction log
 #: (imported as ``predlog`` where the project itself is not installed).
 CODE_PATHS = [Path(__file__).resolve().parents[1] / "scoring",
               Path(__file__).resolve().parents[1] / "serving" / "predlog.py"]
-
-
-def default_store() -> str:
-    """The embedded store: an SQLite database under ``mlruns/`` (created if needed)."""
-    path = DEFAULT_TRACKING_DB.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
-
-
-def configure(uri: str | None = None) -> str:
-    """Point MLflow at ``uri``, else ``MLFLOW_TRACKING_URI``, else the embedded store.
-
-    Returns the URI in use. Creates the experiment, with artifacts under ``mlruns/artifacts``
-    for the embedded store.
-    """
-    import mlflow
-
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    uri = uri or os.environ.get(TRACKING_URI_ENV) or default_store()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    if run_id := os.environ.get("MLFLOW_RUN_ID"):  # launched by `mlflow run`: log into its run
-        mlflow.set_experiment(experiment_id=mlflow.get_run(run_id).info.experiment_id)
-        return uri
-    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        location = None
-        if uri.startswith("sqlite:///"):
-            location = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
-        mlflow.create_experiment(EXPERIMENT, artifact_location=location)
-    mlflow.set_experiment(EXPERIMENT)
-    return uri
 
 
 def pip_requirements() -> list[str]:
@@ -71,35 +48,6 @@ def pip_requirements() -> list[str]:
 
     return [f"{pkg}=={version(pkg)}" for pkg in
             ("mlflow", "lightgbm", "pandas", "numpy", "scipy", "polars", "pyarrow")]
-
-
-def alias_version(alias: str, name: str = MODEL_NAME) -> str | None:
-    """The registered version carrying ``alias``, or None."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return MlflowClient().get_model_version_by_alias(name, alias).version
-    except MlflowException:
-        return None
-
-
-def model_version(model_uri: str) -> str | None:
-    """The registered version a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI names,
-    or None for any other URI (or an unknown alias)."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    name, sep, rest = model_uri.removeprefix("models:/").partition("@")
-    if not model_uri.startswith("models:/"):
-        return None
-    if sep:
-        try:
-            return str(MlflowClient().get_model_version_by_alias(name, rest).version)
-        except MlflowException:
-            return None
-    version = model_uri.removeprefix("models:/").rpartition("/")[2]
-    return version if version.isdigit() else None
 
 
 def set_alias(alias: str, version: str, name: str = MODEL_NAME) -> None:
@@ -177,7 +125,7 @@ def start_run(config: Any, sizes: dict[str, Any], labelled: Any, source: Path,
         with warnings.catch_warnings():  # MLflow's hints on guessing a schema do not apply
             warnings.simplefilter("ignore", UserWarning)
             data = mlflow.data.from_pandas(labelled, source=str(source.resolve()),
-                                           name="clients", targets="TARGET")
+                                           name=DATASET_NAME, targets="TARGET")
             mlflow.log_input(data, context="training")
         yield run.info.run_id
 
@@ -219,16 +167,6 @@ def log_metrics(values: dict[str, float]) -> None:
     import mlflow
 
     mlflow.log_metrics(values)
-
-
-def log_table(frame: Any, name: str) -> None:
-    """Log a pandas frame as a CSV artifact."""
-    import mlflow
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp, name)
-        frame.to_csv(path, index=False)
-        mlflow.log_artifact(str(path))
 
 
 def evaluate_gate(challenger: str, champion: str, frames: dict[str, Any],

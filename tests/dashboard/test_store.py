@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import holoviews as hv
 import numpy as np
 import pandas as pd
@@ -13,7 +11,7 @@ import pytest
 from dashboard import views as V
 from dashboard.desk import DecisionDesk
 from dashboard.i18n import language
-from dashboard.population import IdIndex, group_key, refused_rows_dropped
+from dashboard.population import IdIndex, group_key
 from dashboard.registry import confusion_counts, roc_points
 from dashboard.sensitivity import sensitivity
 from dashboard.store import Application, ClientScore, ServerStatus
@@ -21,9 +19,8 @@ from dashboard.views import population as VP
 from dashboard.views.decision import DecisionPanel
 from dashboard.views.letter import LetterCard
 from dashboard.words import distance_text, format_value, reason_sentence
-from scoring.request import RequestError
 from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER
-from serving.client import Score, parse_error
+from serving.client import Score
 
 EN, FR = language("en"), language("fr")
 
@@ -248,23 +245,6 @@ def test_model_page_draws_the_roc_curve_in_the_page_language(card):
     assert fig.title.text == "Courbe ROC"
     assert fig.xaxis[0].axis_label == "Taux de faux positifs"
     assert "modèle (AUC 0,889)" in [item.label.value for item in fig.legend[0].items]
-
-
-def test_refused_sample_rows_are_left_out(rows):
-    """The model server's refusal, parsed once from its JSON, says which rows to leave out."""
-    outside = RequestError("AMT_INCOME_TOTAL", "outside_range", "...", value=200000.0,
-                           low=0.0, high=160000.0)
-    body = json.dumps({"error_code": "INVALID_PARAMETER_VALUE",
-                       "message": f"Failed to predict. Error: {outside.to_json()}"})
-    message, parsed = parse_error(body)
-    assert parsed == outside and message == "..."
-    assert refused_rows_dropped(rows, parsed)["SK_ID_CURR"].tolist() == [100002, 100003]
-    unknown = RequestError("NAME_INCOME_TYPE", "unknown_level", "...", value="Pensioner")
-    assert len(refused_rows_dropped(rows, unknown)) == 2
-    missing = RequestError("AMT_GOODS_PRICE", "missing", "...")
-    assert len(refused_rows_dropped(rows, missing)) == 2
-    assert refused_rows_dropped(rows, RequestError(None, "no_rows", "...")) is None
-    assert refused_rows_dropped(rows, None) is None
 
 
 def test_model_page_of_a_cross_validated_champion_shows_its_oof_figures(card):

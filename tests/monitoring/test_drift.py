@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pandas as pd
 from typer.testing import CliRunner
@@ -73,3 +74,9 @@ def test_drift_logs_the_stability_of_score_and_features(system, tmp_path):
     # Training and test clients come from one generator: stable.
     assert 0 <= run["metrics.psi_score"] < 0.1
     assert 0 <= run["metrics.csi_EXT_SOURCE_2"] < 0.1 and "metrics.csi_AMT_CREDIT" in run
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"])}
+    assert {"drift.html", "drift.csv", "stability.csv"} <= artifacts
+    # the monitoring experiment keeps its artifacts beside the SQLite store, as training's
+    experiment = mlflow.get_experiment_by_name(drift.EXPERIMENT)
+    database = system.tracking_uri.removeprefix("sqlite:///")
+    assert experiment.artifact_location == (Path(database).parent / "artifacts").as_uri()

@@ -47,7 +47,7 @@ def deployment(services: settings.Settings) -> settings.Settings:
 def services(system, tmp_path_factory) -> Iterator[settings.Settings]:
     """Every service running under supervisord; stopped (and checked stopped) afterwards."""
     if not shutil.which("nginx") and not Path("/usr/sbin/nginx").is_file():
-        pytest.skip("nginx is not installed (make ops, or apt-get install nginx-light)")
+        pytest.skip("nginx is not installed (make setup installs it: nginx-light)")
     root = tmp_path_factory.mktemp("ops")
     s = ops_settings(system, root / "run", root / "predictions")
     _up(s)

@@ -104,19 +104,28 @@ def test_replicas_run_mlflows_server_on_a_local_copy_of_the_version(deployment):
     assert f"v{version}" in result.output
 
 
-def test_killed_model_server_costs_no_request_and_serves_again(deployment, bodies):
-    """SIGKILL of a replica: nginx retries elsewhere; it answers /ping again
-    (benchmarks/bench_faults.py measures how soon: a model load on a busy machine)."""
-    old = _pid(deployment, "model-1")
+def _replica_killed(deployment, bodies, old: int, kill):
+    """Call ``kill`` on replica model-1 (process ``old``) while clients send requests; returns
+    the seconds until supervisord restarted it, until it answered again, and the traffic."""
     ping = settings.health_urls(deployment)["model-1"]
     with traffic(deployment.url(deployment.model_port), bodies) as seen:
         time.sleep(2)
-        os.killpg(old, signal.SIGKILL)  # `mlflow models serve` and its uvicorn server
+        kill()
         killed = time.monotonic()
         restarted = _wait(lambda: _pid(deployment, "model-1") not in (0, old), timeout=10)
         _wait(lambda: supervisor.healthy(ping, timeout=1), timeout=120, step=0.1)
         serving = time.monotonic() - killed
         time.sleep(1)
+    return restarted, serving, seen
+
+
+def test_killed_model_server_costs_no_request_and_serves_again(deployment, bodies):
+    """SIGKILL of a replica: nginx retries elsewhere; it answers /ping again
+    (benchmarks/bench_faults.py measures how soon: a model load on a busy machine)."""
+    old = _pid(deployment, "model-1")
+    # `mlflow models serve` and its uvicorn server
+    restarted, serving, seen = _replica_killed(deployment, bodies, old,
+                                               lambda: os.killpg(old, signal.SIGKILL))
     print(f"model-1 restarted by supervisord after {restarted:.1f} s, answering "
           f"{serving:.1f} s after the kill; {seen.ok} requests served")
     assert seen.failures == []
@@ -131,16 +140,7 @@ def test_killed_biggest_process_costs_no_request_and_serves_again(deployment, bo
     biggest = max([program, *program.children(recursive=True)],
                   key=lambda p: p.memory_info().rss)
     assert "uvicorn" in " ".join(biggest.cmdline())
-    ping = settings.health_urls(deployment)["model-1"]
-    with traffic(deployment.url(deployment.model_port), bodies) as seen:
-        time.sleep(2)
-        biggest.kill()
-        killed = time.monotonic()
-        restarted = _wait(lambda: _pid(deployment, "model-1") not in (0, program.pid),
-                          timeout=10)
-        _wait(lambda: supervisor.healthy(ping, timeout=1), timeout=120, step=0.1)
-        serving = time.monotonic() - killed
-        time.sleep(1)
+    restarted, serving, seen = _replica_killed(deployment, bodies, program.pid, biggest.kill)
     print(f"model-1 restarted by supervisord after {restarted:.1f} s, answering "
           f"{serving:.1f} s after the kill of its uvicorn server; {seen.ok} requests served")
     assert seen.failures == []

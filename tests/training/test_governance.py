@@ -1,13 +1,11 @@
-"""Fairness per group, calibration and stability: hand-checked values and planted effects."""
+"""Fairness per group and calibration: hand-checked values and planted effects."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from training import fairness, reliability
-from training.stability import band, psi, stability_table
 
 
 def planted(n: int = 6_000, seed: int = 0):
@@ -57,26 +55,3 @@ def test_calibration_of_calibrated_and_miscalibrated_scores():
     table = reliability.deciles(y, proba)
     assert table["clients"].sum() == 20_000 and list(table["bin"]) == list(range(1, 11))
     assert (table["low"].diff().dropna() >= 0).all()
-
-
-def test_psi_is_zero_for_identical_samples_and_high_for_a_shifted_one():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=5_000)
-    assert psi(x, x) == 0.0
-    assert psi(x, rng.normal(size=5_000)) < 0.1
-    assert psi(x, x + 1.0) > 0.25
-    cats = pd.Series(rng.choice(["a", "b", "c"], 5_000))
-    assert psi(cats, cats) == 0.0
-    assert psi(cats, pd.Series(rng.choice(["a", "b", "c"], 5_000, p=[0.7, 0.2, 0.1]))) > 0.25
-    assert [band(v) for v in (0.05, 0.1, 0.2, 0.3)] == ["stable", "moderate", "moderate",
-                                                         "significant"]
-
-
-def test_psi_counts_missing_values_as_a_bin():
-    x = np.arange(1000.0)
-    half_missing = np.where(x % 2 == 0, np.nan, x)
-    assert psi(x, half_missing) > 0.25
-    table = stability_table(pd.DataFrame({"score": x}), pd.DataFrame({"score": x}))
-    assert table.to_dict("records") == [{"column": "score", "index": 0.0, "band": "stable"}]
-    with pytest.raises(KeyError, match="lacks column"):
-        stability_table(pd.DataFrame({"a": x}), pd.DataFrame({"b": x}))

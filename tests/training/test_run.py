@@ -43,7 +43,7 @@ def test_run_logs_params_metrics_and_dataset(run):
         v for k, v in metrics.items() if k.startswith("calibration_brier_"))
     assert metrics["log_model_seconds"] > 0  # logged; its speed is measured in benchmarks
     (dataset_input,) = run.inputs.dataset_inputs
-    assert dataset_input.dataset.name == "clients" and dataset_input.dataset.digest
+    assert dataset_input.dataset.name == track.DATASET_NAME and dataset_input.dataset.digest
 
 
 def test_run_logs_the_artifacts(run):
@@ -135,6 +135,20 @@ def test_train_reports_a_missing_store_clearly(tmp_path):
     assert "nowhere" in result.output
 
 
+def test_mlproject_restates_no_training_default():
+    """The entry points pass `scoring train`'s options through; the one declared switch
+    defaults to what the CLI does."""
+    import yaml
+
+    from testkit import ROOT
+
+    spec = yaml.safe_load((ROOT / "MLproject").read_text())["entry_points"]
+    assert set(spec["train"]["parameters"]) == {"store", "monotone"}
+    assert spec["train"]["parameters"]["monotone"]["default"] == (
+        "monotone" if TrainConfig.monotone else "no-monotone")
+    assert set(spec["main"]["parameters"]) == {"data_dir", "store"}
+
+
 def test_mlproject_train_entry_point_logs_into_the_project_run(system, tmp_path):
     """`mlflow run . -e train` runs the same command and logs into the run it opened."""
     import os
@@ -149,7 +163,7 @@ def test_mlproject_train_entry_point_logs_into_the_project_run(system, tmp_path)
     result = subprocess.run(
         [str(VENV_BIN / "mlflow"), "run", str(ROOT), "-e", "train", "--env-manager", "local",
          "--experiment-name", "credit-scoring", "-P", f"store={system.store}", "-P", "trials=0",
-         "-P", "folds=2"],
+         "-P", "folds=2", "-P", "fn-cost=5"],
         env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "registered credit-scoring version 1" in result.stdout
@@ -157,6 +171,7 @@ def test_mlproject_train_entry_point_logs_into_the_project_run(system, tmp_path)
     version = client.get_model_version(track.MODEL_NAME, "1")
     assert client.get_run(version.run_id).data.params["trials"] == "0"
     assert client.get_run(version.run_id).data.params["folds"] == "2"
+    assert client.get_run(version.run_id).data.params["fn_cost"] == "5.0"  # passed through
     assert os.environ["MLFLOW_TRACKING_URI"] == system.tracking_uri
 
 
@@ -212,6 +227,9 @@ def test_card_holds_the_figures_of_its_run(system, run):
     assert f"gender {metrics['air_min_gender']:.3f}" in text
     assert "CODE_GENDER, NAME_FAMILY_STATUS" in text
     assert f"code version `{track.code_version().removesuffix('+dirty')}" in text
+    digest = run.inputs.dataset_inputs[0].dataset.digest
+    assert f"Data set: `{track.DATASET_NAME}`" in text and f"digest `{digest}`" in text
+    assert str(system.store.resolve()) not in text  # no folder of the training machine
 
 
 def test_card_command_writes_html_and_names_a_missing_version(system, tmp_path):

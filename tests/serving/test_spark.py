@@ -15,9 +15,9 @@ from scoring.store import read_store
 pytestmark = [
     pytest.mark.slow,  # a JVM and a local Spark session
     pytest.mark.skipif(importlib.util.find_spec("pyspark") is None,
-                       reason="pyspark is not installed (make spark: the 'spark' extra)"),
+                       reason="pyspark is not installed (make setup installs the 'spark' extra)"),
     pytest.mark.skipif(shutil.which("java") is None,
-                       reason="Java is not installed (make spark: default-jre-headless)"),
+                       reason="Java is not installed (make setup installs default-jre-headless)"),
 ]
 
 
