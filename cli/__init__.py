@@ -9,13 +9,13 @@ from __future__ import annotations
 import typer
 
 from cli import data, decisions, model, monitor, ops, users
+from cli.common import TYPER_OPTIONS
 
 app = typer.Typer(
     help="Credit scoring on the Home Credit Default Risk schema: generate or validate data, "
     "build features, train, promote, serve and monitor.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+    **TYPER_OPTIONS,
 )
 for group, panel in ((data, "Data"), (model, "Model"), (ops, "Operations"),
                      (decisions, "Decisions"), (users, "Decisions"), (monitor, "Monitoring")):

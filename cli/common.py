@@ -14,9 +14,15 @@ RunDir = Annotated[Path, typer.Option("--run-dir", help="Folder of the services'
                                       "sockets and logs.")]
 
 
+#: How every group of commands is built: no shell completion, plain tracebacks, and help
+#: texts read as Markdown (a docstring's paragraphs re-flowed to the terminal's width).
+TYPER_OPTIONS: dict = {"add_completion": False, "pretty_exceptions_enable": False,
+                       "rich_markup_mode": "markdown"}
+
+
 def sub_app(help: str) -> typer.Typer:
     """A group of commands, merged into the ``scoring`` command."""
-    return typer.Typer(help=help, add_completion=False, pretty_exceptions_enable=False)
+    return typer.Typer(help=help, **TYPER_OPTIONS)
 
 
 def number(text: str) -> int | float | str:

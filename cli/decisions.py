@@ -12,7 +12,7 @@ from cli.common import Host, fail
 from scoring.names import DECISIONS_PORT, DEFAULT_DECISIONS_DB_URL, DEFAULT_MODEL_URL
 
 app = typer.Typer(
-    name="decisions", add_completion=False, pretty_exceptions_enable=False,
+    name="decisions", add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="markdown",
     invoke_without_command=True,
     help="The decision service: alone, `scoring decisions [--port ...]` serves it (uvicorn, "
     "foreground); its commands check and extract the decision record.")

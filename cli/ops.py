@@ -203,6 +203,7 @@ def systemd(
         help="The name people type to reach the services.")] = "",
 ) -> None:
     """Write systemd units: the services (`scoring up --foreground`) and a daily drift timer.
+
     Beyond loopback, give the TLS pair: `scoring up` refuses to start without it."""
     from ops.systemd import write_units
 

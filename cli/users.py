@@ -9,10 +9,11 @@ from typing import Annotated
 
 import typer
 
-from cli.common import fail
+from cli.common import TYPER_OPTIONS, fail
 
 app = typer.Typer(
-    name="users", add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+    name="users", **TYPER_OPTIONS,
+    no_args_is_help=True,
     help="People and systems allowed to use the decision service and the dashboard: the "
     "users file (DECISIONS_USERS_FILE, else run/decisions-auth.json, the one `scoring up` "
     "uses). The running service reads the file again when it changes.")
