@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from cli.common import Host, fail
+from cli.common import TYPER_OPTIONS, Host, fail
 from scoring.names import DECISIONS_PORT, DEFAULT_DECISIONS_DB_URL, DEFAULT_MODEL_URL
 
 app = typer.Typer(
-    name="decisions", add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="markdown",
+    name="decisions", **TYPER_OPTIONS,
     invoke_without_command=True,
     help="The decision service: alone, `scoring decisions [--port ...]` serves it (uvicorn, "
     "foreground); its commands check and extract the decision record.")
