@@ -231,8 +231,13 @@ def serve(
     import shutil
     import sys
 
+    from ops.settings import is_loopback
     from training import track
 
+    if not is_loopback(host):  # a service beyond loopback never starts without a login
+        fail(f"--host {host}: the model server has no login of its own, so it serves loopback "
+             "only; beyond it, other systems score through the decision service, which checks "
+             "who calls (`scoring up --host ...`)")
     env = {**os.environ, "MLFLOW_TRACKING_URI": track.configure()}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     if version := track.model_version(model):  # answers then carry the version served

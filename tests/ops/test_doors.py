@@ -52,6 +52,13 @@ def test_up_beyond_loopback_refuses_before_starting_anything(tmp_path):
     assert not (run / "supervisord.conf").exists()
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.7"])
+def test_model_server_alone_refuses_beyond_loopback(host):
+    result = CliRunner().invoke(app, ["serve", "--host", host])
+    assert result.exit_code == 1
+    assert f"--host {host}" in result.output and "no login" in result.output
+
+
 def test_self_signed_pair_names_the_server_and_stays_private(tmp_path):
     from cryptography import x509
 
