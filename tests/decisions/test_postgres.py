@@ -20,7 +20,7 @@ from decisions.app import create_app
 from decisions.database import HEAD, MIGRATIONS, make_engine, migrate
 from tests.decisions.conftest import ALICE, SAM, SUE, acting_for, service_settings
 from tests.decisions.postgres import OWNER
-from tests.decisions.test_record import entry
+from tests.decisions.test_record import append_from_threads, entry
 
 pytestmark = pytest.mark.server
 GUARDS = {"decision_records_append_only", "decision_records_no_truncate"}
@@ -135,16 +135,7 @@ def test_writers_in_several_processes_keep_one_chain(engine, pg_url):
               "[record.append(Session(e), entry(client_id=200000 + i)) for i in range(20)]")
     others = [subprocess.Popen([sys.executable, "-c", script, pg_url]) for _ in range(2)]
 
-    def write(k: int) -> None:
-        with Session(engine) as session:
-            for i in range(10):
-                record.append(session, entry(client_id=k * 100 + i))
-
-    threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    append_from_threads(engine, 4)
     assert [p.wait(120) for p in others] == [0, 0]
     with Session(engine) as session:
         v = record.verify(session)

@@ -25,6 +25,22 @@ def entry(client_id: int = 100001, **changes) -> dict:
     return {**base, **changes}
 
 
+def append_many(engine, n: int, first: int = 100000) -> None:
+    """Append ``n`` records, one session, clients ``first``, ``first + 1``, ..."""
+    with Session(engine) as session:
+        for i in range(n):
+            record.append(session, entry(client_id=first + i))
+
+
+def append_from_threads(engine, threads: int, each: int = 10) -> None:
+    """``threads`` threads appending ``each`` records at once, each with its own session."""
+    workers = [threading.Thread(target=append_many, args=(engine, each, k * 100))
+               for k in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "decisions.db"
@@ -50,9 +66,7 @@ def test_records_chain_and_verify(db):
 
 def test_an_edited_row_is_named_by_verify(db):
     path, engine = db
-    with Session(engine) as session:
-        for i in range(5):
-            record.append(session, entry(client_id=100000 + i))
+    append_many(engine, 5)
     with sqlite3.connect(path) as conn:
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             conn.execute("UPDATE decision_records SET final_decision='granted' WHERE id=3")
@@ -66,9 +80,7 @@ def test_an_edited_row_is_named_by_verify(db):
 
 def test_a_deleted_row_is_named_by_verify(db):
     path, engine = db
-    with Session(engine) as session:
-        for i in range(4):
-            record.append(session, entry(client_id=100000 + i))
+    append_many(engine, 4)
     with sqlite3.connect(path) as conn:
         conn.execute("DROP TRIGGER decision_records_no_delete")
         conn.execute("DELETE FROM decision_records WHERE id=2")
@@ -87,16 +99,7 @@ def test_concurrent_writers_keep_one_chain(db, tmp_path):
               "[record.append(Session(e), entry(client_id=200000 + i)) for i in range(30)]")
     other = subprocess.Popen([sys.executable, "-c", script, f"sqlite:///{path}"])
 
-    def write(k: int) -> None:
-        with Session(engine) as session:
-            for i in range(10):
-                record.append(session, entry(client_id=k * 100 + i))
-
-    threads = [threading.Thread(target=write, args=(k,)) for k in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    append_from_threads(engine, 6)
     assert other.wait(120) == 0
     with Session(engine) as session:
         v = record.verify(session)
