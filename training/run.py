@@ -26,7 +26,6 @@ import pandas as pd
 from scoring import features as F
 from scoring import protected
 from scoring.ranges import PlausibleRanges
-from scoring.request import pack_history
 from scoring.schema import APPLICATION_TEST, TARGET
 from scoring.stability import stability_table
 from scoring.store import read_store, store_path
@@ -357,7 +356,8 @@ def log_model(inputs: Inputs, booster: lgb.Booster, chosen: Chosen, cost: CostMo
             "threshold": chosen.threshold, "calibration": chosen.calib.to_config(),
             "ranges": PlausibleRanges().fit(rows).to_json(), "fn_cost": cost.fn_cost,
             "fp_cost": cost.fp_cost}))
-        example = pack_history(rows[APPLICATION_TEST.names + history].head(1))
+        example = track.input_example(rows[APPLICATION_TEST.names + history].head(1),
+                                      chosen.threshold)
         start = time.perf_counter()
         info = track.log_model(booster_file, config_file, example)
         seconds = time.perf_counter() - start
