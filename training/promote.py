@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from scoring import features as F
+from scoring.names import DEFAULT_STORE
 from scoring.request import pack_history
 from scoring.schema import TARGET
 from scoring.store import read_clients, store_path
@@ -198,7 +199,7 @@ def _frame(rows: pd.DataFrame, proba: np.ndarray, groups: dict[str, np.ndarray])
                          "probability": proba, "protected": protected})
 
 
-def promote(store: Path | str = Path("data/features"), force: bool = False,
+def promote(store: Path | str = Path(DEFAULT_STORE), force: bool = False,
             reason: str | None = None, config: gate.GateConfig | None = None) -> Decision:
     """Run the gate on challenger and champion; move ``champion`` when it passes (or forced).
 
