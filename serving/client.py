@@ -17,6 +17,7 @@ import requests
 from scoring.names import DAYS_PER_YEAR, DEFAULT_MODEL_URL
 from scoring.request import RequestError
 from scoring.rows import UnknownClient  # noqa: F401 (callers catch it from here)
+from scoring.schema import KEY
 
 DEFAULT_URL = DEFAULT_MODEL_URL
 
@@ -111,7 +112,7 @@ class ScoringClient:
         Raises ScoringError with the server's message on a refused request, or when the
         server cannot be reached.
         """
-        ids = rows["SK_ID_CURR"].tolist() if "SK_ID_CURR" in rows else None
+        ids = rows[KEY].tolist() if KEY in rows else None
         return self.post(to_payload(rows, score_params(explain, top_k, threshold)), ids)
 
     def post(self, body: str, client_ids: list[int | None] | None = None) -> list[Score]:
