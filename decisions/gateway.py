@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from decisions.config import Settings
+from scoring.features import NOT_INPUTS
 from scoring.request import record_input
 from scoring.rows import ClientRows, UnknownClient
 from scoring.schema import KEY
@@ -23,7 +24,6 @@ from scoring.store import store_path
 from serving.client import Score, ScoringClient, ScoringError, score_params
 
 __all__ = ["Gateway", "ModelDown", "ModelInfo", "Refused", "UnknownClient"]
-_DROPPED = ("TARGET", "DATASET")
 _VERSION_TTL = 60.0
 #: Stored rows kept in memory (forgotten when the store file changes): about 25 KiB each as
 #: a dict of 421 values.
@@ -98,7 +98,7 @@ class Gateway:
 
     def application(self, client_id: int) -> dict[str, Any]:
         """The client's stored application as the model takes it (no TARGET, no DATASET)."""
-        return {k: v for k, v in self.stored(client_id).items() if k not in _DROPPED}
+        return {k: v for k, v in self.stored(client_id).items() if k not in NOT_INPUTS}
 
     def score(self, applications: list[dict[str, Any]], explain: str = "all",
               ) -> tuple[list[Score], str]:

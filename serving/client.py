@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import requests
 
+from scoring.features import NOT_INPUTS
 from scoring.names import DAYS_PER_YEAR, DEFAULT_MODEL_URL
 from scoring.request import RequestError
 from scoring.rows import UnknownClient  # noqa: F401 (callers catch it from here)
@@ -202,7 +203,7 @@ class ClientScorer:
 
     def get_score(self, client_id: int, explain: str = "top-k", top_k: int = 10) -> Score:
         """Score, decision and reasons of a stored client, from the model server."""
-        request = self.row(client_id).drop(columns=["TARGET", "DATASET"], errors="ignore")
+        request = self.row(client_id).drop(columns=list(NOT_INPUTS), errors="ignore")
         return self.client.score(request, explain=explain, top_k=top_k)[0]
 
     def get_info_client(self, client_id: int) -> dict[str, str]:
