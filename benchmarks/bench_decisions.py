@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 import requests
 
+from scoring.names import DEFAULT_STORE
+
 
 @dataclass
 class Loop:
@@ -356,7 +358,7 @@ def main() -> None:
     parser.add_argument("--advisor", help="ID:PASSWORD of an advisor")
     parser.add_argument("--supervisor",
                         help="ID:PASSWORD of a supervisor (lists and verifies the record)")
-    parser.add_argument("--store", default="data/features")
+    parser.add_argument("--store", default=DEFAULT_STORE)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--writers", type=int, default=5)

@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from results import record  # noqa: E402  (benchmarks/ is this script's folder)
 
 from ops import settings, supervisor  # noqa: E402
+from scoring.names import DEFAULT_STORE  # noqa: E402
 from testkit import JSON, free_port, payloads  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -200,7 +201,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8,
                         help="clients posting through nginx during the kills")
     parser.add_argument("--repeats", type=int, default=3, help="cold starts of each kind")
-    parser.add_argument("--store", default="data/features", help="feature store folder")
+    parser.add_argument("--store", default=DEFAULT_STORE, help="feature store folder")
     parser.add_argument("--pause", type=float, default=5.0,
                         help="seconds between a replica serving again and the next kill")
     parser.add_argument("--watch", type=float, default=60.0,

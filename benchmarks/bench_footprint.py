@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from results import record  # noqa: E402  (benchmarks/ is this script's folder)
 
 from ops import settings, supervisor  # noqa: E402
+from scoring.names import DEFAULT_STORE  # noqa: E402
 from testkit import JSON, payloads  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -108,7 +109,7 @@ def measure(profile: str, args: argparse.Namespace, bodies: list[str]) -> dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--store", type=Path, default=Path("data/features"))
+    parser.add_argument("--store", type=Path, default=Path(DEFAULT_STORE))
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/bench_footprint"))
     parser.add_argument("--port", type=int, default=5100,
                         help="tracking port; model +1, replicas +11 and +12, dashboard +6")

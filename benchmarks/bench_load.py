@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from results import record  # noqa: E402  (benchmarks/ is this script's folder)
 
+from scoring.names import DEFAULT_STORE  # noqa: E402
 from testkit import payloads, run_load  # noqa: E402
 
 
@@ -35,7 +36,7 @@ def main() -> None:
     parser.add_argument("--dashboard-clients", type=int, default=10)
     parser.add_argument("--think", type=float, default=1.0,
                         help="pause of a dashboard client between page loads, seconds")
-    parser.add_argument("--store", default="data/features", help="feature store folder")
+    parser.add_argument("--store", default=DEFAULT_STORE, help="feature store folder")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     results = run_load(args.url, payloads(args.store), args.seconds, args.clients,

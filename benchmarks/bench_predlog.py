@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from results import record  # benchmarks/ is this script's folder
 
+from scoring.names import DEFAULT_STORE
+
 
 def _load(model_uri: str, log_dir: str | None):
     import mlflow
@@ -34,7 +36,7 @@ def _load(model_uri: str, log_dir: str | None):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--store", default="data/features")
+    parser.add_argument("--store", default=DEFAULT_STORE)
     parser.add_argument("--model", default="models:/credit-scoring@champion")
     parser.add_argument("--calls", type=int, default=500, help="predict calls per variant")
     args = parser.parse_args()

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cli.common import DataDir, fail, sub_app
+from scoring.names import DEFAULT_STORE
 
 app = sub_app("Data: generate, validate, build features.")
 
@@ -84,7 +85,7 @@ def convert(
 def features(
     data_dir: DataDir = Path("data/raw"),
     out: Annotated[Path, typer.Option(help="Folder of the feature store (clients.parquet).")
-                   ] = Path("data/features"),
+                   ] = Path(DEFAULT_STORE),
     partitions: Annotated[int | None, typer.Option(
         min=1, help="Build the clients in this many id ranges, one after another: the peak "
         "memory is that of one range. Default: one range per 400,000 clients.")] = None,

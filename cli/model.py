@@ -13,6 +13,7 @@ from scoring.names import (
     CHAMPION_URI,
     DASHBOARD_PORT,
     DEFAULT_MODEL_URL,
+    DEFAULT_STORE,
     MODEL_PORT,
     MODEL_VERSION_ENV,
 )
@@ -149,7 +150,7 @@ def train(
 def promote(
     store: Annotated[Path, typer.Option(
         help="Feature store folder holding the challenger's test clients, when it has some.")
-    ] = Path("data/features"),
+    ] = Path(DEFAULT_STORE),
     force: Annotated[bool, typer.Option(help="Promote even if the challenger is worse.")
                      ] = False,
     reason: Annotated[str | None, typer.Option(help="Why (required with --force; logged).")
@@ -255,7 +256,7 @@ def dashboard(
     host: Host = "127.0.0.1",
     model_url: Annotated[str, typer.Option(help="URL of the model server (`scoring serve`).")
                          ] = DEFAULT_MODEL_URL,
-    store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("data/features"),
+    store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path(DEFAULT_STORE),
     sample: Annotated[int, typer.Option(help="Clients scored once for the bivariate plot.")
                       ] = 20_000,
     users_file: Annotated[Path | None, typer.Option(

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.common import fail, sub_app
+from scoring.names import DEFAULT_STORE
 
 app = sub_app("Monitoring: drift and stability reports.")
 
@@ -18,7 +19,7 @@ def drift(
         help="train, test, log, or a folder (prediction log, feature store, Kaggle tables).")
     ] = "train",
     current: Annotated[str, typer.Option(help="Same choices as --reference.")] = "test",
-    store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("data/features"),
+    store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path(DEFAULT_STORE),
     prediction_log: Annotated[Path, typer.Option(help="Prediction log folder ('log').")
                               ] = Path("data/predictions"),
     top: Annotated[int, typer.Option(min=1, help="Champion's top features to compare.")] = 20,

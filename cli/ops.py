@@ -15,6 +15,7 @@ from scoring.names import (
     DASHBOARD_PORT,
     DECISIONS_PORT,
     DEFAULT_DECISIONS_DB_URL,
+    DEFAULT_STORE,
     MODEL_PORT,
     TRACKING_PORT,
 )
@@ -69,7 +70,7 @@ def up(
     model_port: Annotated[int, typer.Option(
         help="Model URL (nginx); the two replicas use this port + 10 and + 11.")] = MODEL_PORT,
     dashboard_port: Annotated[int, typer.Option(help="Dashboard port.")] = DASHBOARD_PORT,
-    store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("data/features"),
+    store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path(DEFAULT_STORE),
     prediction_log: Annotated[str, typer.Option(
         help="Folder of the prediction log ('' to turn it off).")] = "data/predictions",
     workers: Annotated[int, typer.Option(min=1, help="uvicorn workers per replica.")] = 1,
@@ -208,7 +209,7 @@ def systemd(
     from ops.systemd import write_units
 
     settings = _settings(run_dir, host, TRACKING_PORT, MODEL_PORT, DASHBOARD_PORT,
-                         Path("data/features"), "data/predictions", 1, tls_cert=tls_cert,
+                         Path(DEFAULT_STORE), "data/predictions", 1, tls_cert=tls_cert,
                          tls_key=tls_key, server_name=server_name)
     for path in write_units(settings, out, user):
         typer.echo(f"wrote {path}")

@@ -60,6 +60,7 @@ from dashboard.views.decision import ClientReasons, DecisionPanel, ServiceRecour
 from dashboard.views.letter import LetterCard
 from dashboard.views.review import PendingOverrides
 from decisions.users import User
+from scoring.names import DEFAULT_STORE
 from scoring.rows import ClientRows
 from serving.client import DEFAULT_URL, ScoringClient
 
@@ -80,7 +81,7 @@ class Config:
     """Where the dashboard gets its data; from ``--args`` or ``DASHBOARD_*`` variables."""
 
     model_url: str = DEFAULT_URL
-    store: str = "data/features"
+    store: str = DEFAULT_STORE
     sample: int = 20_000
     health_seconds: float = 3.0
     timeout: float = 5.0
@@ -95,7 +96,7 @@ class Config:
         env = os.environ.get
         parser = argparse.ArgumentParser(prog="dashboard/app.py")
         parser.add_argument("--model-url", default=env("DASHBOARD_MODEL_URL", DEFAULT_URL))
-        parser.add_argument("--store", default=env("DASHBOARD_STORE", "data/features"))
+        parser.add_argument("--store", default=env("DASHBOARD_STORE", DEFAULT_STORE))
         parser.add_argument("--sample", type=int, default=int(env("DASHBOARD_SAMPLE", 20_000)))
         parser.add_argument("--health-seconds", type=float,
                             default=float(env("DASHBOARD_HEALTH_SECONDS", 3.0)))

@@ -19,7 +19,7 @@ import pandas as pd
 
 from dashboard.refusals import score_accepted
 from dashboard.words import display_value, display_values
-from scoring.features import DATASET, KEY
+from scoring.features import DATASET, KEY, NOT_INPUTS
 from scoring.names import DAYS_PER_YEAR
 from scoring.schema import APPLICATION_TEST, TARGET
 from scoring.store import (
@@ -312,7 +312,7 @@ class ScoredSample(InBackground):
         """
         while True:
             try:
-                kept, scores = score_accepted(self.client, rows, local=(TARGET, DATASET))
+                kept, scores = score_accepted(self.client, rows, local=NOT_INPUTS)
                 return kept.assign(probability=[s.probability for s in scores])
             except ScoringError as err:
                 self.error = str(err)
@@ -350,7 +350,7 @@ class ExplainedSample(InBackground):
         rows = read_id_range(self.store, ids[start], ids[min(start + self.size, ids.size) - 1])
         while True:
             try:
-                _, scores = score_accepted(self.client, rows, "all", local=(TARGET, DATASET))
+                _, scores = score_accepted(self.client, rows, "all", local=NOT_INPUTS)
                 break
             except ScoringError as err:
                 self.error = str(err)

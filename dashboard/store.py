@@ -21,12 +21,11 @@ from babel.numbers import NumberFormatError, parse_decimal
 
 from dashboard.i18n import N_, Language, language
 from dashboard.sensitivity import Curves, sensitivity
+from scoring.features import NOT_INPUTS
 from scoring.names import DAYS_PER_YEAR
 from scoring.schema import APPLICATION_TEST, DAYS_EMPLOYED_PLACEHOLDER
 from serving.client import Score, ScoringError, UnknownClient
 
-#: Stored columns that are not model inputs.
-NOT_INPUTS = ("TARGET", "DATASET")
 log = logging.getLogger(__name__)
 
 

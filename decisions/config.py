@@ -6,7 +6,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scoring.names import CHAMPION, DEFAULT_DECISIONS_DB_URL, DEFAULT_MODEL_URL, MODEL_NAME
+from scoring.names import (
+    CHAMPION,
+    DEFAULT_DECISIONS_DB_URL,
+    DEFAULT_MODEL_URL,
+    DEFAULT_STORE,
+    MODEL_NAME,
+)
 
 DEFAULT_DB_URL = DEFAULT_DECISIONS_DB_URL
 
@@ -21,7 +27,7 @@ class Settings:
 
     db_url: str = DEFAULT_DB_URL
     model_url: str = DEFAULT_MODEL_URL
-    store: str = "data/features"
+    store: str = DEFAULT_STORE
     model_name: str = MODEL_NAME
     model_alias: str = CHAMPION
     #: The served version; looked up in the MLflow registry (by alias) when empty.
@@ -74,7 +80,7 @@ class Settings:
         env = dict(os.environ if env is None else env)
         s = cls(db_url=env.get("DECISIONS_DB_URL", DEFAULT_DB_URL),
                 model_url=env.get("DECISIONS_MODEL_URL", DEFAULT_MODEL_URL),
-                store=env.get("DECISIONS_STORE", "data/features"),
+                store=env.get("DECISIONS_STORE", DEFAULT_STORE),
                 model_name=env.get("DECISIONS_MODEL_NAME", MODEL_NAME),
                 model_alias=env.get("DECISIONS_MODEL_ALIAS", CHAMPION),
                 model_version=env.get("DECISIONS_MODEL_VERSION", ""),

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from decisions.config import Settings
+from scoring.features import NOT_INPUTS
 from scoring.request import record_input
 from scoring.rows import ClientRows, UnknownClient
+from scoring.schema import KEY
 from scoring.store import store_path
 from serving.client import Score, ScoringClient, ScoringError, score_params
 
 __all__ = ["Gateway", "ModelDown", "ModelInfo", "Refused", "UnknownClient"]
-_DROPPED = ("TARGET", "DATASET")
 _VERSION_TTL = 60.0
 #: Stored rows kept in memory (forgotten when the store file changes): about 25 KiB each as
 #: a dict of 421 values.
@@ -97,7 +98,7 @@ class Gateway:
 
     def application(self, client_id: int) -> dict[str, Any]:
         """The client's stored application as the model takes it (no TARGET, no DATASET)."""
-        return {k: v for k, v in self.stored(client_id).items() if k not in _DROPPED}
+        return {k: v for k, v in self.stored(client_id).items() if k not in NOT_INPUTS}
 
     def score(self, applications: list[dict[str, Any]], explain: str = "all",
               ) -> tuple[list[Score], str]:
@@ -108,7 +109,7 @@ class Gateway:
         """
         body = json.dumps({"inputs": [record_input(a) for a in applications],
                            "params": score_params(explain)}, allow_nan=False)
-        return self._post(body, [a.get("SK_ID_CURR") for a in applications])
+        return self._post(body, [a.get(KEY) for a in applications])
 
     def score_variants(self, application: dict[str, Any], changes: list[dict[str, float]],
                        explain: str = "none") -> tuple[list[Score], str]:
@@ -129,7 +130,7 @@ class Gateway:
                                        for k, v in fields.items() if _present(v)) + "}")
         body = (f'{{"inputs": [{", ".join(rows)}], '
                 f'"params": {json.dumps(score_params(explain))}}}')
-        return self._post(body, [application.get("SK_ID_CURR")] * len(changes))
+        return self._post(body, [application.get(KEY)] * len(changes))
 
     def _post(self, body: str, ids: list[Any]) -> tuple[list[Score], str]:
         try:

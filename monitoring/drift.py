@@ -27,7 +27,7 @@ import pandas as pd
 
 from scoring import features as F
 from scoring import tracking
-from scoring.names import CHAMPION, MODEL_NAME, MONITORING_EXPERIMENT
+from scoring.names import CHAMPION, DEFAULT_STORE, MODEL_NAME, MONITORING_EXPERIMENT
 from scoring.request import pack_history
 from scoring.stability import stability_table
 from scoring.store import read_store, store_path
@@ -46,7 +46,7 @@ class DriftConfig:
 
     reference: str = "train"
     current: str = "test"
-    store: Path = Path("data/features")
+    store: Path = Path(DEFAULT_STORE)
     prediction_log: Path = Path("data/predictions")
     top: int = 20
     features: list[str] = field(default_factory=list)

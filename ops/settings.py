@@ -12,6 +12,7 @@ from scoring.names import (
     DASHBOARD_PORT,
     DECISIONS_PORT,
     DEFAULT_DECISIONS_DB_URL,
+    DEFAULT_STORE,
     MODEL_NAME,
     MODEL_PORT,
     TRACKING_PORT,
@@ -47,7 +48,7 @@ class Settings:
     decisions_port: int = DECISIONS_PORT
     decisions_backend_port: int = DECISIONS_PORT + 10
     decisions_db: str = DEFAULT_DECISIONS_DB_URL
-    store: str = "data/features"
+    store: str = DEFAULT_STORE
     prediction_log: str | None = "data/predictions"
     workers: int = 1
     model_nice: int = 10

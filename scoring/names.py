@@ -20,6 +20,9 @@ MONITORING_EXPERIMENT = "credit-scoring-monitoring"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 DEFAULT_TRACKING_DB = Path("mlruns") / "mlflow.db"
 
+#: The feature store folder, relative to the project folder.
+DEFAULT_STORE = "data/features"
+
 #: Default ports on 127.0.0.1: the MLflow UI, the model URL (nginx), the dashboard.
 TRACKING_PORT = 5000
 MODEL_PORT = 5001

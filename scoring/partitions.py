@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from scoring import features as F
+from scoring.names import DEFAULT_STORE
 from scoring.schema import TABLES
 from scoring.store import ROW_GROUP_SIZE, StoreSummary, build_store, store_path
 from scoring.tables import find_file, polars_schema, scan_table
@@ -188,7 +189,7 @@ def _partition_source(data_dir: Path | str, bounds: Bounds, work_dir: Path,
         yield present, tables
 
 
-def build_partitioned(data_dir: Path | str, out: Path | str = Path("data/features"),
+def build_partitioned(data_dir: Path | str, out: Path | str = Path(DEFAULT_STORE),
                       parts: int | None = None,
                       progress: Callable[[str], None] | None = None) -> StoreSummary:
     """Build the store partition by partition (``parts``: None for ``auto_partitions``).

@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 
 from scoring.request import RequestError
-from scoring.schema import APPLICATION_TEST, DAYS_EMPLOYED_PLACEHOLDER
+from scoring.schema import APPLICATION_TEST, DAYS_EMPLOYED_PLACEHOLDER, KEY
 
 #: The numeric application fields, in schema order (the served model's number block).
 NUMBER_FIELDS: tuple[str, ...] = tuple(c.name for c in APPLICATION_TEST.columns
                                        if c.kind != "category")
-_UNBOUNDED_FIELDS = {"SK_ID_CURR"}
+_UNBOUNDED_FIELDS = {KEY}
 
 
 class PlausibleRanges:

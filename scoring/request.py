@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoring.features import DATASET, HISTORY_DESCRIPTIONS, HISTORY_FEATURES
-from scoring.schema import TARGET
+from scoring.features import HISTORY_DESCRIPTIONS, HISTORY_FEATURES, NOT_INPUTS
 
 #: What a refused request's error says, in ``code``.
 ERROR_CODES = ("no_rows", "missing", "not_a_number", "infinite", "not_whole",
@@ -85,7 +84,7 @@ def packed_positions(columns: Sequence[object]) -> tuple[list[int], list[int]]:
     """Where ``pack_history`` finds, in ``columns``, the history features it folds into the
     ``history`` object, and the columns it leaves out with them (the data set, the label)."""
     history = [j for j, c in enumerate(columns) if c in HISTORY_DESCRIPTIONS]
-    labels = [j for j, c in enumerate(columns) if c in (DATASET, TARGET)]
+    labels = [j for j, c in enumerate(columns) if c in NOT_INPUTS]
     return history, labels
 
 
@@ -238,12 +237,10 @@ def record_input(record: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     history: dict[str, Any] = {}
     for name, value in record.items():
-        if value is None or (type(value) is float and value != value) or name in _LABELS:
+        if value is None or (type(value) is float and value != value) or name in NOT_INPUTS:
             continue
         (history if name in HISTORY_DESCRIPTIONS else out)[name] = plain(value)
     if HISTORY not in out:
         out[HISTORY] = history
     return out
 
-
-_LABELS = frozenset({DATASET, TARGET})

@@ -25,9 +25,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from scoring.schema import KEY
 from scoring.store import store_path
 
-KEY = "SK_ID_CURR"
 #: Rows per batch of the copy: one lookup reads one batch (64 x 421 columns: ~200 kB).
 BATCH = 64
 log = logging.getLogger(__name__)

@@ -20,6 +20,8 @@ DAYS_PLACEHOLDER = 365243
 
 #: The target column: 1 = the client had payment difficulties, 0 = repaid.
 TARGET = "TARGET"
+#: The application's (client's) id: the key of the applications and of every join per client.
+KEY = "SK_ID_CURR"
 
 
 @dataclass(frozen=True)

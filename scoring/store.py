@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 import polars as pl
 
 from scoring import features as F
+from scoring.names import DEFAULT_STORE
 from scoring.tables import find_file, read_table, scan_table
 
 if TYPE_CHECKING:  # the readers return pandas frames; the build never imports pandas
@@ -58,7 +59,7 @@ def store_path(path: Path | str) -> Path:
     return path if path.suffix == ".parquet" else path / STORE_FILE
 
 
-def build_store(data_dir: Path | str, out: Path | str = Path("data/features"),
+def build_store(data_dir: Path | str, out: Path | str = Path(DEFAULT_STORE),
                 progress: Callable[[str], None] | None = None) -> StoreSummary:
     """Compute the store rows of every application in ``data_dir`` and write the store.
 

@@ -14,6 +14,7 @@ import pandas as pd
 from scoring import features as F
 from scoring.names import CHAMPION_URI
 from scoring.request import pack_history
+from scoring.schema import KEY
 from scoring.tables import read_tables
 
 
@@ -33,7 +34,7 @@ def score_folder(data_dir: Path | str, model_uri: str = CHAMPION_URI, chunk: int
     for start in range(0, len(rows), chunk):
         part = rows.iloc[start:start + chunk]
         out = model.predict(pack_history(part), params={"explain": "none"})
-        parts.append(pd.DataFrame({"SK_ID_CURR": part["SK_ID_CURR"].to_numpy(),
+        parts.append(pd.DataFrame({KEY: part[KEY].to_numpy(),
                                    "probability": out["probability"].to_numpy(),
                                    "decision": out["decision"].to_numpy()}))
         say(f"  {min(start + chunk, len(rows)):,} / {len(rows):,}")

@@ -14,9 +14,11 @@ from typing import Any
 import pandas as pd
 import requests
 
+from scoring.features import NOT_INPUTS
 from scoring.names import DAYS_PER_YEAR, DEFAULT_MODEL_URL
 from scoring.request import RequestError
 from scoring.rows import UnknownClient  # noqa: F401 (callers catch it from here)
+from scoring.schema import KEY
 
 DEFAULT_URL = DEFAULT_MODEL_URL
 
@@ -111,7 +113,7 @@ class ScoringClient:
         Raises ScoringError with the server's message on a refused request, or when the
         server cannot be reached.
         """
-        ids = rows["SK_ID_CURR"].tolist() if "SK_ID_CURR" in rows else None
+        ids = rows[KEY].tolist() if KEY in rows else None
         return self.post(to_payload(rows, score_params(explain, top_k, threshold)), ids)
 
     def post(self, body: str, client_ids: list[int | None] | None = None) -> list[Score]:
@@ -201,7 +203,7 @@ class ClientScorer:
 
     def get_score(self, client_id: int, explain: str = "top-k", top_k: int = 10) -> Score:
         """Score, decision and reasons of a stored client, from the model server."""
-        request = self.row(client_id).drop(columns=["TARGET", "DATASET"], errors="ignore")
+        request = self.row(client_id).drop(columns=list(NOT_INPUTS), errors="ignore")
         return self.client.score(request, explain=explain, top_k=top_k)[0]
 
     def get_info_client(self, client_id: int) -> dict[str, str]:

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from scipy.special import expit
 
+from scoring.calibration import Calibration, calibrated
 from scoring.features import (
     APPLICATION_FEATURES,
     APPLICATION_INPUTS,
@@ -301,17 +301,6 @@ def reasons(contrib: np.ndarray, matrix: np.ndarray, layout: Layout,
              for j in idx] for i, idx in enumerate(order)]
 
 
-def calibrated(margin: np.ndarray, calibration: list[float] | dict[str, Any] | None,
-               ) -> np.ndarray:
-    """Probabilities from LightGBM margins through the training run's calibration map."""
-    if isinstance(calibration, dict):  # isotonic: a monotone step map, interpolated
-        return np.interp(margin, calibration["x"], calibration["y"])
-    if calibration:
-        a, b = calibration
-        margin = a * margin + b
-    return expit(margin)
-
-
 class CreditScoringModel(mlflow.pyfunc.PythonModel):
     """LightGBM booster + application transforms + threshold, as one servable model."""
 
@@ -325,7 +314,7 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
             config = json.load(fh)
         self.threshold: float = config["threshold"]
         # Platt: [a, b]; isotonic: {"method": "isotonic", "x": margins, "y": probabilities}.
-        self.calibration: list[float] | dict[str, Any] | None = config.get("calibration")
+        self.calibration: Calibration = config.get("calibration")
         self.ranges = PlausibleRanges.from_json(config.get("ranges", {}), _NUMBER_NAMES)
         self.layout = Layout(self.booster.feature_name())
         self.prediction_log = _prediction_log()

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scoring.schema import KEY
 from scoring.store import store_path
 
 #: The UDF's result: the served model's columns without the reasons (``explain="none"``).
@@ -57,7 +58,7 @@ def score_frame(frame: Any, udf: Any, inputs: list[str]) -> Any:
     if HISTORY in inputs and history:  # the history travels as one JSON object
         columns.append(fn.to_json(fn.struct(*history)).alias(HISTORY))
     scored = frame.withColumn("score", udf(fn.struct(*columns)))
-    return scored.select("SK_ID_CURR", "score.probability", "score.decision")
+    return scored.select(KEY, "score.probability", "score.decision")
 
 
 def score_store(spark: Any, store: Path | str, model_uri: str, dataset: str | None = "test",

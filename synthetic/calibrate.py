@@ -17,7 +17,7 @@ import polars as pl
 from scipy.special import ndtri
 
 from scoring.names import DAYS_PER_MONTH
-from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER, TABLES, TARGET
+from scoring.schema import DAYS_EMPLOYED_PLACEHOLDER, KEY, TABLES, TARGET
 from scoring.tables import read_table
 from synthetic.calibration import (
     CALIBRATION_PATH,
@@ -221,7 +221,7 @@ def application_calibration(train: pl.DataFrame, test: pl.DataFrame,
     # Category levels are sorted by the default rate of the training rows (see ``fit_column``).
     target = pl.concat([train[TARGET].cast(pl.Float64),
                         pl.Series([None] * test.height, dtype=pl.Float64)])
-    columns = [c for c in apps.columns if c != "SK_ID_CURR"]
+    columns = [c for c in apps.columns if c != KEY]
     marg = table_marginals(apps, columns, APP_QUANTILES, target)
     # DAYS_EMPLOYED: real day counts only (the placeholder is drawn by income type)
     days_employed = pl.when(pl.col("DAYS_EMPLOYED") != DAYS_EMPLOYED_PLACEHOLDER).then(
@@ -246,7 +246,7 @@ def application_calibration(train: pl.DataFrame, test: pl.DataFrame,
 def side_marginals(frame: pl.DataFrame, table: str) -> TableCalibration:
     """Marginals of a side table: overall, and per stratum where one is defined."""
     frame = with_derived(frame, table)
-    keys = {k for k in TABLES[table].key} | {"SK_ID_CURR", "SK_ID_PREV", "SK_ID_BUREAU"}
+    keys = {k for k in TABLES[table].key} | {KEY, "SK_ID_PREV", "SK_ID_BUREAU"}
     columns = [c for c in frame.columns if c not in keys]
     overall = table_marginals(frame, columns, SIDE_QUANTILES)
     if table not in STRATA:
@@ -277,8 +277,8 @@ def per_parent(child: pl.DataFrame, key: str, parents: pl.Series) -> np.ndarray:
 def rows_per_client(tables: dict[str, pl.DataFrame], clients: pl.Series) -> dict[str, float]:
     """Mean rows per client of each side table (installments: the full-Kaggle figure)."""
     ids = clients.implode()
-    bureau_ids = tables["bureau"].filter(pl.col("SK_ID_CURR").is_in(ids))["SK_ID_BUREAU"]
-    out = {name: tables[name].filter(pl.col("SK_ID_CURR").is_in(ids)).height / clients.len()
+    bureau_ids = tables["bureau"].filter(pl.col(KEY).is_in(ids))["SK_ID_BUREAU"]
+    out = {name: tables[name].filter(pl.col(KEY).is_in(ids)).height / clients.len()
            for name in ("bureau", "previous_application", "POS_CASH_balance",
                         "credit_card_balance")}
     bb = tables["bureau_balance"].filter(pl.col("SK_ID_BUREAU").is_in(bureau_ids.implode()))
@@ -296,8 +296,8 @@ def history_calibration(tables: dict[str, pl.DataFrame], train_ids: pl.Series,
     # 5,000 training clients alone show an atypically thin bureau_balance (10 months per
     # bureau record against 16 in full Kaggle and 25 over all complete clients).
     clients = pl.concat([train_ids, test_ids])
-    bureau = tables["bureau"].filter(pl.col("SK_ID_CURR").is_in(clients.implode()))
-    prev = tables["previous_application"].filter(pl.col("SK_ID_CURR").is_in(clients.implode()))
+    bureau = tables["bureau"].filter(pl.col(KEY).is_in(clients.implode()))
+    prev = tables["previous_application"].filter(pl.col(KEY).is_in(clients.implode()))
     pos, cc = tables["POS_CASH_balance"], tables["credit_card_balance"]
     bb = tables["bureau_balance"]
     approved = prev.filter(pl.col("NAME_CONTRACT_STATUS") == "Approved")
@@ -309,7 +309,7 @@ def history_calibration(tables: dict[str, pl.DataFrame], train_ids: pl.Series,
     cc_rows = per_parent(cc, "SK_ID_PREV", cards["SK_ID_PREV"])
     # Card histories whose SK_ID_PREV is absent from previous_application (a Kaggle quirk):
     # the generator adds them as approved card applications to keep the card rows per client.
-    train_cc = cc.filter(pl.col("SK_ID_CURR").is_in(train_ids.implode()))["SK_ID_PREV"].unique()
+    train_cc = cc.filter(pl.col(KEY).is_in(train_ids.implode()))["SK_ID_PREV"].unique()
     orphan_cards = (~train_cc.is_in(prev["SK_ID_PREV"].implode())).sum()
     # Months between the bureau credit and the application: bureau_balance spans at most this.
     span = (bureau["DAYS_CREDIT"] / -DAYS_PER_MONTH).floor() + 1
@@ -317,8 +317,8 @@ def history_calibration(tables: dict[str, pl.DataFrame], train_ids: pl.Series,
         clients=clients.len(),
         rows_per_client=rows_per_client(tables, clients),
         rows_per_client_train_only=rows_per_client(tables, train_ids),
-        bureau_per_client=count_hist(per_parent(bureau, "SK_ID_CURR", train_ids)),
-        previous_per_client=count_hist(per_parent(prev, "SK_ID_CURR", train_ids)),
+        bureau_per_client=count_hist(per_parent(bureau, KEY, train_ids)),
+        previous_per_client=count_hist(per_parent(prev, KEY, train_ids)),
         bureau_balance_per_bureau=BureauBalanceRows(
             rounded(bb_rows.mean()), rounded((bb_rows > 0).mean()), rounded(span.mean())),
         pos_per_instalment_loan=ChildRows(rounded(pos_rows.mean()),
@@ -331,8 +331,8 @@ def history_calibration(tables: dict[str, pl.DataFrame], train_ids: pl.Series,
 def complete_clients(train: pl.DataFrame, test: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """Clients whose side tables are complete in the samples (first 5,000 train and test)."""
     lo, hi = COMPLETE_TRAIN_IDS
-    train_ids = train.filter(pl.col("SK_ID_CURR").is_between(lo, hi))["SK_ID_CURR"]
-    test_ids = test["SK_ID_CURR"].sort().head(COMPLETE_TEST_CLIENTS)
+    train_ids = train.filter(pl.col(KEY).is_between(lo, hi))[KEY]
+    test_ids = test[KEY].sort().head(COMPLETE_TEST_CLIENTS)
     return train_ids, test_ids
 
 

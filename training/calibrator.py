@@ -3,7 +3,7 @@
 The method is chosen on out-of-fold (OOF) margins by a cross-fitted Brier score: each fold is
 calibrated by a map fitted on the other folds, so the flexible isotonic map gets no credit for
 fitting the very predictions it is judged on. The served model applies the map to its margins
-(``to_config``, read by ``serving/model.py``).
+(``to_config``, applied by ``scoring.calibration.calibrated`` in both).
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
+
+from scoring.calibration import calibrated
 
 METHODS = ("none", "platt", "isotonic")
 
@@ -40,13 +41,7 @@ class Calibrator:
 
     def predict(self, margin: np.ndarray) -> np.ndarray:
         """Probabilities of default for ``margin``."""
-        margin = np.asarray(margin, dtype=float)
-        if self.method == "platt":
-            a, b = self.platt_
-            return expit(a * margin + b)
-        if self.method == "isotonic":
-            return np.interp(margin, *self.knots_)
-        return expit(margin)
+        return calibrated(margin, self.to_config())
 
     def to_config(self) -> Any:
         """What the served model's config holds: None, [a, b] (Platt) or the isotonic knots."""

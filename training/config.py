@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scoring.names import DEFAULT_STORE
+
 
 @dataclass
 class TrainConfig:
     """Everything a run depends on; every field is logged as a parameter."""
 
-    store: Path = Path("data/features")
+    store: Path = Path(DEFAULT_STORE)
     seed: int = 0
     folds: int = 5
     test_share: float | None = None  # None: auto (dataset.held_out_share)

@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from scoring import features as F
+from scoring.names import DEFAULT_STORE
 from scoring.request import pack_history
-from scoring.schema import TARGET
+from scoring.schema import KEY, TARGET
 from scoring.store import read_clients, store_path
 from scoring.tracking import model_uri
 from training import gate, track
@@ -120,13 +121,13 @@ def _oof_set(client, new_run, old_run, store: Path | str) -> GateSet | None:
                 for r in (new_run, old_run))
     if new is None or old is None:
         return None
-    both = new[["SK_ID_CURR", "fold", "lightgbm"]].merge(
-        old[["SK_ID_CURR", "fold", "lightgbm"]], on="SK_ID_CURR", suffixes=("_new", "_old"))
+    both = new[[KEY, "fold", "lightgbm"]].merge(
+        old[[KEY, "fold", "lightgbm"]], on=KEY, suffixes=("_new", "_old"))
     if both.empty or not (both["fold_new"] == both["fold_old"]).all():
         return None
-    rows = read_clients(both["SK_ID_CURR"].tolist(), store_path(store)).set_index("SK_ID_CURR")
-    both = both[both["SK_ID_CURR"].isin(rows.index)]
-    rows = rows.loc[both["SK_ID_CURR"]].reset_index()
+    rows = read_clients(both[KEY].tolist(), store_path(store)).set_index(KEY)
+    both = both[both[KEY].isin(rows.index)]
+    rows = rows.loc[both[KEY]].reset_index()
     thresholds = (new_run.data.metrics["threshold"], old_run.data.metrics["threshold"])
     return GateSet(rows, both["lightgbm_new"].to_numpy(), both["lightgbm_old"].to_numpy(),
                    thresholds, f"out-of-fold predictions of {len(rows):,} clients, same data "
@@ -141,7 +142,7 @@ def _test_set(client, challenger: str, champion: str, new_run, old_run,
                         for r in (new_run, old_run))
     if new_ids is None or old_ids is None:
         return None
-    ids = sorted(set(new_ids["SK_ID_CURR"]) & set(old_ids["SK_ID_CURR"]))
+    ids = sorted(set(new_ids[KEY]) & set(old_ids[KEY]))
     rows = read_clients(ids, store_path(store)) if ids else pd.DataFrame()
     if rows.empty:
         return None
@@ -171,15 +172,15 @@ def _recipe_set(client, champion: str, new_run, old_run, store: Path | str,
     if recipe is None:
         raise PromotionError(f"{why}; champion {champion} logged no recipe to cross-validate "
                              "again (trained before the gate): promote with --force --reason")
-    rows = read_clients(new["SK_ID_CURR"].tolist(), store_path(store)).set_index("SK_ID_CURR")
+    rows = read_clients(new[KEY].tolist(), store_path(store)).set_index(KEY)
     available = set(F.model_features(rows.columns))  # application features are derived
     missing = [f for f in recipe["features"] if f not in available]
-    if missing or not new["SK_ID_CURR"].isin(rows.index).all():
+    if missing or not new[KEY].isin(rows.index).all():
         gone = (f"feature(s) {', '.join(missing[:5])}" if missing
                 else "some of the challenger's clients")
         raise PromotionError(f"{why}; {store} lacks {gone} of champion {champion}'s recipe: "
                              "promote with --force --reason")
-    rows = rows.loc[new["SK_ID_CURR"]].reset_index()
+    rows = rows.loc[new[KEY]].reset_index()
     data = dataset.model_inputs(rows, recipe["features"])
     fold = new["fold"].to_numpy()
     margin = fit.cv_lightgbm(data, fold, recipe["lgbm_params"]).oof
@@ -198,7 +199,7 @@ def _frame(rows: pd.DataFrame, proba: np.ndarray, groups: dict[str, np.ndarray])
                          "probability": proba, "protected": protected})
 
 
-def promote(store: Path | str = Path("data/features"), force: bool = False,
+def promote(store: Path | str = Path(DEFAULT_STORE), force: bool = False,
             reason: str | None = None, config: gate.GateConfig | None = None) -> Decision:
     """Run the gate on challenger and champion; move ``champion`` when it passes (or forced).
 
@@ -271,4 +272,4 @@ def _judge(s: GateSet, challenger: str, champion: str, cost: CostModel,
     verdict = (f"passed every check on the {s.source}" if passed else
                f"failed {', '.join(failed) or 'validation'} on the {s.source}: {message}")
     return Decision(passed, challenger, champion, verdict, new, old, checks,
-                    s.rows["SK_ID_CURR"].astype(int).tolist(), s.source, run_id)
+                    s.rows[KEY].astype(int).tolist(), s.source, run_id)

@@ -26,7 +26,7 @@ import pandas as pd
 from scoring import features as F
 from scoring import protected
 from scoring.ranges import PlausibleRanges
-from scoring.schema import APPLICATION_TEST, TARGET
+from scoring.schema import APPLICATION_TEST, KEY, TARGET
 from scoring.stability import stability_table
 from scoring.store import read_store, store_path
 from training import calibrator, card, cluster, dataset, governance, plots, track
@@ -85,7 +85,7 @@ class Board:
     @classmethod
     def empty(cls, config: TrainConfig, cost: CostModel, inputs: Inputs, say: Say) -> Board:
         """No candidate yet: the OOF table holds the CV clients' ids, folds and labels."""
-        oof = pd.DataFrame({"SK_ID_CURR": inputs.rows["SK_ID_CURR"].to_numpy(),
+        oof = pd.DataFrame({KEY: inputs.rows[KEY].to_numpy(),
                             "fold": inputs.fold, TARGET: inputs.data.y})
         return cls(config, cost, inputs.data.y, oof, say)
 
@@ -279,7 +279,7 @@ def score_test_part(config: TrainConfig, inputs: Inputs, booster: lgb.Booster, c
     proba = _probabilities(booster, chosen.calib)(data.X)
     scores = scored(data.y, proba, cost, config.bootstrap, config.seed, chosen.threshold)
     track.log_metrics({f"test_{k}": v for k, v in scores.items()})
-    track.log_table(inputs.test_rows[["SK_ID_CURR"]], "test_ids.csv")
+    track.log_table(inputs.test_rows[[KEY]], "test_ids.csv")
     say(_summary("refit model", scores, "test"))
     return TestPart(data, proba, scores)
 

@@ -16,6 +16,7 @@ from dashboard.registry import ModelCard
 from dashboard.views.client import _wrap
 from dashboard.views.common import BLUE, TABLE_CSS, TEXT, bokeh, card, note, table
 from dashboard.words import feature_label
+from scoring.schema import KEY
 
 GREY = "#595959"
 
@@ -189,7 +190,7 @@ class ShapSummary(Viewer):
         fig = figure(y_range=FactorRange(*order), height=80 + 48 * len(order),
                      sizing_mode="stretch_width", title=_(
                          "Contributions of {n} clients (SHAP summary)").format(
-                         n=t.number(data["SK_ID_CURR"].nunique())))
+                         n=t.number(data[KEY].nunique())))
         fig.scatter("x", "y", source=source, size=5, alpha=0.7,
                     color={"field": "c", "transform": mapper})
         fig.add_layout(ColorBar(color_mapper=mapper, title=_("value (low to high)"),

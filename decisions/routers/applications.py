@@ -8,6 +8,7 @@ from decisions.assess import assess
 from decisions.auth import Scorer, authenticated
 from decisions.dependencies import Services
 from decisions.schemas import Application, ScoreOut
+from scoring.schema import KEY
 
 router = APIRouter(prefix="/applications", tags=["applications"],
                    dependencies=[Depends(authenticated)])
@@ -21,6 +22,6 @@ def score(application: Application, services: Services, _: Scorer,  # type: igno
     fields = application.model_dump()
     fields["history"] = fields["history"] or {}
     out = assess(services.gateway, services.catalogue, services.rules, fields,
-                 fields["SK_ID_CURR"], recourse)
+                 fields[KEY], recourse)
     request.app.state.metrics.scored(out["decision"])
     return out

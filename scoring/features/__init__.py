@@ -58,6 +58,7 @@ from scoring.features.catalogue import (
     FEATURES,
     HISTORY_DESCRIPTIONS,
     HISTORY_FEATURES,
+    NOT_INPUTS,
     Family,
     describe,
     family_features,
@@ -68,7 +69,8 @@ from scoring.features.previous import PREVIOUS_BLOCKS, RATE_BOUNDS, interest_rat
 __all__ = [
     "APPLICATION_FEATURES", "APPLICATION_INPUTS", "BUREAU_BLOCKS", "CATEGORIES",
     "CREDIT_CARD_BLOCKS", "DATASET", "FAMILIES", "FEATURES", "HISTORY_DESCRIPTIONS",
-    "HISTORY_FEATURES", "INSTALLMENTS_BLOCKS", "KEY", "POS_CASH_BLOCKS", "PREVIOUS_BLOCKS",
+    "HISTORY_FEATURES", "INSTALLMENTS_BLOCKS", "KEY", "NOT_INPUTS", "POS_CASH_BLOCKS",
+    "PREVIOUS_BLOCKS",
     "RATE_BOUNDS", "RAW_FEATURES", "Block", "Family", "MissingTableWarning",
     "application_features", "application_rows", "build_features", "bureau_balance_per_credit",
     "bureau_features", "client_features", "credit_card_features", "derive_application_features",

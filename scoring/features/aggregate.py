@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from scoring.names import DAYS_PER_MONTH
-
-KEY = "SK_ID_CURR"
+from scoring.schema import KEY
 
 # --- history features: blocks of aggregates -------------------------------------------------
 

@@ -20,10 +20,13 @@ from scoring.features.balances import (
 )
 from scoring.features.bureau import BUREAU_BLOCKS, bureau_features
 from scoring.features.previous import PREVIOUS_BLOCKS, previous_features
-from scoring.schema import TABLES
+from scoring.schema import TABLES, TARGET
 
 #: Store column telling a training application ("train") from a test one ("test").
 DATASET = "DATASET"
+#: Store columns that are not model inputs (the data set and the label): every reader that
+#: turns a stored row into a request leaves them out.
+NOT_INPUTS: tuple[str, ...] = (TARGET, DATASET)
 FROM_BUREAU_BALANCE = tuple(c for c in DERIVED_LABELS if c.startswith("BB_"))
 
 @dataclass(frozen=True)
