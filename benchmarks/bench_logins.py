@@ -1,6 +1,6 @@
 """What a person's login costs the decision service: argon2id once, then the cache.
 
-    python benchmarks/bench_auth.py [--repeats 200]
+    python benchmarks/bench_logins.py [--repeats 200]
 
 1. ``Users.verify``: the first check of a name and password (argon2id, the service's
    default profile: RFC 9106's low-memory one, t=3, 64 MiB, p=4), a wrong password (argon2id
