@@ -385,11 +385,7 @@ class UsersFile:
     def _load(self) -> Users:
         if self.path is None:
             return self.extra
-        try:
-            st = self.path.stat()
-            self._stamp = (st.st_mtime, st.st_size)
-        except OSError:
-            self._stamp = None
+        self._stamp = _stamp(self.path)
         loaded = load_users(self.path)
         return Users({**self.extra.people, **loaded.people},
                      {**self.extra.api_keys, **loaded.api_keys})
@@ -400,14 +396,19 @@ class UsersFile:
             return self._users
         with self._lock:
             self._checked = time.monotonic()
-            try:
-                st = self.path.stat()
-                stamp: tuple[float, int] | None = (st.st_mtime, st.st_size)
-            except OSError:
-                stamp = None
-            if stamp != self._stamp:
+            if _stamp(self.path) != self._stamp:
                 try:
                     self._users = self._load()
                 except UsersFileError as err:  # keep serving with the last good file
                     log.error("%s (still using the users read before)", err)
         return self._users
+
+
+def _stamp(path: Path) -> tuple[float, int] | None:
+    """The file's modification time and size (None when it cannot be read): what tells that
+    it changed."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime, st.st_size
