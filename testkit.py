@@ -22,6 +22,8 @@ from urllib.parse import urlparse
 import numpy as np
 import requests
 
+from serving.client import post_json
+
 ROOT = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 JSON = {"Content-Type": "application/json"}
@@ -191,15 +193,16 @@ class Traffic:
 @contextmanager
 def traffic(url: str, bodies: list[str], clients: int = 3,
             limit: float = 300.0) -> Iterator[Traffic]:
-    """Clients posting applications to ``url`` until the block ends (``limit`` s at most)."""
+    """Clients posting applications to ``url`` until the block ends (``limit`` s at most), as
+    ``ScoringClient`` does (``post_json``: a request on a kept-alive connection that the server
+    closed unanswered is sent once more)."""
     seen, stop, lock = Traffic(), threading.Event(), threading.Lock()
 
     def loop(k: int) -> None:
         session, end, i = requests.Session(), time.monotonic() + limit, k
         while not stop.is_set() and time.monotonic() < end:
             try:
-                r = session.post(f"{url}/invocations", data=bodies[i % len(bodies)],
-                                 headers={"Content-Type": "application/json"}, timeout=60)
+                r = post_json(session, f"{url}/invocations", bodies[i % len(bodies)], 60)
                 problem = None if r.status_code == 200 else f"{r.status_code} {r.text[:200]}"
                 upstream = r.headers.get("X-Upstream", "")
             except requests.RequestException as err:

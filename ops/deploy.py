@@ -28,6 +28,11 @@ import requests
 from ops import models, render, settings, supervisor
 from ops.settings import BACKEND_HOST, ServiceError, Settings, backend_url
 
+#: Supervisor states of a replica whose process ended before it served. That, or a new pid
+#: (supervisord restarted it), fails the switch at once: a version that does not load is not
+#: waited for through supervisord's restarts until the timeout.
+EXITED_WHILE_STARTING = ("BACKOFF", "FATAL", "EXITED")
+
 
 @dataclass
 class Switch:
@@ -144,7 +149,12 @@ def replace(s: Settings, server, name: str, version: str, timeout: float) -> Non
                                f"see {s.run}/logs/{name}.log") from err
     url = settings.health_urls(s)[name]
     deadline = time.monotonic() + timeout
+    started = server.supervisor.getProcessInfo(name)["pid"]
     while not supervisor.healthy(url, timeout=2):
+        info = server.supervisor.getProcessInfo(name)
+        if info["statename"] in EXITED_WHILE_STARTING or info["pid"] != started:
+            raise ServiceError(f"{name} did not start version {version}: its process exited "
+                               f"before it answered; see {s.run}/logs/{name}.log")
         if time.monotonic() > deadline:
             raise ServiceError(f"{name} did not answer {url} in {timeout:.0f} s with version "
                                f"{version}; see {s.run}/logs/{name}.log")

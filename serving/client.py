@@ -91,6 +91,25 @@ def parse_error(body: str | bytes) -> tuple[str, RequestError | None]:
     return message.rsplit("Error: ", 1)[-1].strip(), None
 
 
+def post_json(session: requests.Session, url: str, body: str,
+              timeout: float) -> requests.Response:
+    """POST a JSON body; sent once more, on a new connection, when the server closed the
+    connection without answering.
+
+    A server may close a kept-alive connection just as the next request is sent on it (nginx
+    does for its idle connections when it reloads, during ``scoring reload``); the request was
+    then never read. Scoring has no side effect, so sending it again is safe. A timeout is not
+    retried: the server may still be working on the request.
+    """
+    headers = {"Content-Type": "application/json"}
+    try:
+        return session.post(url, data=body, headers=headers, timeout=timeout)
+    except requests.ConnectionError as err:
+        if isinstance(err, requests.Timeout):
+            raise
+        return session.post(url, data=body, headers=headers, timeout=timeout)
+
+
 class ScoringClient:
     """Score application rows through a running model server."""
 
@@ -119,9 +138,7 @@ class ScoringClient:
     def post(self, body: str, client_ids: list[int | None] | None = None) -> list[Score]:
         """Send a ready ``/invocations`` body (``to_payload``); raises ScoringError."""
         try:
-            resp = self._session.post(f"{self.base_url}/invocations", data=body,
-                                      headers={"Content-Type": "application/json"},
-                                      timeout=self.timeout)
+            resp = post_json(self._session, f"{self.base_url}/invocations", body, self.timeout)
         except requests.Timeout as err:
             raise ScoringError(f"model server at {self.base_url} did not answer within "
                                f"{self.timeout:g} s") from err

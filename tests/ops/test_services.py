@@ -242,7 +242,7 @@ def test_reload_to_a_version_that_does_not_start_rolls_back(deployment, bodies, 
     try:
         with traffic(deployment.url(deployment.model_port), bodies) as seen:
             with pytest.raises(ServiceError, match="model-1 did not"):
-                deploy.reload(str(deployment.run), version=version, timeout=60)
+                deploy.reload(str(deployment.run), version=version, timeout=120)
             time.sleep(1)
     finally:
         registry.delete_model_version(deployment.model_name, version)

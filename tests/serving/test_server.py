@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 
 import mlflow
 import numpy as np
@@ -12,7 +14,7 @@ import requests
 
 from scoring.request import pack_history
 from scoring.store import client_ids, read_clients
-from serving.client import ScoringClient, ScoringError, parse_error, to_payload
+from serving.client import ScoringClient, ScoringError, parse_error, post_json, to_payload
 
 JSON = {"Content-Type": "application/json"}
 
@@ -216,6 +218,51 @@ def test_client_raises_the_server_message(model_server, rows):
 def test_client_reports_an_unreachable_server():
     with pytest.raises(ScoringError, match="unreachable"):
         ScoringClient("http://127.0.0.1:9", timeout=2).score(pd.DataFrame({"A": [1]}))
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += conn.recv(65536)
+    return body
+
+
+def _answer(conn: socket.socket, text: bytes) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (len(text), text))
+
+
+def test_a_kept_alive_connection_closed_unanswered_is_sent_once_more():
+    """As nginx does to its idle connections on reload: the second request on the kept-alive
+    connection is read and the connection closed without an answer."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+
+    def serve() -> None:
+        first, _ = listener.accept()
+        received.append(_read_request(first))
+        _answer(first, b'{"n": 1}')
+        received.append(_read_request(first))
+        first.close()
+        second, _ = listener.accept()
+        received.append(_read_request(second))
+        _answer(second, b'{"n": 2}')
+        second.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/invocations"
+    session = requests.Session()
+    assert post_json(session, url, '{"a": 1}', timeout=5).json() == {"n": 1}
+    assert post_json(session, url, '{"a": 2}', timeout=5).json() == {"n": 2}
+    thread.join(5)
+    listener.close()
+    assert received == [b'{"a": 1}', b'{"a": 2}', b'{"a": 2}']
 
 
 def test_version_and_health(model_server):
