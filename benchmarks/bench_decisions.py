@@ -225,19 +225,19 @@ def supervisor_kill(run_dir: str, url: str, name: str = "decisions",
 
 
 def _model_calls(row: dict, refused: bool, rules) -> list[str]:
-    """The ``/invocations`` bodies the score route sends for ``row``: the application with
-    every contribution, then (refused) every recourse variant in one request."""
-    import pandas as pd
-
+    """The ``/invocations`` bodies the score route sends for ``row``, built as the service
+    builds them: the application with its contributions toward default, then (refused)
+    every recourse variant in one request."""
+    from decisions.gateway import score_body, variants_body
     from decisions.recourse import candidates
-    from serving.client import to_payload
 
-    frame = pd.DataFrame([row])
-    bodies = [to_payload(frame, {"explain": "all"})]
+    bodies = [score_body([row], "positive")]
     found = candidates(row, rules) if refused else []
-    if found:
-        variants = pd.DataFrame([{**row, **changed} for _, _, changed in found])
-        bodies.append(to_payload(variants, {"explain": "none"}))
+    changes = [changed for _, _, changed in found]
+    if len(changes) > 1:
+        bodies.append(variants_body(row, changes, "none"))
+    elif changes:  # one change goes as a row (Gateway.score_variants)
+        bodies.append(score_body([{**row, **changes[0]}], "none"))
     return bodies
 
 

@@ -133,12 +133,15 @@ class ScoringClient:
         return from_response(resp.content, client_ids)
 
 
-def score_params(explain: str = "top-k", top_k: int = 10,
-                 threshold: float | None = None) -> dict[str, Any]:
-    """The ``params`` of an ``/invocations`` request."""
+def score_params(explain: str = "top-k", top_k: int = 10, threshold: float | None = None,
+                 variants: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The ``params`` of an ``/invocations`` request; ``variants``, changes ({field: value})
+    to the request's one application, travel as JSON text (one result per change)."""
     params: dict[str, Any] = {"explain": explain, "top_k": top_k}
     if threshold is not None:
         params["threshold"] = threshold
+    if variants is not None:
+        params["variants"] = json.dumps(variants, allow_nan=False)
     return params
 
 
