@@ -21,8 +21,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 import requests
+import urllib3
 
-from serving.client import post_json
+from serving.client import ScoringClient
 
 ROOT = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
@@ -194,18 +195,18 @@ class Traffic:
 def traffic(url: str, bodies: list[str], clients: int = 3,
             limit: float = 300.0) -> Iterator[Traffic]:
     """Clients posting applications to ``url`` until the block ends (``limit`` s at most), as
-    ``ScoringClient`` does (``post_json``: a request on a kept-alive connection that the server
-    closed unanswered is sent once more)."""
+    the decision service does (``ScoringClient.send``: a request on a kept-alive connection
+    that the server closed unanswered is sent once more)."""
     seen, stop, lock = Traffic(), threading.Event(), threading.Lock()
 
     def loop(k: int) -> None:
-        session, end, i = requests.Session(), time.monotonic() + limit, k
+        client, end, i = ScoringClient(url, timeout=60), time.monotonic() + limit, k
         while not stop.is_set() and time.monotonic() < end:
             try:
-                r = post_json(session, f"{url}/invocations", bodies[i % len(bodies)], 60)
-                problem = None if r.status_code == 200 else f"{r.status_code} {r.text[:200]}"
+                r = client.send(bodies[i % len(bodies)])
+                problem = None if r.status == 200 else f"{r.status} {r.data[:200]!r}"
                 upstream = r.headers.get("X-Upstream", "")
-            except requests.RequestException as err:
+            except urllib3.exceptions.HTTPError as err:
                 problem, upstream = repr(err)[:200], ""
             with lock:
                 if problem:

@@ -22,7 +22,7 @@ from decisions.config import Settings
 from decisions.database import make_engine, migrate
 from decisions.dependencies import Shared
 from decisions.gateway import Gateway, ModelDown, Refused, UnknownClient
-from decisions.metrics import Metrics
+from decisions.metrics import Metrics, RouteMetrics
 from decisions.recourse import load_rules
 from decisions.routers import access, applications, client_data, clients, decisions
 from decisions.throttle import Throttle
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   settings.login_failures_per_address, settings.login_window)
     app.state.metrics = Metrics()
     app.state.services = Shared(Gateway(settings), load_catalogue(), load_rules())
-    app.middleware("http")(app.state.metrics.middleware)
+    app.add_middleware(RouteMetrics, metrics=app.state.metrics)
     for module in (clients, client_data, applications, decisions, access):
         app.include_router(module.router)
     _errors(app)

@@ -18,7 +18,7 @@ def assess(gateway: Gateway, catalogue: Catalogue, rules: Rules,
     Raises gateway.Refused for a field the model server rejects, gateway.ModelDown when it
     cannot answer.
     """
-    scores, inputs_hash = gateway.score([application], explain="all")
+    scores, inputs_hash = gateway.score([application])
     score = scores[0]
     out: dict[str, Any] = {
         "client_id": client_id, "probability": score.probability, "decision": score.decision,

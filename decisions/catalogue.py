@@ -68,9 +68,10 @@ def principal_reasons(contributions: list[dict[str, Any]], catalogue: Catalogue,
                       top: int = TOP_GROUPS) -> list[dict[str, Any]]:
     """The ``top`` reason groups pushing hardest toward refusal, largest first.
 
-    ``contributions``: the model server's reasons with ``explain=all`` (feature, label, value,
-    contribution). Each group holds its sentences, whether it is actionable, whether its
-    values are all missing, its summed positive contribution and its features (largest first).
+    ``contributions``: the model server's reasons with ``explain=positive`` or ``all``
+    (feature, label, value, contribution); only positive ones count. Each group holds its
+    sentences, whether it is actionable, whether its values are all missing, its summed
+    positive contribution and its features (largest first).
     """
     totals: dict[str, float] = {}
     members: dict[str, list[dict[str, Any]]] = {}

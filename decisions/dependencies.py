@@ -23,7 +23,7 @@ class Shared:
     rules: Rules
 
 
-def get_services(request: Request) -> Shared:
+async def get_services(request: Request) -> Shared:  # on the event loop: no thread
     return request.app.state.services
 
 

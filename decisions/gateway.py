@@ -17,7 +17,7 @@ from typing import Any
 
 from decisions.config import Settings
 from scoring.features import NOT_INPUTS
-from scoring.request import record_input
+from scoring.request import RequestError, record_input
 from scoring.rows import ClientRows, UnknownClient
 from scoring.schema import KEY
 from scoring.store import store_path
@@ -30,16 +30,17 @@ _VERSION_TTL = 60.0
 CACHED_CLIENTS = 1024
 
 
-def _present(value: Any) -> bool:
-    return value is not None and value == value  # NaN is missing
-
-
 class ModelDown(Exception):
     """The model server cannot be reached or failed; the message says which and why."""
 
 
 class Refused(ValueError):
-    """The model server refused the application (a bad field); the message names it."""
+    """The model server refused the application (a bad field); the message names it, and
+    ``error`` holds the model's refusal as data when it gave one."""
+
+    def __init__(self, message: str, error: RequestError | None = None) -> None:
+        super().__init__(message)
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,22 @@ class ModelInfo:
     name: str
     version: str
     alias: str
+
+
+def score_body(applications: list[dict[str, Any]], explain: str) -> str:
+    """The ``/invocations`` body scoring ``applications`` ({field: value}), one row each."""
+    return json.dumps({"inputs": [record_input(a) for a in applications],
+                       "params": score_params(explain)}, allow_nan=False)
+
+
+def variants_body(application: dict[str, Any], changes: list[dict[str, float]],
+                  explain: str) -> str:
+    """The ``/invocations`` body scoring ``application`` with each of ``changes``: the
+    application once, the changes in ``params.variants`` (one result per change). Sent as
+    rows, ~30 variants of a ~400-field application made a ~270 KB body that the model server
+    parsed twice and checked field by field."""
+    return json.dumps({"inputs": [record_input(application)],
+                       "params": score_params(explain, variants=changes)}, allow_nan=False)
 
 
 class Gateway:
@@ -100,37 +117,39 @@ class Gateway:
         """The client's stored application as the model takes it (no TARGET, no DATASET)."""
         return {k: v for k, v in self.stored(client_id).items() if k not in NOT_INPUTS}
 
-    def score(self, applications: list[dict[str, Any]], explain: str = "all",
+    def score(self, applications: list[dict[str, Any]], explain: str = "positive",
               ) -> tuple[list[Score], str]:
-        """Scores of ``applications`` ({field: value}) from the model server (all
-        contributions by default), in one request, and the SHA-256 of the exact body sent.
+        """Scores of ``applications`` ({field: value}) from the model server (by default
+        every contribution toward default: what the principal reasons read), in one request,
+        and the SHA-256 of the exact body sent.
 
-        Raises Refused when the server rejects a field, ModelDown when it cannot answer.
+        Raises Refused when the server rejects a field, ModelDown when it cannot answer. A
+        model logged before ``explain=positive`` existed refuses it: asked again with
+        ``all`` (a superset the reasons read the same way).
         """
-        body = json.dumps({"inputs": [record_input(a) for a in applications],
-                           "params": score_params(explain)}, allow_nan=False)
-        return self._post(body, [a.get(KEY) for a in applications])
+        try:
+            return self._post(score_body(applications, explain),
+                              [a.get(KEY) for a in applications])
+        except Refused as err:
+            if explain != "positive" or err.error is None or err.error.field != "params.explain":
+                raise
+        return self.score(applications, explain="all")
 
     def score_variants(self, application: dict[str, Any], changes: list[dict[str, float]],
                        explain: str = "none") -> tuple[list[Score], str]:
         """Scores of ``application`` with each of ``changes`` ({field: new value}), in one
-        request; as ``score``.
+        request (``variants_body``); as ``score``.
 
-        The fields the changes leave alone are written to JSON once and the text repeated:
-        a stored application has ~400 fields, and encoding them again for each of ~30
-        variants took ~8 ms of CPU per refusal.
+        A model logged before ``params.variants`` existed ignores it and answers for the
+        application alone: the variants then go as rows.
         """
-        changed = {name for change in changes for name in change}
-        common = record_input({k: v for k, v in application.items() if k not in changed})
-        head = json.dumps(common, allow_nan=False)[:-1]  # the object without its "}"
-        rows = []
-        for change in changes:
-            fields = {name: change.get(name, application.get(name)) for name in changed}
-            rows.append(head + "".join(f", {json.dumps(k)}: {json.dumps(v, allow_nan=False)}"
-                                       for k, v in fields.items() if _present(v)) + "}")
-        body = (f'{{"inputs": [{", ".join(rows)}], '
-                f'"params": {json.dumps(score_params(explain))}}}')
-        return self._post(body, [application.get(KEY)] * len(changes))
+        ids = [application.get(KEY)] * len(changes)
+        if len(changes) > 1:
+            scores, digest = self._post(variants_body(application, changes, explain), ids)
+            if len(scores) == len(changes):
+                return scores, digest
+        rows = [{**application, **change} for change in changes]
+        return self._post(score_body(rows, explain), ids)
 
     def _post(self, body: str, ids: list[Any]) -> tuple[list[Score], str]:
         try:
@@ -138,7 +157,7 @@ class Gateway:
         except ScoringError as err:
             if err.status is not None and 400 <= err.status < 500:
                 self.model_answered = True
-                raise Refused(str(err)) from err
+                raise Refused(str(err), err.error) from err
             self.model_answered = False
             raise ModelDown(f"cannot score now: {err}") from err
         self.model_answered = True

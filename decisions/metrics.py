@@ -8,10 +8,9 @@ starts it with ``--workers 1``); several workers would each count their own requ
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import Request, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class Metrics:
@@ -47,16 +46,30 @@ class Metrics:
         if decision == "refused":
             self.refusals.inc()
 
-    async def middleware(self, request: Request,
-                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        """Count and time every request under its route template (``/clients/{client_id}``)."""
-        start = time.perf_counter()
-        status = 500
+
+
+class RouteMetrics:
+    """ASGI middleware counting and timing every request under its route template
+    (``/clients/{client_id}``). A plain ASGI wrapper: Starlette's ``BaseHTTPMiddleware``
+    (``app.middleware("http")``) runs each request through an extra task and streams."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start, status = time.perf_counter(), 500
+
+        async def sent(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, sent)
         finally:
-            route = getattr(request.scope.get("route"), "path", "unmatched")
-            self.latency.labels(request.method, route).observe(time.perf_counter() - start)
-            self.requests.labels(request.method, route, str(status)).inc()
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - start)
+            self.metrics.requests.labels(method, route, str(status)).inc()

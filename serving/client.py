@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import requests
+import urllib3
 
 from scoring.features import NOT_INPUTS
 from scoring.names import DAYS_PER_YEAR, DEFAULT_MODEL_URL
@@ -21,6 +22,7 @@ from scoring.rows import UnknownClient  # noqa: F401 (callers catch it from here
 from scoring.schema import KEY
 
 DEFAULT_URL = DEFAULT_MODEL_URL
+_JSON = {"Content-Type": "application/json"}
 
 
 class ScoringError(Exception):
@@ -91,38 +93,34 @@ def parse_error(body: str | bytes) -> tuple[str, RequestError | None]:
     return message.rsplit("Error: ", 1)[-1].strip(), None
 
 
-def post_json(session: requests.Session, url: str, body: str,
-              timeout: float) -> requests.Response:
-    """POST a JSON body; sent once more, on a new connection, when the server closed the
-    connection without answering.
-
-    A server may close a kept-alive connection just as the next request is sent on it (nginx
-    does for its idle connections when it reloads, during ``scoring reload``); the request was
-    then never read. Scoring has no side effect, so sending it again is safe. A timeout is not
-    retried: the server may still be working on the request.
-    """
-    headers = {"Content-Type": "application/json"}
-    try:
-        return session.post(url, data=body, headers=headers, timeout=timeout)
-    except requests.ConnectionError as err:
-        if isinstance(err, requests.Timeout):
-            raise
-        return session.post(url, data=body, headers=headers, timeout=timeout)
-
-
 class ScoringClient:
-    """Score application rows through a running model server."""
+    """Score application rows through a running model server.
+
+    HTTP through urllib3's connection pool (thread-safe) rather than a requests session: a
+    model call cost the decision service ~1.2 ms less CPU (requests scans the environment
+    for proxies and rebuilds each request); the environment's proxy, if any, is read once.
+    """
 
     def __init__(self, base_url: str = DEFAULT_URL, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._session = requests.Session()
+        proxy = requests.utils.get_environ_proxies(self.base_url).get(
+            self.base_url.split(":", 1)[0])
+        self._pool = (urllib3.ProxyManager(proxy, maxsize=4) if proxy
+                      else urllib3.PoolManager(maxsize=4))
+
+    def _request(self, method: str, path: str, body: str | None = None,
+                 ) -> urllib3.BaseHTTPResponse:
+        return self._pool.request(
+            method, f"{self.base_url}{path}", body=body, headers=_JSON,
+            timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+            retries=urllib3.Retry(0, read=False))  # as requests: no retry of a model call
 
     def healthy(self) -> bool:
         """True when the server answers ``/ping``."""
         try:
-            return self._session.get(f"{self.base_url}/ping", timeout=self.timeout).ok
-        except requests.RequestException:
+            return self._request("GET", "/ping").status < 400
+        except urllib3.exceptions.HTTPError:
             return False
 
     def score(self, rows: pd.DataFrame, explain: str = "top-k", top_k: int = 10,
@@ -135,27 +133,47 @@ class ScoringClient:
         ids = rows[KEY].tolist() if KEY in rows else None
         return self.post(to_payload(rows, score_params(explain, top_k, threshold)), ids)
 
+    def send(self, body: str) -> urllib3.BaseHTTPResponse:
+        """POST a ready ``/invocations`` body; sent once more, on a new connection, when the
+        server closed the connection without answering.
+
+        A server may close a kept-alive connection just as the next request is sent on it
+        (nginx does for its idle connections when it reloads, during ``scoring reload``); the
+        request was then never read. Scoring has no side effect, so sending it again is safe.
+        A timeout is not retried: the server may still be working on the request.
+        """
+        try:
+            return self._request("POST", "/invocations", body)
+        except urllib3.exceptions.ProtocolError:
+            return self._request("POST", "/invocations", body)
+
     def post(self, body: str, client_ids: list[int | None] | None = None) -> list[Score]:
         """Send a ready ``/invocations`` body (``to_payload``); raises ScoringError."""
         try:
-            resp = post_json(self._session, f"{self.base_url}/invocations", body, self.timeout)
-        except requests.Timeout as err:
-            raise ScoringError(f"model server at {self.base_url} did not answer within "
-                               f"{self.timeout:g} s") from err
-        except requests.RequestException as err:
+            resp = self.send(body)
+        except urllib3.exceptions.HTTPError as err:
+            cause = getattr(err, "reason", None) or err
+            # urllib3's NewConnectionError (refused) is a kind of its TimeoutError
+            if isinstance(cause, urllib3.exceptions.TimeoutError) and not isinstance(
+                    cause, urllib3.exceptions.NewConnectionError):
+                raise ScoringError(f"model server at {self.base_url} did not answer within "
+                                   f"{self.timeout:g} s") from err
             raise ScoringError(f"model server at {self.base_url} is unreachable: {err}") from err
-        if not resp.ok:
-            message, error = parse_error(resp.content)
-            raise ScoringError(message, status=resp.status_code, error=error)
-        return from_response(resp.content, client_ids)
+        if resp.status >= 400:
+            message, error = parse_error(resp.data)
+            raise ScoringError(message, status=resp.status, error=error)
+        return from_response(resp.data, client_ids)
 
 
-def score_params(explain: str = "top-k", top_k: int = 10,
-                 threshold: float | None = None) -> dict[str, Any]:
-    """The ``params`` of an ``/invocations`` request."""
+def score_params(explain: str = "top-k", top_k: int = 10, threshold: float | None = None,
+                 variants: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The ``params`` of an ``/invocations`` request; ``variants``, changes ({field: value})
+    to the request's one application, travel as JSON text (one result per change)."""
     params: dict[str, Any] = {"explain": explain, "top_k": top_k}
     if threshold is not None:
         params["threshold"] = threshold
+    if variants is not None:
+        params["variants"] = json.dumps(variants, allow_nan=False)
     return params
 
 

@@ -8,7 +8,12 @@ Output per row: ``probability`` of default, ``decision`` (granted / refused), ``
 ``distance`` (probability minus threshold) and ``reasons``: the top contributions (feature,
 label, value, contribution in log-odds) from LightGBM's own ``pred_contrib``.
 
-Params: ``explain`` = none | top-k | all, ``top_k`` (default 10), ``threshold`` (override).
+Params: ``explain`` = none | top-k | positive | all (``positive``: every contribution that
+pushes toward default, what the decision service's reasons read; ``all``: every feature),
+``top_k`` (default 10), ``threshold`` (override), ``variants``: JSON text of a list of changes
+``[{field: value}, ...]`` to the request's one application; the answer then holds one result
+per change (the application with that change), and the application is sent and checked once
+(recourse scores ~30 variants: repeating the application in ``inputs`` cost ~270 KB a request).
 Bad input raises an ``MlflowException`` whose message names the field, so the server answers
 400 with that message and no stack trace. ``predict`` never touches files or the network; the
 optional prediction log (``SCORING_PREDICTION_LOG``) only queues, a thread writes.
@@ -46,7 +51,10 @@ from scoring.ranges import PlausibleRanges
 from scoring.request import HISTORY, Application, RequestError, history_matrix, shown
 from scoring.schema import APPLICATION_TEST
 
-EXPLAIN = ("none", "top-k", "all")
+EXPLAIN = ("none", "top-k", "positive", "all")
+#: Requests up to this many rows are scored on one thread (served requests); larger batches
+#: (batch and Spark scoring) on every core.
+ONE_THREAD_ROWS = 1000
 
 
 def _bad(error: RequestError) -> MlflowException:
@@ -76,7 +84,8 @@ UNBOUNDED = PlausibleRanges.from_json({}, _NUMBER_NAMES)
 
 
 def read_request(rows: pd.DataFrame | list[dict[str, Any]],
-                 ranges: PlausibleRanges = UNBOUNDED) -> Request:
+                 ranges: PlausibleRanges = UNBOUNDED,
+                 variants: list[dict[str, Any]] | None = None) -> Request:
     """The request's arrays; raises a 400-class error naming the first bad field.
 
     ``rows``: the ``inputs`` of an HTTP request (one object per application, as JSON made
@@ -87,17 +96,79 @@ def read_request(rows: pd.DataFrame | list[dict[str, Any]],
     (``scoring.request.history_matrix``). One pass over the cells as plain objects and numpy
     arrays: no pandas on the HTTP path, and MLflow's own schema checks are skipped (the
     signature comes from a type hint), so a request is checked once.
+
+    ``variants`` (``params.variants``, read by ``read_variants``): changes to the one
+    application of ``rows``; the request then holds that application once per change, each
+    change checked as the fields are (an error names ``params.variants[i].FIELD``).
     """
     try:
         cells = _frame_cells(rows) if isinstance(rows, pd.DataFrame) else _record_cells(rows)
-        numbers = _numbers(cells[:, _NUMBER_SLICE])
-        _check_numbers(numbers)
-        ranges.check(numbers)
-        codes = _codes(cells[:, _CATEGORY_SLICE])
+        numbers, codes = _fields(cells, ranges)
         history = history_matrix(cells[:, -1])
+        if variants is not None:
+            numbers, codes = _variant_fields(cells, variants, ranges)
+            history = np.repeat(history, len(variants), axis=0)
     except RequestError as err:
         raise _bad(err) from None
     return Request(numbers, codes, history)
+
+
+def _fields(cells: np.ndarray, ranges: PlausibleRanges) -> tuple[np.ndarray, np.ndarray]:
+    """The checked numbers and category codes of a request's cells."""
+    numbers = _numbers(cells[:, _NUMBER_SLICE])
+    _check_numbers(numbers)
+    ranges.check(numbers)
+    return numbers, _codes(cells[:, _CATEGORY_SLICE])
+
+
+
+def read_variants(text: Any) -> list[dict[str, Any]] | None:
+    """``params.variants`` as a list of changes ({field: value}), None when absent or empty.
+
+    Raises RequestError when the text is not a JSON list of objects naming application fields
+    (history features and unknown names are refused: a variant changes the application)."""
+    if text is None or text == "":
+        return None
+    try:
+        variants = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        variants = None
+    if not isinstance(variants, list) or not variants or not all(
+            type(v) is dict for v in variants):
+        raise RequestError("params.variants", "bad_request", "params.variants: expects the "
+                           'JSON text of a non-empty list of changes, [{"AMT_CREDIT": 250000}, '
+                           "...]", value=shown(text))
+    for i, change in enumerate(variants):
+        unknown = next((name for name in change if name not in _CHANGEABLE), None)
+        if unknown is not None:
+            raise RequestError(f"params.variants[{i}].{str(unknown)[:80]}", "unknown_field",
+                               f"params.variants[{i}]: {shown(unknown)} is not a field of an "
+                               "application (see the model's signature)")
+    return variants
+
+
+def _variant_fields(cells: np.ndarray, variants: list[dict[str, Any]],
+                    ranges: PlausibleRanges) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers and codes of the one application of ``cells`` with each change applied."""
+    if len(cells) != 1:
+        raise RequestError("params.variants", "bad_request", "params.variants: applies to "
+                           f"a request of one application, got {len(cells)}",
+                           value=len(cells))
+    block = np.repeat(cells[:, :-1], len(variants), axis=0)
+    for i, change in enumerate(variants):
+        for name, value in change.items():
+            block[i, _CHANGEABLE[name]] = value
+    try:
+        return _fields(block, ranges)
+    except RequestError:  # say which change: the first variant refused on its own
+        for i in range(len(variants)):
+            try:
+                _fields(block[i:i + 1], ranges)
+            except RequestError as err:
+                raise RequestError(f"params.variants[{i}].{err.field}", err.code,
+                                   f"params.variants[{i}].{err.message}", err.value, err.low,
+                                   err.high) from None
+        raise
 
 
 #: A request's cells in this order: numbers, categories, history (``_frame_cells`` and
@@ -107,6 +178,8 @@ _NUMBER_SLICE = slice(0, len(_NUMBER_NAMES))
 _CATEGORY_SLICE = slice(len(_NUMBER_NAMES), len(_NUMBER_NAMES) + len(_CATEGORY_NAMES))
 _FIELDS = frozenset(_ORDER)
 _REQUIRED_FIELDS = [c for c in APPLICATION_TEST.columns if not c.nullable]
+#: Where a variant's change goes in a request's cells: the application's own fields.
+_CHANGEABLE = {name: j for j, name in enumerate(_ORDER[:-1])}
 
 
 def _no_rows() -> RequestError:
@@ -272,7 +345,8 @@ class Layout:
         return levels[int(value)] if levels else float(value)
 
 
-def _params(params: dict[str, Any] | None, default_threshold: float) -> tuple[str, int, float]:
+def _params(params: dict[str, Any] | None, default_threshold: float,
+            ) -> tuple[str, int, float, list[dict[str, Any]] | None]:
     params = params or {}
     explain = params.get("explain") or "top-k"
     if explain not in EXPLAIN:
@@ -289,16 +363,22 @@ def _params(params: dict[str, Any] | None, default_threshold: float) -> tuple[st
         raise _bad(RequestError("params.threshold", "outside_range", "params.threshold: must "
                                 f"be between 0 and 1, got {threshold}", value=threshold,
                                 low=0.0, high=1.0))
-    return explain, top_k, threshold
+    try:
+        variants = read_variants(params.get("variants"))
+    except RequestError as err:
+        raise _bad(err) from None
+    return explain, top_k, threshold, variants
 
 
 def reasons(contrib: np.ndarray, matrix: np.ndarray, layout: Layout,
-            top_k: int | None) -> list[list[dict]]:
-    """Per row, the features with the largest absolute contributions, largest first."""
+            top_k: int | None, positive: bool = False) -> list[list[dict]]:
+    """Per row, the features with the largest absolute contributions, largest first (with
+    ``positive``, only those pushing toward default, in the same order)."""
     order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top_k]
     return [[{"feature": layout.features[j], "label": layout.labels[j],
               "value": layout.value(matrix, i, j), "contribution": float(contrib[i, j])}
-             for j in idx] for i, idx in enumerate(order)]
+             for j in (idx[contrib[i, idx] > 0] if positive else idx)]
+            for i, idx in enumerate(order)]
 
 
 class CreditScoringModel(mlflow.pyfunc.PythonModel):
@@ -323,37 +403,45 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context: Any, model_input: list[Application],  # type: ignore[valid-type]
                 params: dict[str, Any] | None = None) -> list[dict[str, Any]] | pd.DataFrame:
-        """One result per application: a list of objects for a list (an HTTP request's
-        ``inputs``), a frame for a frame (batch and Spark scoring in process)."""
-        explain, top_k, threshold = _params(params, self.threshold)
+        """One result per application (per change with ``params.variants``): a list of
+        objects for a list (an HTTP request's ``inputs``), a frame for a frame (batch and
+        Spark scoring in process)."""
         try:
-            request = read_request(model_input, self.ranges)
+            explain, top_k, threshold, variants = _params(params, self.threshold)
+            request = read_request(model_input, self.ranges, variants)
         except MlflowException:
             _elide(model_input)
             raise
         matrix = self.layout.matrix(request)
-        proba = calibrated(self.booster.predict(matrix, raw_score=True), self.calibration)
+        # A request of a few rows on one thread: OpenMP's start and wait cost more than the
+        # trees (up to 3x the CPU of a one-row pred_contrib without OMP_WAIT_POLICY=PASSIVE).
+        threads = {"num_threads": 1} if len(matrix) <= ONE_THREAD_ROWS else {}
+        proba = calibrated(self.booster.predict(matrix, raw_score=True, **threads),
+                           self.calibration)
         out = {"probability": proba,
                "decision": np.where(proba >= threshold, "refused", "granted"),
                "threshold": np.full(len(proba), threshold), "distance": proba - threshold}
         if self.version:
             out["model_version"] = np.full(len(proba), self.version, dtype=object)
         if explain != "none":
-            contrib = self.booster.predict(matrix, pred_contrib=True)[:, :-1]
+            contrib = self.booster.predict(matrix, pred_contrib=True, **threads)[:, :-1]
             if isinstance(self.calibration, list):  # additive on the Platt log-odds
                 contrib = contrib * self.calibration[0]
             out["reasons"] = reasons(contrib, matrix, self.layout,
-                                     None if explain == "all" else top_k)
+                                     top_k if explain == "top-k" else None,
+                                     positive=explain == "positive")
+        # What-if variants are not applications: the prediction log keeps applications only.
+        log = self.prediction_log if variants is None else None
         if isinstance(model_input, pd.DataFrame):
             frame = pd.DataFrame(out)
-            if self.prediction_log is not None:  # a queue put: the writing happens in a thread
-                self.prediction_log.append(model_input, frame)
+            if log is not None:  # a queue put: the writing happens in a thread
+                log.append(model_input, frame)
             return frame
         rows = [dict(zip(out, values, strict=True)) for values in zip(
             *(v.tolist() if isinstance(v, np.ndarray) else v for v in out.values()),
             strict=True)]
-        if self.prediction_log is not None:
-            self.prediction_log.append(model_input, rows)
+        if log is not None:
+            log.append(model_input, rows)
         return rows
 
 

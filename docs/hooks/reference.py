@@ -237,10 +237,17 @@ def model_inputs_page() -> str:
            "other field is refused.", "",
            "## Params", "", "| param | type | default |", "|---|---|---|"]
     for name, default in params.items():
-        shown = "the model's own threshold" if name == "threshold" else f"`{default}`"
+        shown = ("the model's own threshold" if name == "threshold"
+                 else "empty (none)" if default == "" else f"`{default}`")
         kind = {str: "string", int: "integer", float: "number"}[type(default)]
         out.append(f"| `{name}` | {kind} | {shown} |")
     out += ["", "`explain` is one of " + ", ".join(f"`{e}`" for e in EXPLAIN) + ".", "",
+            "`variants` is the JSON text of a list of changes to the request's one "
+            "application, `[{\"AMT_CREDIT\": 250000}, {\"AMT_CREDIT\": 200000, "
+            "\"AMT_ANNUITY\": 12000}]`: the answer then holds one result per change (the "
+            "application with that change). A change names application fields only; each "
+            "value is checked as the field is, and a refusal names "
+            "`params.variants[i].FIELD`.", "",
             "## Error codes", "",
             "A refused request's JSON error carries one of these in `code`: "
             + ", ".join(f"`{c}`" for c in ERROR_CODES) + ".", "",

@@ -14,7 +14,7 @@ import requests
 
 from scoring.request import pack_history
 from scoring.store import client_ids, read_clients
-from serving.client import ScoringClient, ScoringError, parse_error, post_json, to_payload
+from serving.client import ScoringClient, ScoringError, parse_error, score_params, to_payload
 
 JSON = {"Content-Type": "application/json"}
 
@@ -256,10 +256,9 @@ def test_a_kept_alive_connection_closed_unanswered_is_sent_once_more():
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{listener.getsockname()[1]}/invocations"
-    session = requests.Session()
-    assert post_json(session, url, '{"a": 1}', timeout=5).json() == {"n": 1}
-    assert post_json(session, url, '{"a": 2}', timeout=5).json() == {"n": 2}
+    client = ScoringClient(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=5)
+    assert json.loads(client.send('{"a": 1}').data) == {"n": 1}
+    assert json.loads(client.send('{"a": 2}').data) == {"n": 2}
     thread.join(5)
     listener.close()
     assert received == [b'{"a": 1}', b'{"a": 2}', b'{"a": 2}']
@@ -327,3 +326,33 @@ def test_excluded_protected_attributes_do_not_move_the_probability(model_server,
     assert before == after
     other = rows.assign(EXT_SOURCE_2=1 - rows["EXT_SOURCE_2"])  # a field the model reads
     assert [s.probability for s in client.score(other, explain="none")] != before
+
+
+def test_variants_param_scores_each_change_as_rows_would(model_server, rows):
+    """``params.variants``: the application sent once, one result per change, the same as
+    the changed applications sent as rows; ``explain=positive`` is ``all`` cut to the
+    contributions above zero; a bad change is refused naming it, never echoing it."""
+    client, one = ScoringClient(model_server), rows.head(1)
+    record = json.loads(to_payload(one))["inputs"][0]
+    changes = [{"AMT_CREDIT": record["AMT_CREDIT"] * f} for f in (0.9, 0.5)] + [
+        {"AMT_ANNUITY": 1000.0, "NAME_CONTRACT_TYPE": "Revolving loans"}]
+    as_rows = client.post(json.dumps({"inputs": [{**record, **c} for c in changes],
+                                      "params": {"explain": "top-k"}}))
+    varied = client.post(json.dumps({"inputs": [record], "params": score_params(
+        "top-k", variants=changes)}))
+    assert [(s.probability, s.reasons) for s in varied] == [
+        (s.probability, s.reasons) for s in as_rows]
+    assert len({s.probability for s in varied}) == 3
+    full, positive = (client.score(one, explain=e)[0].reasons for e in ("all", "positive"))
+    assert positive == [r for r in full if r["contribution"] > 0] and positive
+    for bad, field, code in [([{"AMT_CREDIT": 1.0}, {"AMT_CREDIT": True}],
+                              "params.variants[1].AMT_CREDIT", "not_a_number"),
+                             ([{"BURO_COUNT": 1.0}], "params.variants[0].BURO_COUNT",
+                              "unknown_field"),
+                             ([{"CODE_GENDER": "x" * 100_000}],
+                              "params.variants[0].CODE_GENDER", "unknown_level")]:
+        resp = post(model_server, json.dumps({"inputs": [record],
+                                              "params": score_params(variants=bad)}))
+        assert resp.status_code == 400 and len(resp.content) < 2_000, resp.content[:300]
+        assert (parse_error(resp.content)[1].field, parse_error(resp.content)[1].code) == (
+            field, code)
