@@ -83,11 +83,25 @@ def fold_pairs(fold: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in np.unique(fold)]
 
 
-def _cross_val(data: Split, fold: np.ndarray,
-               fit_predict: Callable[[Split, pd.DataFrame], np.ndarray]) -> np.ndarray:
+#: Most clients a baseline is fitted on per fold, and predicted at once: a baseline is a
+#: yardstick, and its scaled copies of the model frame would dominate a large run's memory.
+BASELINE_ROWS = 200_000
+
+
+def _cross_val(data: Split, fold: np.ndarray, make: Callable[[], Pipeline],
+               seed: int = 0) -> np.ndarray:
+    """OOF probabilities of ``make()``'s estimator, fitted on at most ``BASELINE_ROWS``
+    clients of the other folds (drawn at random), held-out clients predicted in pieces of
+    that size."""
     oof = np.empty(len(data.y))
+    rng = np.random.default_rng(seed)
     for train, held in fold_pairs(fold):
-        oof[held] = fit_predict(Split(data.X.iloc[train], data.y[train]), data.X.iloc[held])
+        if len(train) > BASELINE_ROWS:
+            train = np.sort(rng.choice(train, BASELINE_ROWS, replace=False))
+        model = make().fit(data.X.iloc[train], data.y[train])
+        for start in range(0, len(held), BASELINE_ROWS):
+            part = held[start:start + BASELINE_ROWS]
+            oof[part] = model.predict_proba(data.X.iloc[part])[:, 1]
     return oof
 
 
@@ -124,8 +138,10 @@ def logistic(C: float = 0.1, class_weight: str | None = None) -> Pipeline:
 def cv_dummy(data: Split, fold: np.ndarray) -> CVResult:
     """The prior-probability baseline: every client gets the other folds' default rate."""
     start = time.perf_counter()
-    oof = _cross_val(data, fold, lambda t, X: DummyClassifier(strategy="prior")
-                     .fit(t.X, t.y).predict_proba(X)[:, 1])
+    oof = np.empty(len(data.y))
+    for train, held in fold_pairs(fold):  # no model frame needed: the other folds' rate
+        oof[held] = DummyClassifier(strategy="prior").fit(
+            np.zeros((len(train), 1)), data.y[train]).predict_proba(np.zeros((len(held), 1)))[:, 1]
     return CVResult("dummy", oof, {"strategy": "prior"}, time.perf_counter() - start)
 
 
@@ -133,8 +149,7 @@ def cv_logistic(data: Split, fold: np.ndarray, C: float = 0.1,
                 class_weight: str | None = None) -> CVResult:
     """OOF probabilities of the logistic regression."""
     start = time.perf_counter()
-    oof = _cross_val(data, fold, lambda t, X: logistic(C, class_weight)
-                     .fit(t.X, t.y).predict_proba(X)[:, 1])
+    oof = _cross_val(data, fold, lambda: logistic(C, class_weight))
     return CVResult("logistic_regression", oof, {"C": C, "class_weight": class_weight or "none"},
                     time.perf_counter() - start)
 
@@ -185,14 +200,15 @@ def refit_lightgbm(data: Split, params: dict[str, Any], rounds: int) -> lgb.Boos
 def tune_lightgbm(data: Split, fold: np.ndarray, n_trials: int, timeout: float | None,
                   base: dict[str, Any], fixed: dict[str, Any] | None = None, seed: int = 0,
                   on_trial: Callable[[int, dict[str, Any], float], None] | None = None,
-                  cv: Callable[..., CVResult] = cv_lightgbm) -> CVResult:
+                  cv: Callable[..., CVResult] = cv_lightgbm, max_rounds: int = 2000,
+                  ) -> CVResult:
     """A bounded Optuna (TPE) search of LightGBM parameters on the mean CV ROC AUC.
 
     Starts from ``LGBM_DEFAULTS``; ``base`` holds the fixed parameters (threads, weights,
     constraints), ``fixed`` the user's overrides, applied after each trial's. Returns the best
     trial's CV result (its params and OOF margins), so the best configuration is not
     cross-validated twice. ``on_trial(number, params, auc)`` follows each trial; ``cv`` is
-    ``cv_lightgbm`` or a cluster's (``training.cluster``).
+    ``cv_lightgbm`` or a cluster's (``training.cluster``), boosting at most ``max_rounds``.
     """
     import optuna
     from sklearn.metrics import roc_auc_score
@@ -208,7 +224,8 @@ def tune_lightgbm(data: Split, fold: np.ndarray, n_trials: int, timeout: float |
             "feature_fraction": trial.suggest_float("feature_fraction", 0.05, 0.9),
             "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
         }
-        result = cv(data, fold, {**base, **params, **(fixed or {})}, patience=50)
+        result = cv(data, fold, {**base, **params, **(fixed or {})}, patience=50,
+                    max_rounds=max_rounds)
         auc = _mean_fold_auc(data.y, result.oof, fold, roc_auc_score)
         if not best or auc > best[0].params["cv_roc_auc"]:
             result.params["cv_roc_auc"] = auc
