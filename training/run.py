@@ -28,7 +28,7 @@ from scoring import protected
 from scoring.ranges import PlausibleRanges
 from scoring.schema import APPLICATION_TEST, KEY, TARGET
 from scoring.stability import stability_table
-from scoring.store import read_store, store_path
+from scoring.store import read_store, read_store_schema, store_path
 from training import calibrator, card, cluster, dataset, governance, plots, track
 from training import train as fit
 from training.config import TrainConfig
@@ -176,19 +176,19 @@ def _stability(score: Callable[[pd.DataFrame], np.ndarray], train_X: pd.DataFram
 def prepare(config: TrainConfig, say: Say) -> Inputs:
     """Load the labelled clients, keep the test part out, choose the features and the folds."""
     say(f"loading {store_path(config.store)}")
-    labelled = dataset.load_labelled(config.store)
+    store_columns = list(read_store_schema(config.store).columns)
+    # Only the clients' application fields are held as rows (ranges, fairness groups, the
+    # run's dataset); the model frame is built from the store in one pass, piece by piece.
+    context = [c for c in store_columns if c in (KEY, TARGET) or c in APPLICATION_TEST.names]
+    labelled = dataset.load_labelled(config.store, context)
     share = dataset.held_out_share(config.test_share, len(labelled))
-    rows, test_rows = dataset.hold_out(labelled, share, config.seed)
+    y = labelled[TARGET].to_numpy(dtype=np.int64)
+    cv, test = dataset.hold_out_positions(y, share, config.seed)
     left_out = protected.excluded(config.use_protected, config.exclude_protected)
     dropped = protected.excluded_features(left_out)
-    store_columns = list(labelled.columns)
     features = [f for f in F.model_features(store_columns) if f not in dropped]
-    # Past the model frame, only the application fields of the clients are needed (ranges,
-    # fairness groups, the run's dataset): the history columns are let go before the folds.
-    context = [c for c in store_columns if c in (KEY, TARGET) or c in APPLICATION_TEST.names]
-    labelled = labelled[context]
-    data = dataset.model_inputs(rows, features)
-    example, rows = rows.head(1), rows[context]
+    data, test_rows, example = dataset.read_inputs(config.store, features, cv, test, y)
+    rows = labelled.iloc[cv].reset_index(drop=True)
     return Inputs(labelled, rows, test_rows, share, left_out, sorted(dropped), features, data,
                   dataset.folds(data.y, config.folds, config.seed), store_columns, example)
 
