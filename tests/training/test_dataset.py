@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.tables import DataError
 from scoring import features as F
+from scoring.tables import DataError
 from training import dataset
 from training import train as fit
 
