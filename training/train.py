@@ -78,6 +78,49 @@ class CVResult:
     rounds: int = 0
 
 
+class FrameRows(lgb.Sequence):
+    """A model frame's rows for LightGBM, read in batches as float32 (a category as its
+    code, NaN when missing, as LightGBM codes a pandas category). LightGBM's own conversion
+    of a frame with categories copies all of it at once as float64: twice the frame."""
+
+    batch_size = 50_000
+
+    def __init__(self, X: pd.DataFrame) -> None:
+        self.categorical = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+        self.levels = [list(X[c].cat.categories) for c in self.categorical]
+        self.columns = [_codes(X[c]) if c in self.categorical else X[c].to_numpy()
+                        for c in X.columns]
+        self.names = [str(c) for c in X.columns]
+
+    def __len__(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    def __getitem__(self, idx: int | slice | list[int]) -> np.ndarray:
+        if isinstance(idx, int | np.integer):  # a sampled row: LightGBM wants doubles
+            return np.array([column[idx] for column in self.columns], dtype=np.float64)
+        out = np.empty((len(self.columns[0][idx]), len(self.columns)), dtype=np.float32)
+        for j, column in enumerate(self.columns):
+            out[:, j] = column[idx]
+        return out
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    codes = values.cat.codes.to_numpy().astype(np.float32)
+    codes[codes < 0] = np.nan
+    return codes
+
+
+def lgb_dataset(data: Split) -> lgb.Dataset:
+    """LightGBM's Dataset of ``data``, built from its rows in float32 batches
+    (``FrameRows``); the categories and their levels are LightGBM's pandas ones, so the
+    booster predicts pandas frames as if it had been fitted on one."""
+    rows = FrameRows(data.X)
+    dataset = lgb.Dataset(rows, data.y, feature_name=rows.names,
+                          categorical_feature=rows.categorical or "auto")
+    dataset.pandas_categorical = rows.levels
+    return dataset
+
+
 def fold_pairs(fold: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, held-out) row positions of each fold, from a fold number per row."""
     return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in np.unique(fold)]
@@ -175,13 +218,16 @@ def cv_lightgbm(data: Split, fold: np.ndarray, params: dict[str, Any],
     one fold than a per-fold early stop. ``oof`` holds margins at that round."""
     start = time.perf_counter()
     pairs = fold_pairs(fold)
-    result = lgb.cv(params, lgb.Dataset(data.X, data.y), num_boost_round=max_rounds,
+    result = lgb.cv(params, lgb_dataset(data), num_boost_round=max_rounds,
                     folds=pairs, callbacks=[lgb.early_stopping(patience, verbose=False)],
                     return_cvbooster=True)
     rounds = len(result["valid auc-mean"])
     oof = np.empty(len(data.y))
     for booster, (_, held) in zip(result["cvbooster"].boosters, pairs, strict=True):
-        oof[held] = booster.predict(data.X.iloc[held], num_iteration=rounds, raw_score=True)
+        for start in range(0, len(held), BASELINE_ROWS):  # bounded conversion copies
+            part = held[start:start + BASELINE_ROWS]
+            oof[part] = booster.predict(data.X.iloc[part], num_iteration=rounds,
+                                        raw_score=True)
     return CVResult("lightgbm", oof, dict(params), time.perf_counter() - start, rounds)
 
 
@@ -194,7 +240,7 @@ def refit_rounds(cv_rounds: int, folds: int) -> int:
 def refit_lightgbm(data: Split, params: dict[str, Any], rounds: int) -> lgb.Booster:
     """LightGBM fitted on every client of ``data`` for ``rounds`` rounds (no early stopping)."""
     params = {k: v for k, v in params.items() if k not in ("num_iterations", "num_boost_round")}
-    return lgb.train(params, lgb.Dataset(data.X, data.y), num_boost_round=rounds)
+    return lgb.train(params, lgb_dataset(data), num_boost_round=rounds)
 
 
 def tune_lightgbm(data: Split, fold: np.ndarray, n_trials: int, timeout: float | None,
