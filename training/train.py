@@ -224,8 +224,8 @@ def cv_lightgbm(data: Split, fold: np.ndarray, params: dict[str, Any],
     rounds = len(result["valid auc-mean"])
     oof = np.empty(len(data.y))
     for booster, (_, held) in zip(result["cvbooster"].boosters, pairs, strict=True):
-        for start in range(0, len(held), BASELINE_ROWS):  # bounded conversion copies
-            part = held[start:start + BASELINE_ROWS]
+        for first in range(0, len(held), BASELINE_ROWS):  # bounded conversion copies
+            part = held[first:first + BASELINE_ROWS]
             oof[part] = booster.predict(data.X.iloc[part], num_iteration=rounds,
                                         raw_score=True)
     return CVResult("lightgbm", oof, dict(params), time.perf_counter() - start, rounds)
