@@ -166,7 +166,7 @@ def run_scales(args: argparse.Namespace) -> None:
     root.mkdir(parents=True, exist_ok=True)
     path = measured_file(root)
     done = json.loads(path.read_text()) if path.is_file() else {}
-    for scale in args.scales:
+    for scale in [] if args.report else args.scales:
         steps = [s for s in args.steps if args.again or s not in done.get(scale, {})]
         if not (root / scale / "application_train.parquet").is_file():
             steps = ["generate", *[s for s in steps if s != "generate"]]
@@ -211,7 +211,7 @@ def curve_rows(done: dict) -> list[dict]:
                    "peak MiB": m["peak_mib"], "CPU us per client": round(per_client, 1),
                    "per client vs 1x": round(per_client / (base["cpu_s"] / base_clients * 1e6),
                                              2) if base else None,
-                   "load": m.get("load")}
+                   "load": m.get("load"), "note": m.get("note", "")}
             if "cv_rounds" in m:
                 row.update({"max rounds": m.get("max_rounds"),
                             "CV rounds": int(m["cv_rounds"]),
@@ -247,6 +247,8 @@ def main() -> None:
     parser.add_argument("--model", help="--scales: model URI to score with (default: the "
                         "scale's trained model)")
     parser.add_argument("--again", action="store_true", help="--scales: measure again")
+    parser.add_argument("--report", action="store_true",
+                        help="--scales: measure nothing, print and record what was measured")
     args = parser.parse_args()
     if args.scales:
         run_scales(args)
