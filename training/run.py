@@ -57,7 +57,7 @@ class Inputs:
     """The run's clients and features: the CV part (``rows``, ``data``, ``fold``), the test
     part when there is one, and what the protected-attribute choice left out."""
 
-    labelled: pd.DataFrame  # application fields, id and TARGET of every labelled client
+    labelled: pd.DataFrame  # id and TARGET of every labelled client (the logged dataset)
     rows: pd.DataFrame  # the CV clients' application fields, id and TARGET
     test_rows: pd.DataFrame | None  # every store column of the test part
     share: float
@@ -187,8 +187,9 @@ def prepare(config: TrainConfig, say: Say) -> Inputs:
     left_out = protected.excluded(config.use_protected, config.exclude_protected)
     dropped = protected.excluded_features(left_out)
     features = [f for f in F.model_features(store_columns) if f not in dropped]
-    data, test_rows, example = dataset.read_inputs(config.store, features, cv, test, y)
     rows = labelled.iloc[cv].reset_index(drop=True)
+    labelled = labelled[[KEY, TARGET]]  # the run's dataset: which clients, which labels
+    data, test_rows, example = dataset.read_inputs(config.store, features, cv, test, y)
     return Inputs(labelled, rows, test_rows, share, left_out, sorted(dropped), features, data,
                   dataset.folds(data.y, config.folds, config.seed), store_columns, example)
 
