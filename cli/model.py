@@ -83,6 +83,12 @@ def train(
     cluster_rounds: Annotated[int, typer.Option(
         min=1, help="With --cluster: rounds each fold is boosted to (Dask has no early "
                     "stopping; the rounds are chosen afterwards on the held-out AUC).")] = 2000,
+    max_rounds: Annotated[int, typer.Option(
+        min=1, help="Most LightGBM boosting rounds of the cross-validation (it stops sooner "
+                    "when the mean held-out AUC stops improving); the refit then boosts the "
+                    "chosen rounds x folds / (folds - 1). A cap on the training time of a large "
+                    "portfolio, at some AUC when the cap is reached (the run logs cv_rounds).")
+    ] = DEFAULTS.max_rounds,
 ) -> None:
     """Cross-validate candidates, refit LightGBM and register it as @challenger (MLflow).
 
@@ -133,7 +139,8 @@ def train(
                          use_protected=use_protected or [],
                          exclude_protected=exclude_protected or [],
                          command=" ".join(["scoring", *sys.argv[1:]]),
-                         cluster=cluster, cluster_rounds=cluster_rounds)
+                         cluster=cluster, cluster_rounds=cluster_rounds,
+                         max_rounds=max_rounds)
     from scoring.tables import DataError
 
     try:

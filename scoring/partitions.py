@@ -189,6 +189,30 @@ def _partition_source(data_dir: Path | str, bounds: Bounds, work_dir: Path,
         yield present, tables
 
 
+def partition_frames(data_dir: Path | str, parts: int | None = None,
+                     work_dir: Path | str | None = None,
+                     say: Callable[[str], None] = lambda _: None,
+                     ) -> Iterator[pl.DataFrame]:
+    """The store rows of each client range in id order (``parts``: None for
+    ``auto_partitions``): memory bounded by one range. A CSV folder in several ranges is
+    first split into a temporary folder in ``work_dir`` (default: the system's)."""
+    parts = auto_partitions(data_dir) if parts is None else parts
+    bounds = client_bounds(application_ids(data_dir), parts)
+    say(f"{len(bounds)} client partition(s)")
+    if len(bounds) == 1:
+        present = [name for name in TABLES if find_file(data_dir, name)]
+        yield F.build_features({n: scan_table(data_dir, n) for n in present})
+        return
+    work = Path(work_dir or tempfile.gettempdir())
+    with _partition_source(data_dir, bounds, work, say) as (_, tables_of):
+        for part in range(len(bounds)):
+            t0 = time.perf_counter()
+            frame = F.build_features(tables_of(part))
+            say(f"  partition {part + 1}/{len(bounds)}: {frame.height:,} clients "
+                f"({time.perf_counter() - t0:.1f} s)")
+            yield frame
+
+
 def build_partitioned(data_dir: Path | str, out: Path | str = Path(DEFAULT_STORE),
                       parts: int | None = None,
                       progress: Callable[[str], None] | None = None) -> StoreSummary:
@@ -205,28 +229,22 @@ def build_partitioned(data_dir: Path | str, out: Path | str = Path(DEFAULT_STORE
 
     say = progress or (lambda _: None)
     start = time.perf_counter()
-    bounds = client_bounds(application_ids(data_dir), parts)
-    say(f"{len(bounds)} client partition(s)")
     target = store_path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".parquet.tmp")
     train = test = 0
     writer, schema, frame = None, None, None
-    with _partition_source(data_dir, bounds, target.parent, say) as (present, tables_of):
-        for part in range(len(bounds)):
-            t0 = time.perf_counter()
-            frame = F.build_features(tables_of(part))
-            arrow = frame.to_arrow()
-            if writer is None:
-                schema = arrow.schema
-                writer = pq.ParquetWriter(tmp, schema, compression="lz4")
-            writer.write_table(arrow.cast(schema), row_group_size=ROW_GROUP_SIZE)
-            n_train = int((frame[F.DATASET] == "train").sum())
-            train, test = train + n_train, test + frame.height - n_train
-            say(f"  partition {part + 1}/{len(bounds)}: {frame.height:,} clients "
-                f"({time.perf_counter() - t0:.1f} s)")
+    for frame in partition_frames(data_dir, parts, target.parent, say):
+        arrow = frame.to_arrow()
+        if writer is None:
+            schema = arrow.schema
+            writer = pq.ParquetWriter(tmp, schema, compression="lz4")
+        writer.write_table(arrow.cast(schema), row_group_size=ROW_GROUP_SIZE)
+        n_train = int((frame[F.DATASET] == "train").sum())
+        train, test = train + n_train, test + frame.height - n_train
     writer.close()
     tmp.replace(target)
+    present = [name for name in TABLES if find_file(data_dir, name)]
     missing = [t for f in F.FAMILIES.values() for t in f.tables if t not in present]
     return StoreSummary(path=target, train=train, test=test, columns=frame.width,
                         features=len(F.model_features(frame.columns)),

@@ -17,7 +17,7 @@ import gzip
 import io
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -199,6 +199,89 @@ def read_text(path: Path | str, spec: Table | None = None) -> pl.DataFrame:
     if frame.width == 0:
         raise DataError(f"{path}: the file is empty")
     return conform(frame, spec, dialect) if spec else frame
+
+
+#: Cells (rows x columns) per batch of :func:`read_text_batches`: bounds validation's memory
+#: (about 1 GiB of text) whatever the number of rows.
+BATCH_CELLS = 20_000_000
+#: A plain CSV file larger than this is streamed in batches; a smaller or compressed one is
+#: read at once by :func:`read_text` (which names an undecodable byte's line).
+STREAM_CSV_BYTES = 1 << 27
+
+
+def read_text_batches(path: Path | str, spec: Table | None = None, cells: int = BATCH_CELLS,
+                      ) -> Iterator[pl.DataFrame]:
+    """:func:`read_text` in consecutive batches of about ``cells`` values, in file order.
+
+    A Parquet file (its row groups) and a large plain CSV file are streamed, so memory is
+    bounded by one batch; a file with no data rows gives one empty frame with its columns.
+    Raises DataError as :func:`read_text` does (a streamed CSV file: when a batch fails).
+    """
+    path = Path(path)
+    streamed = path.suffix == ".parquet" or (
+        path.suffix == ".csv" and path.stat().st_size > STREAM_CSV_BYTES)
+    if not streamed or path.stat().st_size == 0:
+        yield read_text(path, spec)
+        return
+    if path.suffix == ".parquet":
+        yield from _parquet_batches(path, spec, cells)
+        return
+    dialect = sniff(path)
+    lazy = pl.scan_csv(path, infer_schema=False, separator=dialect.separator)
+    rows = 0
+    try:
+        size = max(1, cells // max(1, len(_csv_header(path))))
+        for batch in lazy.collect_batches(chunk_size=size):
+            if batch.height:
+                rows += batch.height
+                yield _named(batch, spec, dialect)
+        if not rows:
+            yield _named(lazy.head(0).collect(), spec, dialect)
+    except pl.exceptions.PolarsError as err:
+        raise DataError(f"{path}: not a readable CSV file ({err})") from err
+
+
+def _parquet_batches(path: Path, spec: Table | None, cells: int) -> Iterator[pl.DataFrame]:
+    """A Parquet file in batches of about ``cells`` values (pyarrow reads the row groups
+    as it goes); an empty file gives one empty frame with its columns."""
+    import pyarrow.parquet as pq
+
+    try:
+        with pq.ParquetFile(path) as parquet:
+            size = max(1, cells // max(1, len(parquet.schema_arrow.names)))
+            empty = pl.from_arrow(parquet.schema_arrow.empty_table())
+            rows = 0
+            for batch in parquet.iter_batches(batch_size=size):
+                rows += batch.num_rows
+                yield _named(pl.from_arrow(batch), spec, None)
+            if not rows:
+                yield _named(empty, spec, None)
+    except (OSError, ValueError) as err:  # pyarrow's errors for a bad file (ArrowException)
+        raise DataError(f"{path}: not a readable parquet file ({err})") from err
+
+
+def estimate_rows(path: Path | str) -> int:
+    """A table file's number of data rows: exact for Parquet, estimated from the size and
+    the first lines for a plain CSV file; 0 for a compressed or unreadable one."""
+    path = Path(path)
+    try:
+        if path.suffix == ".parquet":
+            return pl.scan_parquet(path).select(pl.len()).collect().item()
+        head = _head(path)
+    except Exception:  # an unreadable file: the readers report it
+        return 0
+    lines = head.count(b"\n")
+    if path.suffix != ".csv" or lines < 2:
+        return 0
+    return int(path.stat().st_size / (len(head) / lines))
+
+
+def _named(frame: pl.DataFrame, spec: Table | None, dialect: Dialect | None) -> pl.DataFrame:
+    """``frame`` with the schema's names (and decimal points for a CSV ``dialect``)."""
+    if spec is None:
+        return frame
+    return conform(frame, spec, dialect) if dialect else frame.rename(
+        schema_names(frame.columns, spec))
 
 
 def parse(text: pl.Expr, kind: Kind) -> pl.Expr:

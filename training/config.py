@@ -37,3 +37,4 @@ class TrainConfig:
     command: str = "scoring train"  # what made the run, written in the model card
     cluster: str = ""  # Dask scheduler address: LightGBM boosted there (training.cluster)
     cluster_rounds: int = 2000  # most rounds a fold is boosted to on the cluster
+    max_rounds: int = 2000  # most boosting rounds of the CV (early stopping may stop sooner)

@@ -28,7 +28,7 @@ from scoring import protected
 from scoring.ranges import PlausibleRanges
 from scoring.schema import APPLICATION_TEST, KEY, TARGET
 from scoring.stability import stability_table
-from scoring.store import read_store, store_path
+from scoring.store import read_store, read_store_schema, store_path
 from training import calibrator, card, cluster, dataset, governance, plots, track
 from training import train as fit
 from training.config import TrainConfig
@@ -38,6 +38,9 @@ from training.governance import Assessment
 __all__ = ["TrainConfig", "TrainResult", "scored", "train"]
 
 SHAP_SAMPLE = 2_000
+#: Most training clients compared with the test applications for the score's PSI and the
+#: features' CSI (deciles: a sample this size gives them to about 0.001).
+STABILITY_SAMPLE = 500_000
 Say = Callable[[str], None]
 
 
@@ -54,15 +57,17 @@ class Inputs:
     """The run's clients and features: the CV part (``rows``, ``data``, ``fold``), the test
     part when there is one, and what the protected-attribute choice left out."""
 
-    labelled: pd.DataFrame
-    rows: pd.DataFrame
-    test_rows: pd.DataFrame | None
+    labelled: pd.DataFrame  # id and TARGET of every labelled client (the logged dataset)
+    rows: pd.DataFrame  # the CV clients' application fields, id and TARGET
+    test_rows: pd.DataFrame | None  # every store column of the test part
     share: float
     left_out: list[protected.Protected]
     dropped: list[str]
     features: list[str]
     data: fit.Split
     fold: np.ndarray
+    store_columns: list[str]
+    example: pd.DataFrame  # one CV client's store row: the logged model's input example
 
     @property
     def sizes(self) -> dict[str, Any]:
@@ -150,15 +155,19 @@ def _summary(name: str, s: dict[str, float], kind: str = "OOF") -> str:
             f"refused {s['refusal_rate']:.1%}")
 
 
-def _stability(score: Callable[[pd.DataFrame], np.ndarray], train_rows: pd.DataFrame,
-               store: Path, features: list[str], top: list[str]) -> pd.DataFrame | None:
+def _stability(score: Callable[[pd.DataFrame], np.ndarray], train_X: pd.DataFrame,
+               store: Path, features: list[str], top: list[str], seed: int,
+               ) -> pd.DataFrame | None:
     """PSI of the score (``score``: model frame -> probabilities) and CSI of the ``top``
-    features: training clients against the store's test applications (None without any)."""
-    later = read_store(store_path(store), dataset="test")
+    features: training clients (``train_X``, at most ``STABILITY_SAMPLE`` of them) against
+    the store's test applications (None without any)."""
+    later = read_store(store_path(store), dataset="test", float32=True)
     if later.empty:
         return None
-    frames = [F.to_model_frame(rows, features).reset_index(drop=True)
-              for rows in (train_rows, later)]
+    if len(train_X) > STABILITY_SAMPLE:
+        train_X = train_X.sample(STABILITY_SAMPLE, random_state=seed)
+    frames = [train_X.reset_index(drop=True), dataset.model_inputs(later, features).X]
+    del later
     scores = [score(frame) for frame in frames]
     return stability_table(pd.DataFrame({"score": scores[0]}).join(frames[0][top]),
                            pd.DataFrame({"score": scores[1]}).join(frames[1][top]))
@@ -167,15 +176,22 @@ def _stability(score: Callable[[pd.DataFrame], np.ndarray], train_rows: pd.DataF
 def prepare(config: TrainConfig, say: Say) -> Inputs:
     """Load the labelled clients, keep the test part out, choose the features and the folds."""
     say(f"loading {store_path(config.store)}")
-    labelled = dataset.load_labelled(config.store)
+    store_columns = list(read_store_schema(config.store).columns)
+    # Only the clients' application fields are held as rows (ranges, fairness groups, the
+    # run's dataset); the model frame is built from the store in one pass, piece by piece.
+    context = [c for c in store_columns if c in (KEY, TARGET) or c in APPLICATION_TEST.names]
+    labelled = dataset.load_labelled(config.store, context)
     share = dataset.held_out_share(config.test_share, len(labelled))
-    rows, test_rows = dataset.hold_out(labelled, share, config.seed)
+    y = labelled[TARGET].to_numpy(dtype=np.int64)
+    cv, test = dataset.hold_out_positions(y, share, config.seed)
     left_out = protected.excluded(config.use_protected, config.exclude_protected)
     dropped = protected.excluded_features(left_out)
-    features = [f for f in F.model_features(labelled.columns) if f not in dropped]
-    data = dataset.model_inputs(rows, features)
+    features = [f for f in F.model_features(store_columns) if f not in dropped]
+    rows = labelled.iloc[cv].reset_index(drop=True)
+    labelled = labelled[[KEY, TARGET]]  # the run's dataset: which clients, which labels
+    data, test_rows, example = dataset.read_inputs(config.store, features, cv, test, y)
     return Inputs(labelled, rows, test_rows, share, left_out, sorted(dropped), features, data,
-                  dataset.folds(data.y, config.folds, config.seed))
+                  dataset.folds(data.y, config.folds, config.seed), store_columns, example)
 
 
 def _announce(config: TrainConfig, inputs: Inputs, run_id: str, say: Say) -> None:
@@ -207,13 +223,14 @@ def cross_validate(config: TrainConfig, inputs: Inputs, board: Board, say: Say,
     logistic = fit.cv_logistic(data, fold, class_weight=weight)
     board.report(logistic, logistic.oof)
     if config.trials <= 0:
-        return cv(data, fold, {**base, **config.lgbm_params})
+        return cv(data, fold, {**base, **config.lgbm_params}, max_rounds=config.max_rounds)
     say(f"searching LightGBM parameters on the mean {config.folds}-fold AUC "
         f"({config.trials} trials, {config.timeout:.0f} s at most)")
     return fit.tune_lightgbm(
         data, fold, config.trials, config.timeout, base, config.lgbm_params, config.seed,
         on_trial=lambda n, p, auc: (track.log_trial(n, auc),
-                                    say(f"  trial {n:>3}: CV AUC {auc:.4f}")), cv=cv)
+                                    say(f"  trial {n:>3}: CV AUC {auc:.4f}")), cv=cv,
+        max_rounds=config.max_rounds)
 
 
 def calibrate_and_threshold(config: TrainConfig, inputs: Inputs, lgbm: fit.CVResult,
@@ -285,14 +302,13 @@ def score_test_part(config: TrainConfig, inputs: Inputs, booster: lgb.Booster, c
 
 
 def explain(config: TrainConfig, inputs: Inputs, booster: lgb.Booster, chosen: Chosen,
-            board: Board, cost: CostModel, say: Say) -> pd.DataFrame:
-    """SHAP on a sample, the curves of the OOF predictions, the feature list and the OOF
-    table; returns the features by mean |SHAP|."""
+            test: TestPart | None, board: Board, cost: CostModel, say: Say) -> pd.DataFrame:
+    """SHAP on a sample (of the test part when there is one), the curves of the OOF
+    predictions, the feature list and the OOF table; returns the features by mean |SHAP|."""
     say("explaining and plotting")
     y, proba, threshold = inputs.data.y, chosen.proba, chosen.threshold
-    shown = inputs.test_rows if inputs.test_rows is not None else inputs.rows
-    sample = shown.sample(min(SHAP_SAMPLE, len(shown)), random_state=config.seed)
-    sample_X = F.to_model_frame(sample, inputs.features)
+    shown = test.data.X if test is not None else inputs.data.X
+    sample_X = shown.sample(min(SHAP_SAMPLE, len(shown)), random_state=config.seed)
     contrib = booster.predict(sample_X, pred_contrib=True)[:, :-1]
     track.log_figures({
         "roc_curve": plots.roc_curve(y, proba),
@@ -330,8 +346,8 @@ def assess(config: TrainConfig, inputs: Inputs, booster: lgb.Booster, chosen: Ch
     track.log_recipe({"features": inputs.features, "lgbm_params": chosen.lgbm.params,
                       "calibrate": config.calibrate, "fn_cost": cost.fn_cost,
                       "fp_cost": cost.fp_cost})
-    drift = _stability(_probabilities(booster, chosen.calib), inputs.rows, config.store,
-                       inputs.features, importance["feature"].head(10).tolist())
+    drift = _stability(_probabilities(booster, chosen.calib), inputs.data.X, config.store,
+                       inputs.features, importance["feature"].head(10).tolist(), config.seed)
     if drift is not None:
         track.log_table(drift, "stability.csv")
         track.log_metrics({f"psi_{c}" if c == "score" else f"csi_{c}": v
@@ -348,7 +364,7 @@ def log_model(inputs: Inputs, booster: lgb.Booster, chosen: Chosen, cost: CostMo
     say("logging the model")
     rows = inputs.rows
     history = [f for f in inputs.features
-               if f in inputs.labelled.columns and f not in APPLICATION_TEST.names]
+               if f in inputs.store_columns and f not in APPLICATION_TEST.names]
     with tempfile.TemporaryDirectory() as tmp:
         booster_file, config_file = Path(tmp, "booster.txt"), Path(tmp, "config.json")
         booster.save_model(booster_file)
@@ -356,7 +372,7 @@ def log_model(inputs: Inputs, booster: lgb.Booster, chosen: Chosen, cost: CostMo
             "threshold": chosen.threshold, "calibration": chosen.calib.to_config(),
             "ranges": PlausibleRanges().fit(rows).to_json(), "fn_cost": cost.fn_cost,
             "fp_cost": cost.fp_cost}))
-        example = track.input_example(rows[APPLICATION_TEST.names + history].head(1),
+        example = track.input_example(inputs.example[APPLICATION_TEST.names + history],
                                       chosen.threshold)
         start = time.perf_counter()
         info = track.log_model(booster_file, config_file, example)
@@ -400,7 +416,7 @@ def train(config: TrainConfig, say: Say = print) -> TrainResult:
         chosen = calibrate_and_threshold(config, inputs, lgbm, board, cost, say)
         booster = refit(config, inputs, lgbm, say, refit_on)
         test = score_test_part(config, inputs, booster, chosen, cost, say)
-        importance = explain(config, inputs, booster, chosen, board, cost, say)
+        importance = explain(config, inputs, booster, chosen, test, board, cost, say)
         assessment, drift = assess(config, inputs, booster, chosen, test, importance, cost, say)
         model_uri = log_model(inputs, booster, chosen, cost, say)
         version = track.register(model_uri, run_id) if config.register else None

@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+import scoring.tables
 import scoring.validation
 from cli import app
 from scoring.validation import Report, validate_folder
@@ -376,3 +377,41 @@ def test_report_layout(valid_dir: Path) -> None:
     assert lines[4].split() == ["application_test.csv", "6", "rows", "ok"]
     assert lines[-3].split() == ["credit_card_balance.*", "absent", "1", "warning"]
     assert lines[-1] == "FAILED: 1 error(s), 2 warning(s); 42 rows in 7 table(s)"
+
+
+# --- batches: large tables are checked in bounded memory, with the same report ---------------
+def _broken_folder(folder: Path, fmt: str) -> Path:
+    """Problems spread over the rows (bad values, empty and duplicate keys, orphans), in
+    ``fmt``: csv or parquet (the text as read)."""
+    write_folder(folder, tiny_frames(rows=12))
+    for breaks in (set_cell("application_train", "AMT_CREDIT", 3, "abc"),
+                   set_cell("application_train", "AMT_CREDIT", 10, "x1"),
+                   set_cell("application_train", "CODE_GENDER", 7, "Q"),
+                   set_cell("application_train", "TARGET", 5, "3"),
+                   copy_row("bureau", ["SK_ID_BUREAU"], 2, 9),
+                   copy_row("bureau_balance", ["SK_ID_BUREAU", "MONTHS_BALANCE"], 1, 11),
+                   set_cell("previous_application", "SK_ID_PREV", 6, None),
+                   set_cell("POS_CASH_balance", "SK_ID_CURR", 4, "999999999"),
+                   set_cell("POS_CASH_balance", "SK_ID_CURR", 10, "888888888"),
+                   set_cell("installments_payments", "SK_ID_CURR", 8, "abc")):
+        breaks(folder)
+    if fmt == "parquet":
+        for path in folder.glob("*.csv"):
+            pl.read_csv(path, infer_schema=False).write_parquet(path.with_suffix(".parquet"),
+                                                             row_group_size=3)
+            path.unlink()
+    return folder
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_batches_give_the_same_report(tmp_path: Path, fmt: str,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables read in batches of a few rows, their keys checked bucket by bucket on disk:
+    the same problems, counts, examples and row numbers as in one piece."""
+    folder = _broken_folder(tmp_path / "data", fmt)
+    whole = validate_folder(folder)
+    assert whole.errors >= 5 and whole.warnings >= 2, whole.render()
+    monkeypatch.setattr(scoring.tables, "STREAM_CSV_BYTES", 0)  # stream the CSV files too
+    monkeypatch.setattr(scoring.validation, "KEY_ROWS", 4)
+    batched = validate_folder(folder, cells=250)  # 2 rows per batch of an application
+    assert batched.render() == whole.render()

@@ -313,6 +313,19 @@ def test_batch_scoring_writes_every_test_application(system, tmp_path, local_mod
     assert scores["probability"].iloc[0] == pytest.approx(expected, rel=1e-9)
 
 
+def test_batch_scoring_by_client_range_gives_the_same_scores(system, monkeypatch):
+    """Three client ranges, each built and scored apart: the one-piece scores, in id order."""
+    import scoring.partitions
+    from scoring.names import CHAMPION_URI
+    from serving.batch import score_folder
+
+    whole = score_folder(system.raw, CHAMPION_URI, say=lambda _: None)
+    monkeypatch.setattr(scoring.partitions, "PARTITION_CLIENTS", 1_500)
+    by_range = score_folder(system.raw, CHAMPION_URI, say=lambda _: None)
+    assert scoring.partitions.auto_partitions(system.raw) == 3
+    pd.testing.assert_frame_equal(by_range, whole.sort_values("SK_ID_CURR", ignore_index=True))
+
+
 def test_excluded_protected_attributes_do_not_move_the_probability(model_server, rows):
     """Same applications with another gender and family status: the same probabilities."""
     client = ScoringClient(model_server)
