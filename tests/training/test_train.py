@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
@@ -96,16 +95,3 @@ def test_search_returns_the_best_trial_with_its_oof(data):
     mean_auc = np.mean([roc_auc_score(data.y[fold == k], best.oof[fold == k])
                         for k in range(3)])
     assert mean_auc == pytest.approx(max(seen))
-
-
-def test_dataset_from_float32_rows_gives_the_pandas_model(data):
-    """LightGBM fed the frame's rows in float32 batches (categories as codes, their levels
-    given): the same trees as from the pandas frame, and it predicts pandas frames."""
-    params = fit.lightgbm_params({"num_threads": 1, "min_child_samples": 20})
-    X32 = data.X.astype({"EXT_SOURCE_1": "float32", "INST_DPD_MEAN": "float32",
-                         "noise": "float32"})
-    ours = lgb.train(params, fit.lgb_dataset(fit.Split(X32, data.y)), num_boost_round=30)
-    theirs = lgb.train(params, lgb.Dataset(X32, data.y), num_boost_round=30)
-    assert ours.pandas_categorical == theirs.pandas_categorical == [["a", "b"]]
-    assert ours.model_to_string() == theirs.model_to_string()
-    np.testing.assert_array_equal(ours.predict(X32), theirs.predict(X32))
