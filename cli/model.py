@@ -327,6 +327,9 @@ def score(
                      ] = CHAMPION_URI,
 ) -> None:
     """Score every application_test row of a folder in batch: SK_ID_CURR, probability, decision.
+
+    Applications the model refuses (a value outside its plausible range) are set aside in
+    `OUT.not-scored.csv` (SK_ID_CURR, field, problem); every other one is scored.
     """
     from mlflow.exceptions import MlflowException
 
@@ -336,10 +339,18 @@ def score(
 
     track.configure()
     try:
-        scores = score_folder(data_dir, model, say=typer.echo)
+        batch = score_folder(data_dir, model, say=typer.echo)
     except (DataError, MlflowException) as err:
         fail(str(err).rsplit("Error: ", 1)[-1])
     out.parent.mkdir(parents=True, exist_ok=True)
+    scores = batch.scores
     scores.to_csv(out, index=False)
-    refused = (scores["decision"] == "refused").mean()
+    refused = (scores["decision"] == "refused").mean() if len(scores) else 0.0
     typer.echo(f"wrote {len(scores):,} scores to {out} ({refused:.1%} refused)")
+    aside = out.with_name(f"{out.stem}.not-scored.csv")
+    aside.unlink(missing_ok=True)
+    if len(batch.not_scored):
+        batch.not_scored.to_csv(aside, index=False)
+        first = batch.not_scored.iloc[0]
+        typer.echo(f"{len(batch.not_scored):,} applications not scored, the model refused "
+                   f"them: {aside} (first: {first['SK_ID_CURR']}, {first['problem']})")

@@ -319,11 +319,42 @@ def test_batch_scoring_by_client_range_gives_the_same_scores(system, monkeypatch
     from scoring.names import CHAMPION_URI
     from serving.batch import score_folder
 
-    whole = score_folder(system.raw, CHAMPION_URI, say=lambda _: None)
+    whole = score_folder(system.raw, CHAMPION_URI, say=lambda _: None).scores
     monkeypatch.setattr(scoring.partitions, "PARTITION_CLIENTS", 1_500)
-    by_range = score_folder(system.raw, CHAMPION_URI, say=lambda _: None)
+    by_range = score_folder(system.raw, CHAMPION_URI, say=lambda _: None).scores
     assert scoring.partitions.auto_partitions(system.raw) == 3
     pd.testing.assert_frame_equal(by_range, whole.sort_values("SK_ID_CURR", ignore_index=True))
+
+
+def test_batch_sets_a_refused_application_aside_and_scores_the_rest(system, tmp_path):
+    """One application with 1,000 children in the folder: it is set aside with the model's
+    reason, every other one is scored."""
+    import shutil
+
+    import polars as pl
+    from typer.testing import CliRunner
+
+    from cli import app
+    from scoring.tables import find_file
+
+    raw = tmp_path / "raw"
+    shutil.copytree(system.raw, raw)
+    path = find_file(raw, "application_test")
+    text = pl.read_csv(path, infer_schema_length=0)  # every cell as written
+    text = text.with_columns(CNT_CHILDREN=pl.when(pl.int_range(text.height) == 3)
+                             .then(pl.lit("1000")).otherwise(pl.col("CNT_CHILDREN")))
+    text.write_csv(path)
+    table = text.select(pl.col("SK_ID_CURR").cast(pl.Int64)).to_pandas()
+    out = tmp_path / "scores.csv"
+    result = CliRunner().invoke(app, ["score", "--data-dir", str(raw), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1 applications not scored" in result.output
+    aside = pd.read_csv(tmp_path / "scores.not-scored.csv")
+    assert aside["SK_ID_CURR"].tolist() == [table.loc[3, "SK_ID_CURR"]]
+    assert aside["field"].tolist() == ["CNT_CHILDREN"]
+    assert "plausible range" in aside["problem"].iloc[0]
+    scored = pd.read_csv(out)["SK_ID_CURR"]
+    assert sorted(scored) == sorted(table["SK_ID_CURR"].drop(3))
 
 
 def test_excluded_protected_attributes_do_not_move_the_probability(model_server, rows):
