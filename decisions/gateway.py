@@ -143,15 +143,18 @@ class Gateway:
         A model logged before ``params.variants`` existed ignores it and answers for the
         application alone: the variants then go as rows.
         """
-        ids = [application.get(KEY)] * len(changes)
+        key = application.get(KEY)
         if len(changes) > 1:
-            scores, digest = self._post(variants_body(application, changes, explain), ids)
+            # no ids given: an older model's one-row answer must not fail the parse
+            scores, digest = self._post(variants_body(application, changes, explain), None)
             if len(scores) == len(changes):
+                for score in scores:
+                    score.client_id = key
                 return scores, digest
         rows = [{**application, **change} for change in changes]
-        return self._post(score_body(rows, explain), ids)
+        return self._post(score_body(rows, explain), [key] * len(changes))
 
-    def _post(self, body: str, ids: list[Any]) -> tuple[list[Score], str]:
+    def _post(self, body: str, ids: list[Any] | None) -> tuple[list[Score], str]:
         try:
             scores = self.client.post(body, ids)
         except ScoringError as err:

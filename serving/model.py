@@ -121,7 +121,6 @@ def _fields(cells: np.ndarray, ranges: PlausibleRanges) -> tuple[np.ndarray, np.
     return numbers, _codes(cells[:, _CATEGORY_SLICE])
 
 
-
 def read_variants(text: Any) -> list[dict[str, Any]] | None:
     """``params.variants`` as a list of changes ({field: value}), None when absent or empty.
 
