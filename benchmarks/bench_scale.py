@@ -135,7 +135,8 @@ def scale_step(step: str, scale: str, root: Path, max_rounds: int | None,
             "train", "--store", str(store), "--folds", "3", "--trials", "1", "--threads", "1",
             "--no-register", *capped),
             {"cv_rounds": r"\((\d+) CV rounds", "refit_rounds": r"for (\d+) rounds",
-             "run": r"\(run (\w+)\)", "labelled": r"([\d,]+) labelled clients"})
+             "run": r"\(run (\w+)\)", "labelled": r"([\d,]+) labelled clients",
+             "lgbm_cv_cpu_s": r"lightgbm .*, ([\d.]+) CPU s\)"})
     if step == "score":
         with tempfile.TemporaryDirectory(dir=root) as tmp:
             return measure(scoring("score", "-d", str(folder), "--out", f"{tmp}/scores.csv",
@@ -171,8 +172,8 @@ def run_scales(args: argparse.Namespace) -> None:
         if not (root / scale / "application_train.parquet").is_file():
             steps = ["generate", *[s for s in steps if s != "generate"]]
         for step in steps:
-            model = args.model or (f"runs:/{done[scale]['train']['run']}/model"
-                                   if "train" in done.get(scale, {}) else None)
+            run = done.get(scale, {}).get("train", {}).get("run")
+            model = args.model or (f"runs:/{run}/model" if run else None)
             if step == "score" and model is None:
                 raise SystemExit(f"score at {scale}: give --model or run train first")
             load = os.getloadavg()[0]
@@ -218,6 +219,9 @@ def curve_rows(done: dict) -> list[dict]:
                             "refit rounds": int(m["refit_rounds"]),
                             "CPU us per client per CV round": round(
                                 per_client / int(m["cv_rounds"]), 3)})
+            if "lgbm_cv_cpu_s" in m:  # LightGBM's CV alone: its Dataset, boosting and OOF
+                row["LightGBM CV CPU us per client per round"] = round(
+                    float(m["lgbm_cv_cpu_s"]) / clients * 1e6 / int(m["cv_rounds"]), 3)
             rows.append(row)
     return rows
 

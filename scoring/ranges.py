@@ -34,13 +34,15 @@ class PlausibleRanges:
     def __init__(self, fields: Sequence[str] = NUMBER_FIELDS) -> None:
         self.fields = tuple(fields)
 
-    def fit(self, rows: pd.DataFrame) -> PlausibleRanges:
-        """Learn ``ranges_`` from training applications; returns self."""
+    def fit(self, rows: pd.DataFrame, at: np.ndarray | None = None) -> PlausibleRanges:
+        """Learn ``ranges_`` from training applications (those at row positions ``at`` of
+        ``rows``, one column at a time; all by default); returns self."""
         ranges: dict[str, tuple[float, float]] = {}
         for name in self.fields:
             if name in _UNBOUNDED_FIELDS or name not in rows:
                 continue
-            values = pd.to_numeric(rows[name], errors="coerce").dropna()
+            column = rows[name] if at is None else rows[name].iloc[at]
+            values = pd.to_numeric(column, errors="coerce").dropna()
             if name == "DAYS_EMPLOYED":
                 values = values[values != DAYS_EMPLOYED_PLACEHOLDER]
             if values.empty:

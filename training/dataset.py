@@ -98,8 +98,10 @@ CHUNK_ROWS = 20_000
 
 
 class FrameBuilder:
-    """A model frame of ``n`` rows filled piece by piece: ``to_model_frame``'s columns, its
-    numbers in one float32 block (4 bytes a value), its categories as codes.
+    """A model frame of ``n`` rows filled piece by piece: ``to_model_frame``'s columns, all of
+    them in one float32 block (4 bytes a value; categories as codes, missing: NaN) that the
+    frame's numbers share and LightGBM reads in place (``Split.matrix``), its categories also
+    as pandas categoricals.
 
     LightGBM bins the values (255 bins), so float32 inputs give the float64 model's bins
     unless two values closer than float32's precision fall on both sides of a bin edge.
@@ -108,27 +110,29 @@ class FrameBuilder:
     def __init__(self, n: int, features: list[str], sample: pd.DataFrame) -> None:
         self.features = features
         self.head = F.to_model_frame(sample.iloc[:1], features)
-        self.categorical = [c for c in self.head.columns
+        self.columns = list(self.head.columns)
+        self.categorical = [c for c in self.columns
                             if isinstance(self.head[c].dtype, pd.CategoricalDtype)]
-        self.numeric = [c for c in self.head.columns if c not in self.categorical]
-        self.values = np.empty((n, len(self.numeric)), dtype=np.float32)
+        self.values = np.empty((n, len(self.columns)), dtype=np.float32)
         self.codes = {c: np.empty(n, dtype=np.int16) for c in self.categorical}
 
     def put(self, start: int, rows: pd.DataFrame) -> None:
         """The model inputs of store ``rows`` at rows ``start``, ``start + 1``, ..."""
         part = F.to_model_frame(rows, self.features)
-        self.values[start:start + len(part)] = part[self.numeric].to_numpy(dtype=np.float32)
+        at = slice(start, start + len(part))
         for c in self.categorical:
-            self.codes[c][start:start + len(part)] = part[c].cat.codes.to_numpy()
+            self.codes[c][at] = part[c].cat.codes.to_numpy()
+        codes = {c: np.where(self.codes[c][at] < 0, np.nan, self.codes[c][at])
+                 for c in self.categorical}
+        self.values[at] = part.assign(**codes).to_numpy(dtype=np.float32)
 
-    def frame(self) -> pd.DataFrame:
-        """The model frame (its float block shared, not copied)."""
-        X = pd.DataFrame(self.values, columns=self.numeric, copy=False)
-        order = list(self.head.columns)
-        for c in self.categorical:  # in the features' order: each goes to its final place
-            X.insert(order.index(c), c,
-                     pd.Categorical.from_codes(self.codes.pop(c), dtype=self.head[c].dtype))
-        return X
+    def split(self, y: np.ndarray) -> Split:
+        """The model frame (its numbers shared with the block, not copied), ``y`` and the
+        block as LightGBM's matrix."""
+        X = pd.DataFrame(self.values, columns=self.columns, copy=False)
+        for c in self.categorical:  # pandas splits the block around it: no copy
+            X[c] = pd.Categorical.from_codes(self.codes.pop(c), dtype=self.head[c].dtype)
+        return Split(X, y, self.values)
 
 
 def model_inputs(rows: pd.DataFrame, features: list[str], chunk: int = CHUNK_ROWS) -> Split:
@@ -137,7 +141,7 @@ def model_inputs(rows: pd.DataFrame, features: list[str], chunk: int = CHUNK_ROW
     builder = FrameBuilder(len(rows), features, rows)
     for start in range(0, len(rows), chunk):
         builder.put(start, rows.iloc[start:start + chunk])
-    return Split(builder.frame(), rows[TARGET].to_numpy(dtype=np.int64))
+    return builder.split(rows[TARGET].to_numpy(dtype=np.int64))
 
 
 def read_inputs(store: Path | str, features: list[str], cv: np.ndarray, test: np.ndarray,
@@ -168,4 +172,4 @@ def read_inputs(store: Path | str, features: list[str], cv: np.ndarray, test: np
                 builder.put(done, rows)
                 done += len(rows)
     test_rows = pd.concat(tests, ignore_index=True) if tests else None
-    return Split(builder.frame(), y[cv].astype(np.int64)), test_rows, first
+    return builder.split(y[cv].astype(np.int64)), test_rows, first

@@ -58,7 +58,7 @@ class Inputs:
     part when there is one, and what the protected-attribute choice left out."""
 
     labelled: pd.DataFrame  # id and TARGET of every labelled client (the logged dataset)
-    rows: pd.DataFrame  # the CV clients' application fields, id and TARGET
+    rows: pd.DataFrame  # the CV clients' id, TARGET and protected attributes (fairness)
     test_rows: pd.DataFrame | None  # every store column of the test part
     share: float
     left_out: list[protected.Protected]
@@ -68,6 +68,7 @@ class Inputs:
     fold: np.ndarray
     store_columns: list[str]
     example: pd.DataFrame  # one CV client's store row: the logged model's input example
+    ranges: dict[str, list[float]]  # the CV clients' plausible ranges, served by the model
 
     @property
     def sizes(self) -> dict[str, Any]:
@@ -101,7 +102,8 @@ class Board:
         track.log_candidate(result.name, {**result.params, **logged}, scores, result.seconds)
         self.candidates[result.name] = scores
         self.oof[result.name] = proba
-        self.say(_summary(result.name, scores) + f"  ({result.seconds:.1f} s)")
+        cpu = f", {result.cpu_seconds:.1f} CPU s" if result.cpu_seconds else ""
+        self.say(_summary(result.name, scores) + f"  ({result.seconds:.1f} s{cpu})")
         return scores
 
 
@@ -187,11 +189,16 @@ def prepare(config: TrainConfig, say: Say) -> Inputs:
     left_out = protected.excluded(config.use_protected, config.exclude_protected)
     dropped = protected.excluded_features(left_out)
     features = [f for f in F.model_features(store_columns) if f not in dropped]
-    rows = labelled.iloc[cv].reset_index(drop=True)
+    ranges = PlausibleRanges().fit(labelled, at=cv).to_json()
+    # At 10x Kaggle the application fields of the CV clients take 2.3 GiB: only the columns
+    # the fairness groups read are kept, the ranges are learned above.
+    kept = [KEY, TARGET, *(p.column for p in protected.PROTECTED.values() if p.column in labelled)]
+    rows = labelled[kept].iloc[cv].reset_index(drop=True)
     labelled = labelled[[KEY, TARGET]]  # the run's dataset: which clients, which labels
     data, test_rows, example = dataset.read_inputs(config.store, features, cv, test, y)
     return Inputs(labelled, rows, test_rows, share, left_out, sorted(dropped), features, data,
-                  dataset.folds(data.y, config.folds, config.seed), store_columns, example)
+                  dataset.folds(data.y, config.folds, config.seed), store_columns, example,
+                  ranges)
 
 
 def _announce(config: TrainConfig, inputs: Inputs, run_id: str, say: Say) -> None:
@@ -362,7 +369,6 @@ def log_model(inputs: Inputs, booster: lgb.Booster, chosen: Chosen, cost: CostMo
               say: Say) -> str:
     """Log the pyfunc model with its booster and served config; returns the model URI."""
     say("logging the model")
-    rows = inputs.rows
     history = [f for f in inputs.features
                if f in inputs.store_columns and f not in APPLICATION_TEST.names]
     with tempfile.TemporaryDirectory() as tmp:
@@ -370,7 +376,7 @@ def log_model(inputs: Inputs, booster: lgb.Booster, chosen: Chosen, cost: CostMo
         booster.save_model(booster_file)
         config_file.write_text(json.dumps({
             "threshold": chosen.threshold, "calibration": chosen.calib.to_config(),
-            "ranges": PlausibleRanges().fit(rows).to_json(), "fn_cost": cost.fn_cost,
+            "ranges": inputs.ranges, "fn_cost": cost.fn_cost,
             "fp_cost": cost.fp_cost}))
         example = track.input_example(inputs.example[APPLICATION_TEST.names + history],
                                       chosen.threshold)

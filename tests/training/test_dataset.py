@@ -108,3 +108,23 @@ def test_read_inputs_is_model_inputs_in_one_pass(store_rows: pd.DataFrame,
     assert data.y.tolist() == expected.y.tolist()
     pd.testing.assert_frame_equal(test_rows, store_rows.iloc[test].reset_index(drop=True))
     assert first["SK_ID_CURR"].item() == store_rows["SK_ID_CURR"].iloc[cv[0]]
+
+
+def test_lightgbm_reads_the_model_frame_in_place_and_fits_the_pandas_model(
+        store_rows: pd.DataFrame) -> None:
+    """LightGBM reads the model frame's float32 block in place (categories as codes), or a
+    frame without one in float32 pieces of a few rows: either way the very model it fits
+    from the pandas frame, same bins, trees and categories."""
+    import lightgbm as lgb
+
+    features = F.model_features(store_rows.columns)
+    data = dataset.model_inputs(store_rows, features)
+    number = next(c for c in data.X.columns if data.X[c].dtype == "float32")
+    assert np.shares_memory(data.X[number].to_numpy(), data.matrix)
+    assert any(isinstance(t, pd.CategoricalDtype) for t in data.X.dtypes)
+    params = fit.lightgbm_params({"num_threads": 1})
+    expected = lgb.train(params, lgb.Dataset(data.X, data.y), 40)
+    for source in (data, fit.Split(data.X, data.y)):
+        booster = lgb.train(params, fit.lgb_dataset(source, chunk=700), 40)
+        assert booster.model_to_string() == expected.model_to_string()
+        assert booster.pandas_categorical == expected.pandas_categorical
