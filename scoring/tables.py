@@ -241,13 +241,21 @@ def read_text_batches(path: Path | str, spec: Table | None = None, cells: int = 
         raise DataError(f"{path}: not a readable CSV file ({err})") from err
 
 
+def open_parquet(path: Path | str):  # -> pyarrow.parquet.ParquetFile
+    """A Parquet file to read in batches (``iter_batches``) in bounded memory.
+
+    pyarrow's default ``pre_buffer`` keeps the bytes of every row group read so far until the
+    file is closed: 14 MB more per 20,000 store rows read, 5 GB over a 10x Kaggle store."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path, pre_buffer=False)
+
+
 def _parquet_batches(path: Path, spec: Table | None, cells: int) -> Iterator[pl.DataFrame]:
     """A Parquet file in batches of about ``cells`` values (pyarrow reads the row groups
     as it goes); an empty file gives one empty frame with its columns."""
-    import pyarrow.parquet as pq
-
     try:
-        with pq.ParquetFile(path) as parquet:
+        with open_parquet(path) as parquet:
             size = max(1, cells // max(1, len(parquet.schema_arrow.names)))
             empty = pl.from_arrow(parquet.schema_arrow.empty_table())
             rows = 0

@@ -17,7 +17,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from scoring import features as F
 from scoring.schema import TARGET
 from scoring.store import read_store, store_path
-from scoring.tables import DataError
+from scoring.tables import DataError, open_parquet
 from training.train import Split
 
 #: From this many labelled clients on, ``auto`` keeps ``LARGE_TEST_SHARE`` of them untouched.
@@ -152,12 +152,12 @@ def read_inputs(store: Path | str, features: list[str], cv: np.ndarray, test: np
     at ``test`` (the test part, float32; None when empty) and the first CV client's store
     row. Memory: the model frame, the test rows and one piece of ``chunk`` store rows; the
     CV clients' store rows are never held at once."""
-    import pyarrow.parquet as pq
+    import pyarrow as pa
 
     builder, done, seen, tests = None, 0, 0, []
     is_cv, is_test = np.zeros(len(y), bool), np.zeros(len(y), bool)
     is_cv[cv], is_test[test] = True, True
-    with pq.ParquetFile(store_path(store)) as parquet:
+    with open_parquet(store_path(store)) as parquet:
         for batch in parquet.iter_batches(batch_size=chunk):
             rows = pl.from_arrow(batch).filter(pl.col(F.DATASET) == "train").with_columns(
                 pl.col(pl.Float64).cast(pl.Float32))
@@ -172,4 +172,5 @@ def read_inputs(store: Path | str, features: list[str], cv: np.ndarray, test: np
                 builder.put(done, rows)
                 done += len(rows)
     test_rows = pd.concat(tests, ignore_index=True) if tests else None
+    pa.default_memory_pool().release_unused()  # Arrow's allocator kept 0.4 GiB at 3x
     return builder.split(y[cv].astype(np.int64)), test_rows, first

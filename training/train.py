@@ -226,9 +226,12 @@ def cv_lightgbm(data: Split, fold: np.ndarray, params: dict[str, Any],
     one fold than a per-fold early stop. ``oof`` holds margins at that round."""
     start, cpu = time.perf_counter(), time.process_time()
     pairs = fold_pairs(fold)
-    result = lgb.cv(params, lgb_dataset(data), num_boost_round=max_rounds,
-                    folds=pairs, callbacks=[lgb.early_stopping(patience, verbose=False)],
+    dataset = lgb_dataset(data)
+    result = lgb.cv(params, dataset, num_boost_round=max_rounds, folds=pairs,
+                    callbacks=[_free_before_boosting(dataset),
+                               lgb.early_stopping(patience, verbose=False)],
                     return_cvbooster=True)
+    del dataset
     rounds = len(result["valid auc-mean"])
     oof = np.empty(len(data.y))
     for booster, (_, held) in zip(result["cvbooster"].boosters, pairs, strict=True):
@@ -238,6 +241,16 @@ def cv_lightgbm(data: Split, fold: np.ndarray, params: dict[str, Any],
                                         raw_score=True)
     return CVResult("lightgbm", oof, dict(params), time.perf_counter() - start, rounds,
                     time.process_time() - cpu)
+
+
+def _free_before_boosting(dataset: lgb.Dataset) -> Callable[[Any], None]:
+    """An ``lgb.cv`` callback that frees ``dataset``'s bins before the first round: by then
+    every fold holds its own copy of its rows' bins (1.1 GiB less at 10x Kaggle)."""
+    def free(env: Any) -> None:
+        if env.iteration == 0:
+            dataset._free_handle()  # no public call; the folds never read it again
+    free.before_iteration = True  # type: ignore[attr-defined]
+    return free
 
 
 def refit_rounds(cv_rounds: int, folds: int) -> int:
