@@ -111,6 +111,12 @@ def lgb_dataset(data: Split, chunk: int = DATASET_ROWS) -> lgb.Dataset:
     return dataset
 
 
+def model_rows(data: Split, rows: np.ndarray) -> np.ndarray | pd.DataFrame:
+    """The model inputs at positions ``rows``, as LightGBM reads them best: rows of
+    ``data.matrix`` (float32, categories as codes: no float64 copy), else of the frame."""
+    return data.X.iloc[rows] if data.matrix is None else data.matrix[rows]
+
+
 def _matrix(X: pd.DataFrame, dtype: np.dtype) -> np.ndarray:
     """The rows of ``X`` as one column-major matrix of ``dtype``, categories as codes."""
     out = np.empty(X.shape, dtype=dtype, order="F")
@@ -233,11 +239,14 @@ def cv_lightgbm(data: Split, fold: np.ndarray, params: dict[str, Any],
                     return_cvbooster=True)
     del dataset
     rounds = len(result["valid auc-mean"])
+    boosters = result["cvbooster"].boosters
+    for booster in boosters:  # the folds' bins are no longer needed: only their trees
+        booster.free_dataset()
     oof = np.empty(len(data.y))
-    for booster, (_, held) in zip(result["cvbooster"].boosters, pairs, strict=True):
+    for booster, (_, held) in zip(boosters, pairs, strict=True):
         for first in range(0, len(held), BASELINE_ROWS):  # bounded conversion copies
             part = held[first:first + BASELINE_ROWS]
-            oof[part] = booster.predict(data.X.iloc[part], num_iteration=rounds,
+            oof[part] = booster.predict(model_rows(data, part), num_iteration=rounds,
                                         raw_score=True)
     return CVResult("lightgbm", oof, dict(params), time.perf_counter() - start, rounds,
                     time.process_time() - cpu)
@@ -262,7 +271,9 @@ def refit_rounds(cv_rounds: int, folds: int) -> int:
 def refit_lightgbm(data: Split, params: dict[str, Any], rounds: int) -> lgb.Booster:
     """LightGBM fitted on every client of ``data`` for ``rounds`` rounds (no early stopping)."""
     params = {k: v for k, v in params.items() if k not in ("num_iterations", "num_boost_round")}
-    return lgb.train(params, lgb_dataset(data), num_boost_round=rounds)
+    booster = lgb.train(params, lgb_dataset(data), num_boost_round=rounds)
+    booster.free_dataset()  # its bins (1.1 GiB at 10x Kaggle): the trees are the model
+    return booster
 
 
 def tune_lightgbm(data: Split, fold: np.ndarray, n_trials: int, timeout: float | None,
