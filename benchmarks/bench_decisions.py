@@ -226,17 +226,18 @@ def supervisor_kill(run_dir: str, url: str, name: str = "decisions",
 
 def _model_calls(row: dict, refused: bool, rules) -> list[str]:
     """The ``/invocations`` bodies the score route sends for ``row``, built as the service
-    builds them: the application with its contributions toward default, then (refused)
-    every recourse variant in one request."""
-    from decisions.gateway import score_body, variants_body
+    builds them (``Gateway.score_with_recourse``): the application with its contributions
+    toward default and its recourse variants in one request (the model scores the variants
+    only when the application is refused); with one candidate change or none, the
+    application alone, then (refused) the change as a row."""
+    from decisions.gateway import recourse_body, score_body
     from decisions.recourse import candidates
 
-    bodies = [score_body([row], "positive")]
-    found = candidates(row, rules) if refused else []
-    changes = [changed for _, _, changed in found]
+    changes = [changed for _, _, changed in candidates(row, rules)]
     if len(changes) > 1:
-        bodies.append(variants_body(row, changes, "none"))
-    elif changes:  # one change goes as a row (Gateway.score_variants)
+        return [recourse_body(row, changes, "positive")]
+    bodies = [score_body([row], "positive")]
+    if refused and changes:
         bodies.append(score_body([{**row, **changes[0]}], "none"))
     return bodies
 

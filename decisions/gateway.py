@@ -23,7 +23,7 @@ from scoring.schema import KEY
 from scoring.store import store_path
 from serving.client import Score, ScoringClient, ScoringError, score_params
 
-__all__ = ["Gateway", "ModelDown", "ModelInfo", "Refused", "UnknownClient"]
+__all__ = ["Assessed", "Gateway", "ModelDown", "ModelInfo", "Refused", "UnknownClient"]
 _VERSION_TTL = 60.0
 #: Stored rows kept in memory (forgotten when the store file changes): about 25 KiB each as
 #: a dict of 421 values.
@@ -64,6 +64,32 @@ def variants_body(application: dict[str, Any], changes: list[dict[str, float]],
     parsed twice and checked field by field."""
     return json.dumps({"inputs": [record_input(application)],
                        "params": score_params(explain, variants=changes)}, allow_nan=False)
+
+
+def recourse_body(application: dict[str, Any], changes: list[dict[str, float]],
+                  explain: str) -> str:
+    """The ``/invocations`` body scoring ``application`` (its reasons per ``explain``, as
+    columns) and, only when it is refused, each of ``changes`` (``params.recourse``): the one
+    request of a score with recourse."""
+    return json.dumps({"inputs": [record_input(application)],
+                       "params": score_params(explain, variants=changes, recourse=True,
+                                              reasons_shape="columns")}, allow_nan=False)
+
+
+def inputs_digest(application: dict[str, Any], explain: str) -> str:
+    """The SHA-256 of ``score_body([application], explain)``: what a decision records as its
+    inputs, the same whether recourse travelled in the request or not."""
+    return hashlib.sha256(score_body([application], explain).encode()).hexdigest()
+
+
+@dataclass
+class Assessed:
+    """A score with recourse: the application's score, its changes' scores when it is
+    refused (else None), and ``inputs_digest``."""
+
+    score: Score
+    variants: list[Score] | None
+    inputs_hash: str
 
 
 class Gateway:
@@ -153,6 +179,45 @@ class Gateway:
                 return scores, digest
         rows = [{**application, **change} for change in changes]
         return self._post(score_body(rows, explain), [key] * len(changes))
+
+    def score_with_recourse(self, application: dict[str, Any], changes: list[dict[str, float]],
+                            explain: str = "positive") -> Assessed:
+        """The application's score (reasons per ``explain``) and, when it is refused, the
+        scores of ``changes``: one request (``recourse_body``) for two changes or more; as
+        ``score``.
+
+        Older models: one logged before ``params.recourse`` ignores it and answers one result
+        per change (its own score is then asked apart); one before ``params.variants``
+        answers the application alone (its changes then go through ``score_variants``).
+        """
+        key, n = application.get(KEY), len(changes)
+        if n < 2:  # an older model's answer to one change could not be told from a score
+            score = self.score([application], explain)[0][0]
+            variants = (self.score_variants(application, changes)[0]
+                        if changes and score.decision == "refused" else None)
+            return Assessed(score, variants, inputs_digest(application, explain))
+        try:
+            scores, _ = self._post(recourse_body(application, changes, explain), None)
+        except Refused as err:
+            if explain != "positive" or err.error is None or err.error.field != "params.explain":
+                raise
+            return self.score_with_recourse(application, changes, explain="all")
+        for score in scores:
+            score.client_id = key
+        if len(scores) == 1 + n:
+            score, variants = scores[0], scores[1:]
+        elif len(scores) == 1:  # granted, or a model before params.variants
+            score, variants = scores[0], None
+            if score.decision == "refused":
+                variants = self.score_variants(application, changes)[0]
+        elif len(scores) == n:  # a model before params.recourse: the changes only
+            score = self.score([application], explain)[0][0]
+            variants = scores if score.decision == "refused" else None
+        else:
+            self.model_answered = False
+            raise ModelDown(f"cannot score now: the model server answered {len(scores)} "
+                            f"results for one application and {n} changes")
+        return Assessed(score, variants, inputs_digest(application, explain))
 
     def _post(self, body: str, ids: list[Any] | None) -> tuple[list[Score], str]:
         try:

@@ -90,7 +90,15 @@ def search(application: dict[str, Any], rules: Rules,
     found = candidates(application, rules)
     if not found:
         return []
-    scores = score(application, [changed for _, _, changed in found])
+    return proposals(application, rules, found,
+                     score(application, [changed for _, _, changed in found]))
+
+
+def proposals(application: dict[str, Any], rules: Rules,
+              found: list[tuple[Kind, float, dict[str, float]]], scores: list[Score],
+              ) -> list[dict[str, Any]]:
+    """Up to ``rules.max_proposals`` changes among the ``candidates`` ``found`` that their
+    ``scores`` grant: the smallest of each kind, smallest relative change first."""
     best: dict[str, dict[str, Any]] = {}
     for (kind, factor, changed), s in zip(found, scores, strict=True):
         if s.decision == "granted" and kind.name not in best:

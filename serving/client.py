@@ -74,9 +74,21 @@ def from_response(body: str | bytes, client_ids: list[int | None] | None = None)
                   decision=str(p["decision"]),
                   threshold=float(p["threshold"]),
                   distance=float(p["distance"]),
-                  reasons=list(p.get("reasons") or []),
+                  reasons=reason_records(p.get("reasons")),
                   model_version=p.get("model_version"))
             for cid, p in zip(ids, predictions, strict=True)]
+
+
+def reason_records(reasons: list[dict[str, Any]] | dict[str, list] | None,
+                   ) -> list[dict[str, Any]]:
+    """An answer's ``reasons`` as a list of {feature, label, value, contribution}, whichever
+    ``params.reasons_shape`` the request asked (``columns``: one object of four lists)."""
+    if not reasons:
+        return []
+    if isinstance(reasons, dict):
+        return [dict(zip(reasons, values, strict=True))
+                for values in zip(*reasons.values(), strict=True)]
+    return list(reasons)
 
 
 def parse_error(body: str | bytes) -> tuple[str, RequestError | None]:
@@ -166,14 +178,22 @@ class ScoringClient:
 
 
 def score_params(explain: str = "top-k", top_k: int = 10, threshold: float | None = None,
-                 variants: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                 variants: list[dict[str, Any]] | None = None, recourse: bool = False,
+                 reasons_shape: str | None = None) -> dict[str, Any]:
     """The ``params`` of an ``/invocations`` request; ``variants``, changes ({field: value})
-    to the request's one application, travel as JSON text (one result per change)."""
+    to the request's one application, travel as JSON text (one result per change; with
+    ``recourse``, the application's own result first and the changes' only when it is
+    refused); ``reasons_shape="columns"`` asks for the compact reasons ``from_response``
+    reads as records."""
     params: dict[str, Any] = {"explain": explain, "top_k": top_k}
     if threshold is not None:
         params["threshold"] = threshold
     if variants is not None:
         params["variants"] = json.dumps(variants, allow_nan=False)
+    if recourse:
+        params["recourse"] = True
+    if reasons_shape is not None:
+        params["reasons_shape"] = reasons_shape
     return params
 
 
