@@ -230,12 +230,12 @@ def _model_calls(row: dict, refused: bool, rules) -> list[str]:
     toward default and its recourse variants in one request (the model scores the variants
     only when the application is refused); with one candidate change or none, the
     application alone, then (refused) the change as a row."""
-    from decisions.gateway import recourse_body, score_body
+    from decisions.gateway import inputs_text, recourse_body, score_body
     from decisions.recourse import candidates
 
     changes = [changed for _, _, changed in candidates(row, rules)]
     if len(changes) > 1:
-        return [recourse_body(row, changes, "positive")]
+        return [recourse_body(inputs_text([row]), changes, "positive")]
     bodies = [score_body([row], "positive")]
     if refused and changes:
         bodies.append(score_body([{**row, **changes[0]}], "none"))

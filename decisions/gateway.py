@@ -25,6 +25,9 @@ from serving.client import Score, ScoringClient, ScoringError, score_params
 
 __all__ = ["Assessed", "Gateway", "ModelDown", "ModelInfo", "Refused", "UnknownClient"]
 _VERSION_TTL = 60.0
+#: The reasons' shape asked with recourse: JSON text, which MLflow's pure-Python encoder
+#: writes in one call (``serving.client.reason_records`` reads every shape).
+REASONS_SHAPE = "json"
 #: Stored rows kept in memory (forgotten when the store file changes): about 25 KiB each as
 #: a dict of 421 values.
 CACHED_CLIENTS = 1024
@@ -52,8 +55,7 @@ class ModelInfo:
 
 def score_body(applications: list[dict[str, Any]], explain: str) -> str:
     """The ``/invocations`` body scoring ``applications`` ({field: value}), one row each."""
-    return json.dumps({"inputs": [record_input(a) for a in applications],
-                       "params": score_params(explain)}, allow_nan=False)
+    return _body(inputs_text(applications), score_params(explain))
 
 
 def variants_body(application: dict[str, Any], changes: list[dict[str, float]],
@@ -62,24 +64,33 @@ def variants_body(application: dict[str, Any], changes: list[dict[str, float]],
     application once, the changes in ``params.variants`` (one result per change). Sent as
     rows, ~30 variants of a ~400-field application made a ~270 KB body that the model server
     parsed twice and checked field by field."""
-    return json.dumps({"inputs": [record_input(application)],
-                       "params": score_params(explain, variants=changes)}, allow_nan=False)
+    return _body(inputs_text([application]), score_params(explain, variants=changes))
 
 
-def recourse_body(application: dict[str, Any], changes: list[dict[str, float]],
-                  explain: str) -> str:
-    """The ``/invocations`` body scoring ``application`` (its reasons per ``explain``, as
-    columns) and, only when it is refused, each of ``changes`` (``params.recourse``): the one
-    request of a score with recourse."""
-    return json.dumps({"inputs": [record_input(application)],
-                       "params": score_params(explain, variants=changes, recourse=True,
-                                              reasons_shape="columns")}, allow_nan=False)
+def recourse_body(inputs: str, changes: list[dict[str, float]], explain: str) -> str:
+    """The ``/invocations`` body scoring the one application of ``inputs``
+    (``inputs_text``; its reasons per ``explain``, as JSON text) and, only when it is
+    refused, each of ``changes`` (``params.recourse``): the one request of a score with
+    recourse."""
+    return _body(inputs, score_params(explain, variants=changes, recourse=True,
+                                      reasons_shape=REASONS_SHAPE))
 
 
-def inputs_digest(application: dict[str, Any], explain: str) -> str:
-    """The SHA-256 of ``score_body([application], explain)``: what a decision records as its
-    inputs, the same whether recourse travelled in the request or not."""
-    return hashlib.sha256(score_body([application], explain).encode()).hexdigest()
+def inputs_text(applications: list[dict[str, Any]]) -> str:
+    """The JSON text of a body's ``inputs``: one object per application."""
+    return json.dumps([record_input(a) for a in applications], allow_nan=False)
+
+
+def _body(inputs: str, params: dict[str, Any]) -> str:
+    """``json.dumps({"inputs": ..., "params": params})``, the inputs' JSON text given: the
+    body sent and the one hashed for the record share it."""
+    return f'{{"inputs": {inputs}, "params": {json.dumps(params, allow_nan=False)}}}'
+
+
+def inputs_digest(inputs: str, explain: str) -> str:
+    """The SHA-256 of ``score_body`` of the applications of ``inputs`` (``inputs_text``):
+    what a decision records as its inputs, the same whether recourse travelled with them."""
+    return hashlib.sha256(_body(inputs, score_params(explain)).encode()).hexdigest()
 
 
 @dataclass
@@ -192,12 +203,13 @@ class Gateway:
         """
         key, n = application.get(KEY), len(changes)
         if n < 2:  # an older model's answer to one change could not be told from a score
-            score = self.score([application], explain)[0][0]
+            scores, digest = self.score([application], explain)
             variants = (self.score_variants(application, changes)[0]
-                        if changes and score.decision == "refused" else None)
-            return Assessed(score, variants, inputs_digest(application, explain))
+                        if changes and scores[0].decision == "refused" else None)
+            return Assessed(scores[0], variants, digest)
+        inputs = inputs_text([application])
         try:
-            scores, _ = self._post(recourse_body(application, changes, explain), None)
+            scores, _ = self._post(recourse_body(inputs, changes, explain), None)
         except Refused as err:
             if explain != "positive" or err.error is None or err.error.field != "params.explain":
                 raise
@@ -217,7 +229,7 @@ class Gateway:
             self.model_answered = False
             raise ModelDown(f"cannot score now: the model server answered {len(scores)} "
                             f"results for one application and {n} changes")
-        return Assessed(score, variants, inputs_digest(application, explain))
+        return Assessed(score, variants, inputs_digest(inputs, explain))
 
     def _post(self, body: str, ids: list[Any] | None) -> tuple[list[Score], str]:
         try:

@@ -79,10 +79,13 @@ def from_response(body: str | bytes, client_ids: list[int | None] | None = None)
             for cid, p in zip(ids, predictions, strict=True)]
 
 
-def reason_records(reasons: list[dict[str, Any]] | dict[str, list] | None,
+def reason_records(reasons: list[dict[str, Any]] | dict[str, list] | str | None,
                    ) -> list[dict[str, Any]]:
     """An answer's ``reasons`` as a list of {feature, label, value, contribution}, whichever
-    ``params.reasons_shape`` the request asked (``columns``: one object of four lists)."""
+    ``params.reasons_shape`` the request asked (``columns``: one object of four lists;
+    ``json``: that object as JSON text)."""
+    if isinstance(reasons, str):
+        reasons = json.loads(reasons)
     if not reasons:
         return []
     if isinstance(reasons, dict):

@@ -20,7 +20,8 @@ reasons) only when the application is refused; the changes' values are then chec
 they are scored. One request gives what a decision's recourse needs, and a granted application
 costs no variant. ``reasons_shape`` = records (default: a list of {feature, label, value,
 contribution}) | columns (one object of four lists: about half the answer's encoding CPU in
-MLflow's scoring server, whose JSON encoder is pure Python).
+MLflow's scoring server, whose JSON encoder is pure Python) | json (that object as JSON text:
+one string, which that encoder writes in one call; ``serving.client`` reads every shape).
 Bad input raises an ``MlflowException`` whose message names the field, so the server answers
 400 with that message and no stack trace. ``predict`` never touches files or the network; the
 optional prediction log (``SCORING_PREDICTION_LOG``) only queues, a thread writes.
@@ -59,7 +60,7 @@ from scoring.request import HISTORY, Application, RequestError, history_matrix, 
 from scoring.schema import APPLICATION_TEST
 
 EXPLAIN = ("none", "top-k", "positive", "all")
-REASONS_SHAPES = ("records", "columns")
+REASONS_SHAPES = ("records", "columns", "json")
 #: Requests up to this many rows are scored on one thread (served requests); larger batches
 #: (batch and Spark scoring) on every core.
 ONE_THREAD_ROWS = 1000
@@ -399,18 +400,19 @@ def _params(params: dict[str, Any] | None, default_threshold: float) -> Params:
 
 def reasons(contrib: np.ndarray, matrix: np.ndarray, layout: Layout,
             top_k: int | None, positive: bool = False, shape: str = "records",
-            ) -> list[list[dict]] | list[dict[str, list]]:
+            ) -> list[list[dict]] | list[dict[str, list]] | list[str]:
     """Per row, the features with the largest absolute contributions, largest first (with
     ``positive``, only those pushing toward default, in the same order): a list of
     {feature, label, value, contribution}, or with ``shape="columns"`` one object of the
-    same four keys holding lists."""
+    same four keys holding lists (``"json"``: as JSON text)."""
     order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top_k]
     chosen = [idx[contrib[i, idx] > 0] if positive else idx for i, idx in enumerate(order)]
-    if shape == "columns":
-        return [{"feature": [layout.features[j] for j in idx],
-                 "label": [layout.labels[j] for j in idx],
-                 "value": [layout.value(matrix, i, j) for j in idx],
-                 "contribution": contrib[i, idx].tolist()} for i, idx in enumerate(chosen)]
+    if shape != "records":
+        columns = [{"feature": [layout.features[j] for j in idx],
+                    "label": [layout.labels[j] for j in idx],
+                    "value": [layout.value(matrix, i, j) for j in idx],
+                    "contribution": contrib[i, idx].tolist()} for i, idx in enumerate(chosen)]
+        return [json.dumps(c) for c in columns] if shape == "json" else columns
     return [[{"feature": layout.features[j], "label": layout.labels[j],
               "value": layout.value(matrix, i, j), "contribution": float(contrib[i, j])}
              for j in idx] for i, idx in enumerate(chosen)]

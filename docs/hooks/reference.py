@@ -255,7 +255,8 @@ def model_inputs_page() -> str:
             "`reasons_shape` is one of " + ", ".join(f"`{e}`" for e in REASONS_SHAPES)
             + ": `records` gives `reasons` as a list of `{feature, label, value, "
             "contribution}`, `columns` as one object of those four keys holding lists "
-            "(about half the server's CPU to encode the answer).", "",
+            "(about half the server's CPU to encode the answer), `json` as that object's "
+            "JSON text (one string: MLflow's encoder writes it in one call).", "",
             "## Error codes", "",
             "A refused request's JSON error carries one of these in `code`: "
             + ", ".join(f"`{c}`" for c in ERROR_CODES) + ".", "",

@@ -413,8 +413,8 @@ def test_recourse_param_answers_the_application_then_its_changes_when_refused(mo
                                                                               rows):
     """``params.recourse``: the application's own result first (as a score alone), then one
     lean result per change only when it is refused (``threshold`` 0 refuses every
-    application, 1 grants every one); ``reasons_shape=columns`` reads back as the records; a
-    bad change is refused, naming it, when the changes are scored."""
+    application, 1 grants every one); ``reasons_shape`` columns and json read back as the
+    records; a bad change is refused, naming it, when the changes are scored."""
     client, one = ScoringClient(model_server), rows.head(1)
     record = json.loads(to_payload(one))["inputs"][0]
     changes = [{"AMT_CREDIT": record["AMT_CREDIT"] * f} for f in (0.9, 0.5)]
@@ -433,7 +433,9 @@ def test_recourse_param_answers_the_application_then_its_changes_when_refused(mo
     assert alone.reasons and all(r["label"] for r in alone.reasons)
     assert [(s.probability, s.reasons) for s in refused[1:]] == [
         (s.probability, []) for s in varied]
-    assert from_response(ask(0.0, "records").content)[0].reasons == alone.reasons
+    for shape in ("records", "json"):
+        assert from_response(ask(0.0, shape).content)[0].reasons == alone.reasons, shape
+    assert isinstance(ask(0.0, "json").json()["predictions"][0]["reasons"], str)
     granted = ask(1.0).json()["predictions"]
     assert len(granted) == 1 and granted[0]["decision"] == "granted"
     assert set(granted[0]["reasons"]) == {"feature", "label", "value", "contribution"}
