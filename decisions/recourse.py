@@ -65,12 +65,14 @@ def candidates(row: dict[str, Any], rules: Rules) -> list[tuple[Kind, float, dic
     first within a kind. Fields missing in the application are left alone."""
     out = []
     for kind in rules.kinds:
+        extra = dict(kind.extra)
+        # (field, current value, extra factor) of the fields this kind scales that are known
+        known = [(f, float(row[f]), extra.get(f, 1.0)) for f in kind.scale
+                 if _known(row.get(f))]
+        if not known:
+            continue
         for factor in kind.factors:
-            extra = dict(kind.extra)
-            changed = {f: float(row[f]) * factor * extra.get(f, 1.0) for f in kind.scale
-                       if _known(row.get(f))}
-            if not changed:
-                continue
+            changed = {f: value * factor * more for f, value, more in known}
             credit = changed.get("AMT_CREDIT", float(row["AMT_CREDIT"]))
             annuity = changed.get("AMT_ANNUITY", row.get("AMT_ANNUITY"))
             if credit < rules.min_credit:

@@ -7,6 +7,7 @@ as it does for a model logged before they existed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import threading
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from decisions.gateway import Gateway
+from decisions.gateway import Gateway, inputs_text, recourse_body, score_body
 from decisions.recourse import candidates, load_rules
 from testkit import free_port
 from tests.decisions.conftest import service_settings
@@ -86,8 +87,11 @@ def test_one_request_and_older_models_give_the_same_assessment(system, model_ser
     def gateway(url: str) -> Gateway:
         return Gateway(service_settings(tmp_path / "d.db", url, system.store))
 
+    from serving.client import ScoringClient
+
     current, rules = gateway(model_server), load_rules()
     others = {name: gateway(url) for name, url in older_models.items()}
+    answered = {}  # results an older model gives to the one request of a refused client
     for cid in [*scored_ids["refused"][:2], scored_ids["granted"][0]]:
         application = current.application(cid)
         changes = [c for _, _, c in candidates(application, rules)]
@@ -97,10 +101,19 @@ def test_one_request_and_older_models_give_the_same_assessment(system, model_ser
         assert refused == (cid in scored_ids["refused"])
         assert len(expected.variants or []) == (len(changes) if refused else 0)
         assert expected.score.reasons and expected.score.client_id == cid
+        # the record's inputs hash is the application's own body, as before recourse travelled
+        assert expected.inputs_hash == hashlib.sha256(
+            score_body([application], "positive").encode()).hexdigest()
         for name, other in others.items():
+            if refused:
+                body = recourse_body(inputs_text([application]), changes, "positive")
+                count = len(ScoringClient(older_models[name]).post(body))
+                answered[name] = {len(changes): "one per change", 1: "one"}.get(count, count)
             got = other.score_with_recourse(application, changes)
             assert got.inputs_hash == expected.inputs_hash, name
             assert (got.score.probability, got.score.reasons) == (
                 expected.score.probability, expected.score.reasons), name
             assert [(v.probability, v.decision) for v in got.variants or []] == [
                 (v.probability, v.decision) for v in expected.variants or []], name
+    # the older models ignored what they did not know: the fallbacks were taken
+    assert answered == {"before_recourse": "one per change", "before_variants": "one"}
