@@ -254,6 +254,7 @@ def started(args) -> None:
     from bench_serving import CORES, REAL_DATA, prepare, server_cpu, server_input, timed
 
     from decisions.recourse import load_rules
+    from ops.models import NO_ACCESS_LOG
     from scoring.store import client_ids, read_clients
     from testkit import free_port, running, server_env
 
@@ -263,7 +264,9 @@ def started(args) -> None:
         store, uri = prepare(args.data or REAL_DATA, 20_000, args.work or Path(tmp))
         model_port, port = free_port(), free_port()
         model_url, url = f"http://127.0.0.1:{model_port}", f"http://127.0.0.1:{port}"
-        env = {**server_env(uri), "DECISIONS_MODEL_URL": model_url, "DECISIONS_STORE": str(store),
+        # as `scoring up` runs them: no uvicorn line per request (ops.models.NO_ACCESS_LOG)
+        env = {**server_env(uri), **NO_ACCESS_LOG, "DECISIONS_MODEL_URL": model_url,
+               "DECISIONS_STORE": str(store),
                "DECISIONS_DB_URL": f"sqlite:///{tmp}/decisions.db",
                "DECISIONS_API_KEYS": "bench=bench-key", "DECISIONS_ADVISORS": "alice=alice-pw"}
         serve = [str(bin_dir / "mlflow"), "models", "serve", "-m",
