@@ -123,15 +123,21 @@ class ScoringClient:
         self.timeout = timeout
         proxy = requests.utils.get_environ_proxies(self.base_url).get(
             self.base_url.split(":", 1)[0])
-        self._pool = (urllib3.ProxyManager(proxy, maxsize=4) if proxy
-                      else urllib3.PoolManager(maxsize=4))
+        # Without a proxy, the server's own connection pool: no URL parsed and no pool looked
+        # up per request (~0.14 ms of CPU a model call less than through a PoolManager).
+        self._pool: urllib3.ProxyManager | urllib3.HTTPConnectionPool = (
+            urllib3.ProxyManager(proxy, maxsize=4) if proxy
+            else urllib3.connection_from_url(self.base_url, maxsize=4))
+        #: What a request's path follows: the whole URL through a proxy, else its path.
+        self._prefix = self.base_url if proxy else (
+            urllib3.util.parse_url(self.base_url).path or "").rstrip("/")
+        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        self._retries = urllib3.Retry(0, read=False)  # as requests: no retry of a model call
 
     def _request(self, method: str, path: str, body: str | None = None,
                  ) -> urllib3.BaseHTTPResponse:
-        return self._pool.request(
-            method, f"{self.base_url}{path}", body=body, headers=_JSON,
-            timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
-            retries=urllib3.Retry(0, read=False))  # as requests: no retry of a model call
+        return self._pool.urlopen(method, f"{self._prefix}{path}", body=body, headers=_JSON,
+                                  timeout=self._timeout, retries=self._retries)
 
     def healthy(self) -> bool:
         """True when the server answers ``/ping``."""
