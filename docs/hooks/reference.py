@@ -238,7 +238,8 @@ def model_inputs_page() -> str:
            "## Params", "", "| param | type | default |", "|---|---|---|"]
     for name, default in params.items():
         shown = ("the model's own threshold" if name == "threshold"
-                 else "empty (none)" if default == "" else f"`{default}`")
+                 else "empty (none)" if default == "" else f"`{json.dumps(default)}`"
+                 if isinstance(default, bool) else f"`{default}`")
         kind = {str: "string", int: "integer", float: "number", bool: "boolean"}[type(default)]
         out.append(f"| `{name}` | {kind} | {shown} |")
     out += ["", "`explain` is one of " + ", ".join(f"`{e}`" for e in EXPLAIN) + ".", "",
