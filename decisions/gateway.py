@@ -137,22 +137,26 @@ class Gateway:
     def stored(self, client_id: int) -> dict[str, Any]:
         """The client's stored row: raw application fields, history, TARGET, DATASET (a
         copy: the last ``CACHED_CLIENTS`` rows are kept, a lookup costs ~3 ms of CPU)."""
+        return dict(self._record(client_id))
+
+    def application(self, client_id: int) -> dict[str, Any]:
+        """The client's stored application as the model takes it (no TARGET, no DATASET)."""
+        return {k: v for k, v in self._record(client_id).items() if k not in NOT_INPUTS}
+
+    def _record(self, client_id: int) -> dict[str, Any]:
+        """The kept row itself (not to be changed: ``stored`` and ``application`` copy it)."""
         rows = self.rows()
         key = int(client_id)
         with self._rows_lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
-                return dict(self._cache[key])
+                return self._cache[key]
         record = rows.record(client_id)
         with self._rows_lock:
             self._cache[key] = record
             while len(self._cache) > CACHED_CLIENTS:
                 self._cache.popitem(last=False)
-        return dict(record)
-
-    def application(self, client_id: int) -> dict[str, Any]:
-        """The client's stored application as the model takes it (no TARGET, no DATASET)."""
-        return {k: v for k, v in self.stored(client_id).items() if k not in NOT_INPUTS}
+        return record
 
     def score(self, applications: list[dict[str, Any]], explain: str = "positive",
               ) -> tuple[list[Score], str]:
