@@ -1,8 +1,9 @@
 """Recourse: small changes of actionable fields that would turn a refusal into a grant.
 
 A constrained grid search: each kind of change (``recourse.toml``) scales a few amount fields
-by decreasing factors; every candidate that stays within the rules' bounds is scored in ONE
-batch request to the model server, and the smallest granted change of each kind is kept.
+by decreasing factors; every candidate that stays within the rules' bounds travels with the
+application in its one request to the model server (scored only when the application is
+refused, ``decisions.assess``), and the smallest granted change of each kind is kept.
 Immutable fields are never touched because only the fields a kind names are changed.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,19 +81,6 @@ def candidates(row: dict[str, Any], rules: Rules) -> list[tuple[Kind, float, dic
                 continue
             out.append((kind, factor, {f: round(v, 2) for f, v in changed.items()}))
     return out
-
-
-def search(application: dict[str, Any], rules: Rules,
-           score: Callable[[dict[str, Any], list[dict[str, float]]], list[Score]],
-           ) -> list[dict[str, Any]]:
-    """Up to ``rules.max_proposals`` verified changes for the refused ``application``
-    ({field: value}), smallest relative change first; ``score(application, changes)`` scores
-    the application with each change in one request."""
-    found = candidates(application, rules)
-    if not found:
-        return []
-    return proposals(application, rules, found,
-                     score(application, [changed for _, _, changed in found]))
 
 
 def proposals(application: dict[str, Any], rules: Rules,
