@@ -6,7 +6,7 @@ from typing import Any
 
 from decisions.catalogue import Catalogue, principal_reasons
 from decisions.gateway import Gateway
-from decisions.recourse import Rules, search
+from decisions.recourse import Rules, candidates, proposals
 
 
 def assess(gateway: Gateway, catalogue: Catalogue, rules: Rules,
@@ -15,11 +15,18 @@ def assess(gateway: Gateway, catalogue: Catalogue, rules: Rules,
     """The answer of the score routes for one application, ``{field: value}`` (``ScoreOut``
     fields).
 
+    With ``recourse``, the application and its candidate changes go in one request; the
+    model scores the changes only when the application is refused.
+
     Raises gateway.Refused for a field the model server rejects, gateway.ModelDown when it
     cannot answer.
     """
-    scores, inputs_hash = gateway.score([application])
-    score = scores[0]
+    try:
+        found = candidates(application, rules) if recourse else []
+    except (TypeError, ValueError, ArithmeticError):  # a bad amount: the model names it
+        found = []
+    assessed = gateway.score_with_recourse(application, [c for _, _, c in found])
+    score, inputs_hash = assessed.score, assessed.inputs_hash
     out: dict[str, Any] = {
         "client_id": client_id, "probability": score.probability, "decision": score.decision,
         "threshold": score.threshold, "distance": score.distance,
@@ -29,8 +36,7 @@ def assess(gateway: Gateway, catalogue: Catalogue, rules: Rules,
         "recourse": [], "recourse_note": None,
     }
     if score.decision == "refused" and recourse:
-        out["recourse"] = search(application, rules,
-                                 lambda a, changes: gateway.score_variants(a, changes)[0])
+        out["recourse"] = proposals(application, rules, found, assessed.variants or [])
         if not out["recourse"]:
             out["recourse_note"] = ("no change of the credit amount, goods price or term "
                                     "within the rules grants this application")

@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials
+from starlette.concurrency import run_in_threadpool
 
 from decisions.throttle import Throttle
 from decisions.users import ADVISOR, CLIENT, SUPERVISOR, SYSTEM, UsersFile
@@ -105,14 +106,18 @@ def _by_password(request: Request, basic: HTTPBasicCredentials, address: str) ->
     return Caller(person.name, person.role, person.client_id)
 
 
-def authenticated(request: Request, key: Annotated[str | None, Security(_KEY)] = None,
-                  basic: Annotated[HTTPBasicCredentials | None, Security(_BASIC)] = None,
-                  acting_for: Annotated[str | None, Header(
-                      alias=ACTING_FOR, description="the person a trusted system acts for "
-                      "(only with an API key that has act_for_users)")] = None) -> Caller:
+async def authenticated(request: Request, key: Annotated[str | None, Security(_KEY)] = None,
+                        basic: Annotated[HTTPBasicCredentials | None, Security(_BASIC)] = None,
+                        acting_for: Annotated[str | None, Header(
+                            alias=ACTING_FOR, description="the person a trusted system acts "
+                            "for (only with an API key that has act_for_users)")] = None,
+                        ) -> Caller:
     """The caller: a system (API key, perhaps acting for a person) or a person (basic
     auth); 401 without valid credentials, 429 after too many failures, 403 when a caller
-    without the right names someone else."""
+    without the right names someone else.
+
+    A key is checked on the event loop (a SHA-256 and a lookup: a worker thread's hand-over
+    cost more); a password in a worker thread (argon2 takes its time)."""
     address = client_address(request)
     if key is not None:
         return _by_key(request, key, acting_for, address)
@@ -122,7 +127,7 @@ def authenticated(request: Request, key: Annotated[str | None, Security(_KEY)] =
     if acting_for is not None:
         raise forbidden(f"{ACTING_FOR} is for trusted systems (an API key with "
                         "act_for_users), not for a person's login")
-    return _by_password(request, basic, address)
+    return await run_in_threadpool(_by_password, request, basic, address)
 
 
 def allow(*roles: str):

@@ -23,8 +23,11 @@ from scoring.schema import KEY
 from scoring.store import store_path
 from serving.client import Score, ScoringClient, ScoringError, score_params
 
-__all__ = ["Gateway", "ModelDown", "ModelInfo", "Refused", "UnknownClient"]
+__all__ = ["Assessed", "Gateway", "ModelDown", "ModelInfo", "Refused", "UnknownClient"]
 _VERSION_TTL = 60.0
+#: The reasons' shape asked with recourse: JSON text, which MLflow's pure-Python encoder
+#: writes in one call (``serving.client.reason_records`` reads every shape).
+REASONS_SHAPE = "json"
 #: Stored rows kept in memory (forgotten when the store file changes): about 25 KiB each as
 #: a dict of 421 values.
 CACHED_CLIENTS = 1024
@@ -52,8 +55,7 @@ class ModelInfo:
 
 def score_body(applications: list[dict[str, Any]], explain: str) -> str:
     """The ``/invocations`` body scoring ``applications`` ({field: value}), one row each."""
-    return json.dumps({"inputs": [record_input(a) for a in applications],
-                       "params": score_params(explain)}, allow_nan=False)
+    return _body(inputs_text(applications), score_params(explain))
 
 
 def variants_body(application: dict[str, Any], changes: list[dict[str, float]],
@@ -62,8 +64,43 @@ def variants_body(application: dict[str, Any], changes: list[dict[str, float]],
     application once, the changes in ``params.variants`` (one result per change). Sent as
     rows, ~30 variants of a ~400-field application made a ~270 KB body that the model server
     parsed twice and checked field by field."""
-    return json.dumps({"inputs": [record_input(application)],
-                       "params": score_params(explain, variants=changes)}, allow_nan=False)
+    return _body(inputs_text([application]), score_params(explain, variants=changes))
+
+
+def recourse_body(inputs: str, changes: list[dict[str, float]], explain: str) -> str:
+    """The ``/invocations`` body scoring the one application of ``inputs``
+    (``inputs_text``; its reasons per ``explain``, as JSON text) and, only when it is
+    refused, each of ``changes`` (``params.recourse``): the one request of a score with
+    recourse."""
+    return _body(inputs, score_params(explain, variants=changes, recourse=True,
+                                      reasons_shape=REASONS_SHAPE))
+
+
+def inputs_text(applications: list[dict[str, Any]]) -> str:
+    """The JSON text of a body's ``inputs``: one object per application."""
+    return json.dumps([record_input(a) for a in applications], allow_nan=False)
+
+
+def _body(inputs: str, params: dict[str, Any]) -> str:
+    """``json.dumps({"inputs": ..., "params": params})``, the inputs' JSON text given: the
+    body sent and the one hashed for the record share it."""
+    return f'{{"inputs": {inputs}, "params": {json.dumps(params, allow_nan=False)}}}'
+
+
+def inputs_digest(inputs: str, explain: str) -> str:
+    """The SHA-256 of ``score_body`` of the applications of ``inputs`` (``inputs_text``):
+    what a decision records as its inputs, the same whether recourse travelled with them."""
+    return hashlib.sha256(_body(inputs, score_params(explain)).encode()).hexdigest()
+
+
+@dataclass
+class Assessed:
+    """A score with recourse: the application's score, its changes' scores when it is
+    refused (else None), and ``inputs_digest``."""
+
+    score: Score
+    variants: list[Score] | None
+    inputs_hash: str
 
 
 class Gateway:
@@ -100,22 +137,26 @@ class Gateway:
     def stored(self, client_id: int) -> dict[str, Any]:
         """The client's stored row: raw application fields, history, TARGET, DATASET (a
         copy: the last ``CACHED_CLIENTS`` rows are kept, a lookup costs ~3 ms of CPU)."""
+        return dict(self._record(client_id))
+
+    def application(self, client_id: int) -> dict[str, Any]:
+        """The client's stored application as the model takes it (no TARGET, no DATASET)."""
+        return {k: v for k, v in self._record(client_id).items() if k not in NOT_INPUTS}
+
+    def _record(self, client_id: int) -> dict[str, Any]:
+        """The kept row itself (not to be changed: ``stored`` and ``application`` copy it)."""
         rows = self.rows()
         key = int(client_id)
         with self._rows_lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
-                return dict(self._cache[key])
+                return self._cache[key]
         record = rows.record(client_id)
         with self._rows_lock:
             self._cache[key] = record
             while len(self._cache) > CACHED_CLIENTS:
                 self._cache.popitem(last=False)
-        return dict(record)
-
-    def application(self, client_id: int) -> dict[str, Any]:
-        """The client's stored application as the model takes it (no TARGET, no DATASET)."""
-        return {k: v for k, v in self.stored(client_id).items() if k not in NOT_INPUTS}
+        return record
 
     def score(self, applications: list[dict[str, Any]], explain: str = "positive",
               ) -> tuple[list[Score], str]:
@@ -153,6 +194,46 @@ class Gateway:
                 return scores, digest
         rows = [{**application, **change} for change in changes]
         return self._post(score_body(rows, explain), [key] * len(changes))
+
+    def score_with_recourse(self, application: dict[str, Any], changes: list[dict[str, float]],
+                            explain: str = "positive") -> Assessed:
+        """The application's score (reasons per ``explain``) and, when it is refused, the
+        scores of ``changes``: one request (``recourse_body``) for two changes or more; as
+        ``score``.
+
+        Older models: one logged before ``params.recourse`` ignores it and answers one result
+        per change (its own score is then asked apart); one before ``params.variants``
+        answers the application alone (its changes then go through ``score_variants``).
+        """
+        key, n = application.get(KEY), len(changes)
+        if n < 2:  # an older model's answer to one change could not be told from a score
+            scores, digest = self.score([application], explain)
+            variants = (self.score_variants(application, changes)[0]
+                        if changes and scores[0].decision == "refused" else None)
+            return Assessed(scores[0], variants, digest)
+        inputs = inputs_text([application])
+        try:
+            scores, _ = self._post(recourse_body(inputs, changes, explain), None)
+        except Refused as err:
+            if explain != "positive" or err.error is None or err.error.field != "params.explain":
+                raise
+            return self.score_with_recourse(application, changes, explain="all")
+        for score in scores:
+            score.client_id = key
+        if len(scores) == 1 + n:
+            score, variants = scores[0], scores[1:]
+        elif len(scores) == 1:  # granted, or a model before params.variants
+            score, variants = scores[0], None
+            if score.decision == "refused":
+                variants = self.score_variants(application, changes)[0]
+        elif len(scores) == n:  # a model before params.recourse: the changes only
+            score = self.score([application], explain)[0][0]
+            variants = scores if score.decision == "refused" else None
+        else:
+            self.model_answered = False
+            raise ModelDown(f"cannot score now: the model server answered {len(scores)} "
+                            f"results for one application and {n} changes")
+        return Assessed(score, variants, inputs_digest(inputs, explain))
 
     def _post(self, body: str, ids: list[Any] | None) -> tuple[list[Score], str]:
         try:

@@ -1,8 +1,9 @@
 """Recourse: small changes of actionable fields that would turn a refusal into a grant.
 
 A constrained grid search: each kind of change (``recourse.toml``) scales a few amount fields
-by decreasing factors; every candidate that stays within the rules' bounds is scored in ONE
-batch request to the model server, and the smallest granted change of each kind is kept.
+by decreasing factors; every candidate that stays within the rules' bounds travels with the
+application in its one request to the model server (scored only when the application is
+refused, ``decisions.assess``), and the smallest granted change of each kind is kept.
 Immutable fields are never touched because only the fields a kind names are changed.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,12 +65,14 @@ def candidates(row: dict[str, Any], rules: Rules) -> list[tuple[Kind, float, dic
     first within a kind. Fields missing in the application are left alone."""
     out = []
     for kind in rules.kinds:
+        extra = dict(kind.extra)
+        # (field, current value, extra factor) of the fields this kind scales that are known
+        known = [(f, float(row[f]), extra.get(f, 1.0)) for f in kind.scale
+                 if _known(row.get(f))]
+        if not known:
+            continue
         for factor in kind.factors:
-            extra = dict(kind.extra)
-            changed = {f: float(row[f]) * factor * extra.get(f, 1.0) for f in kind.scale
-                       if _known(row.get(f))}
-            if not changed:
-                continue
+            changed = {f: value * factor * more for f, value, more in known}
             credit = changed.get("AMT_CREDIT", float(row["AMT_CREDIT"]))
             annuity = changed.get("AMT_ANNUITY", row.get("AMT_ANNUITY"))
             if credit < rules.min_credit:
@@ -81,16 +83,11 @@ def candidates(row: dict[str, Any], rules: Rules) -> list[tuple[Kind, float, dic
     return out
 
 
-def search(application: dict[str, Any], rules: Rules,
-           score: Callable[[dict[str, Any], list[dict[str, float]]], list[Score]],
-           ) -> list[dict[str, Any]]:
-    """Up to ``rules.max_proposals`` verified changes for the refused ``application``
-    ({field: value}), smallest relative change first; ``score(application, changes)`` scores
-    the application with each change in one request."""
-    found = candidates(application, rules)
-    if not found:
-        return []
-    scores = score(application, [changed for _, _, changed in found])
+def proposals(application: dict[str, Any], rules: Rules,
+              found: list[tuple[Kind, float, dict[str, float]]], scores: list[Score],
+              ) -> list[dict[str, Any]]:
+    """Up to ``rules.max_proposals`` changes among the ``candidates`` ``found`` that their
+    ``scores`` grant: the smallest of each kind, smallest relative change first."""
     best: dict[str, dict[str, Any]] = {}
     for (kind, factor, changed), s in zip(found, scores, strict=True):
         if s.decision == "granted" and kind.name not in best:

@@ -89,11 +89,12 @@ def _dashboard_environment(s: Settings, cookie_secret: str) -> str:
 
 def _decisions_command(s: Settings) -> list[str]:
     """One uvicorn process on loopback behind nginx (``--workers 1`` whatever
-    WEB_CONCURRENCY says: the metrics are the process's); settings come from
+    WEB_CONCURRENCY says: the metrics are the process's; no line per request, as the model
+    servers: the access log table says who read what); settings come from
     ``_decisions_environment``."""
     return [sys.executable, "-m", "uvicorn", "--factory", "decisions.app:create_app",
             "--host", "127.0.0.1", "--port", str(s.decisions_backend_port),
-            "--workers", "1", "--timeout-keep-alive", "5"]
+            "--workers", "1", "--timeout-keep-alive", "5", "--no-access-log"]
 
 
 def _decisions_environment(s: Settings) -> str:

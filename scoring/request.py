@@ -236,10 +236,17 @@ def record_input(record: dict[str, Any]) -> dict[str, Any]:
     data set / label columns left out, history features folded into ``history``."""
     out: dict[str, Any] = {}
     history: dict[str, Any] = {}
-    for name, value in record.items():
-        if value is None or (type(value) is float and value != value) or name in NOT_INPUTS:
+    for name, value in record.items():  # ~420 cells a request: ``plain`` inlined
+        kind = type(value)
+        if kind is float:
+            if value != value:
+                continue
+        elif value is None:
             continue
-        (history if name in HISTORY_DESCRIPTIONS else out)[name] = plain(value)
+        elif kind is not str and kind is not int and hasattr(value, "item"):
+            value = value.item()
+        if name not in NOT_INPUTS:
+            (history if name in HISTORY_DESCRIPTIONS else out)[name] = value
     if HISTORY not in out:
         out[HISTORY] = history
     return out

@@ -74,9 +74,26 @@ def from_response(body: str | bytes, client_ids: list[int | None] | None = None)
                   decision=str(p["decision"]),
                   threshold=float(p["threshold"]),
                   distance=float(p["distance"]),
-                  reasons=list(p.get("reasons") or []),
+                  reasons=reason_records(p.get("reasons")),
                   model_version=p.get("model_version"))
             for cid, p in zip(ids, predictions, strict=True)]
+
+
+def reason_records(reasons: list[dict[str, Any]] | dict[str, list] | str | None,
+                   ) -> list[dict[str, Any]]:
+    """An answer's ``reasons`` as a list of {feature, label, value, contribution}, whichever
+    ``params.reasons_shape`` the request asked (``columns``: one object of four lists;
+    ``json``: that object as JSON text)."""
+    if isinstance(reasons, str):
+        reasons = json.loads(reasons)
+    if not reasons:
+        return []
+    if isinstance(reasons, dict):  # a literal per reason: ~5x faster than dict(zip(...))
+        return [{"feature": f, "label": label, "value": v, "contribution": c}
+                for f, label, v, c in zip(reasons["feature"], reasons["label"],
+                                          reasons["value"], reasons["contribution"],
+                                          strict=True)]
+    return list(reasons)
 
 
 def parse_error(body: str | bytes) -> tuple[str, RequestError | None]:
@@ -106,15 +123,21 @@ class ScoringClient:
         self.timeout = timeout
         proxy = requests.utils.get_environ_proxies(self.base_url).get(
             self.base_url.split(":", 1)[0])
-        self._pool = (urllib3.ProxyManager(proxy, maxsize=4) if proxy
-                      else urllib3.PoolManager(maxsize=4))
+        # Without a proxy, the server's own connection pool: no URL parsed and no pool looked
+        # up per request (~0.14 ms of CPU a model call less than through a PoolManager).
+        self._pool: urllib3.ProxyManager | urllib3.HTTPConnectionPool = (
+            urllib3.ProxyManager(proxy, maxsize=4) if proxy
+            else urllib3.connection_from_url(self.base_url, maxsize=4))
+        #: What a request's path follows: the whole URL through a proxy, else its path.
+        self._prefix = self.base_url if proxy else (
+            urllib3.util.parse_url(self.base_url).path or "").rstrip("/")
+        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        self._retries = urllib3.Retry(0, read=False)  # as requests: no retry of a model call
 
     def _request(self, method: str, path: str, body: str | None = None,
                  ) -> urllib3.BaseHTTPResponse:
-        return self._pool.request(
-            method, f"{self.base_url}{path}", body=body, headers=_JSON,
-            timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
-            retries=urllib3.Retry(0, read=False))  # as requests: no retry of a model call
+        return self._pool.urlopen(method, f"{self._prefix}{path}", body=body, headers=_JSON,
+                                  timeout=self._timeout, retries=self._retries)
 
     def healthy(self) -> bool:
         """True when the server answers ``/ping``."""
@@ -166,14 +189,22 @@ class ScoringClient:
 
 
 def score_params(explain: str = "top-k", top_k: int = 10, threshold: float | None = None,
-                 variants: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                 variants: list[dict[str, Any]] | None = None, recourse: bool = False,
+                 reasons_shape: str | None = None) -> dict[str, Any]:
     """The ``params`` of an ``/invocations`` request; ``variants``, changes ({field: value})
-    to the request's one application, travel as JSON text (one result per change)."""
+    to the request's one application, travel as JSON text (one result per change; with
+    ``recourse``, the application's own result first and the changes' only when it is
+    refused); ``reasons_shape="columns"`` asks for the compact reasons ``from_response``
+    reads as records."""
     params: dict[str, Any] = {"explain": explain, "top_k": top_k}
     if threshold is not None:
         params["threshold"] = threshold
     if variants is not None:
         params["variants"] = json.dumps(variants, allow_nan=False)
+    if recourse:
+        params["recourse"] = True
+    if reasons_shape is not None:
+        params["reasons_shape"] = reasons_shape
     return params
 
 

@@ -14,6 +14,14 @@ pushes toward default, what the decision service's reasons read; ``all``: every 
 ``[{field: value}, ...]`` to the request's one application; the answer then holds one result
 per change (the application with that change), and the application is sent and checked once
 (recourse scores ~30 variants: repeating the application in ``inputs`` cost ~270 KB a request).
+``recourse`` (true/false, default false), with ``variants``: the answer starts with the
+application's own result (with its reasons), followed by one result per change (without
+reasons) only when the application is refused; the changes' values are then checked only when
+they are scored. One request gives what a decision's recourse needs, and a granted application
+costs no variant. ``reasons_shape`` = records (default: a list of {feature, label, value,
+contribution}) | columns (one object of four lists: about half the answer's encoding CPU in
+MLflow's scoring server, whose JSON encoder is pure Python) | json (that object as JSON text:
+one string, which that encoder writes in one call; ``serving.client`` reads every shape).
 Bad input raises an ``MlflowException`` whose message names the field, so the server answers
 400 with that message and no stack trace. ``predict`` never touches files or the network; the
 optional prediction log (``SCORING_PREDICTION_LOG``) only queues, a thread writes.
@@ -52,6 +60,7 @@ from scoring.request import HISTORY, Application, RequestError, history_matrix, 
 from scoring.schema import APPLICATION_TEST
 
 EXPLAIN = ("none", "top-k", "positive", "all")
+REASONS_SHAPES = ("records", "columns", "json")
 #: Requests up to this many rows are scored on one thread (served requests); larger batches
 #: (batch and Spark scoring) on every core.
 ONE_THREAD_ROWS = 1000
@@ -344,8 +353,19 @@ class Layout:
         return levels[int(value)] if levels else float(value)
 
 
-def _params(params: dict[str, Any] | None, default_threshold: float,
-            ) -> tuple[str, int, float, list[dict[str, Any]] | None]:
+@dataclass(frozen=True)
+class Params:
+    """A request's checked params (see the module's docstring)."""
+
+    explain: str
+    top_k: int
+    threshold: float
+    variants: list[dict[str, Any]] | None
+    recourse: bool
+    reasons_shape: str
+
+
+def _params(params: dict[str, Any] | None, default_threshold: float) -> Params:
     params = params or {}
     explain = params.get("explain") or "top-k"
     if explain not in EXPLAIN:
@@ -362,22 +382,40 @@ def _params(params: dict[str, Any] | None, default_threshold: float,
         raise _bad(RequestError("params.threshold", "outside_range", "params.threshold: must "
                                 f"be between 0 and 1, got {threshold}", value=threshold,
                                 low=0.0, high=1.0))
+    recourse = params.get("recourse") or False
+    if type(recourse) is not bool:
+        raise _bad(RequestError("params.recourse", "bad_request", "params.recourse: expects "
+                                f"true or false, got {shown(recourse)}", value=shown(recourse)))
+    shape = params.get("reasons_shape") or "records"
+    if shape not in REASONS_SHAPES:
+        raise _bad(RequestError("params.reasons_shape", "unknown_level",
+                                f"params.reasons_shape: {shown(shape)} is not one of "
+                                f"{', '.join(REASONS_SHAPES)}", value=shown(shape)))
     try:
         variants = read_variants(params.get("variants"))
     except RequestError as err:
         raise _bad(err) from None
-    return explain, top_k, threshold, variants
+    return Params(explain, top_k, threshold, variants, recourse, shape)
 
 
 def reasons(contrib: np.ndarray, matrix: np.ndarray, layout: Layout,
-            top_k: int | None, positive: bool = False) -> list[list[dict]]:
+            top_k: int | None, positive: bool = False, shape: str = "records",
+            ) -> list[list[dict]] | list[dict[str, list]] | list[str]:
     """Per row, the features with the largest absolute contributions, largest first (with
-    ``positive``, only those pushing toward default, in the same order)."""
+    ``positive``, only those pushing toward default, in the same order): a list of
+    {feature, label, value, contribution}, or with ``shape="columns"`` one object of the
+    same four keys holding lists (``"json"``: as JSON text)."""
     order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top_k]
+    chosen = [idx[contrib[i, idx] > 0] if positive else idx for i, idx in enumerate(order)]
+    if shape != "records":
+        columns = [{"feature": [layout.features[j] for j in idx],
+                    "label": [layout.labels[j] for j in idx],
+                    "value": [layout.value(matrix, i, j) for j in idx],
+                    "contribution": contrib[i, idx].tolist()} for i, idx in enumerate(chosen)]
+        return [json.dumps(c) for c in columns] if shape == "json" else columns
     return [[{"feature": layout.features[j], "label": layout.labels[j],
               "value": layout.value(matrix, i, j), "contribution": float(contrib[i, j])}
-             for j in (idx[contrib[i, idx] > 0] if positive else idx)]
-            for i, idx in enumerate(order)]
+             for j in idx] for i, idx in enumerate(chosen)]
 
 
 class CreditScoringModel(mlflow.pyfunc.PythonModel):
@@ -402,24 +440,58 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context: Any, model_input: list[Application],  # type: ignore[valid-type]
                 params: dict[str, Any] | None = None) -> list[dict[str, Any]] | pd.DataFrame:
-        """One result per application (per change with ``params.variants``): a list of
-        objects for a list (an HTTP request's ``inputs``), a frame for a frame (batch and
-        Spark scoring in process)."""
+        """One result per application (per change with ``params.variants``; the application's
+        own first with ``params.recourse``): a list of objects for a list (an HTTP request's
+        ``inputs``), a frame for a frame (batch and Spark scoring in process)."""
         try:
-            explain, top_k, threshold, variants = _params(params, self.threshold)
-            request = read_request(model_input, self.ranges, variants)
+            asked = _params(params, self.threshold)
+            recourse = asked.recourse and asked.variants is not None
+            request = read_request(model_input, self.ranges,
+                                   None if recourse else asked.variants)
+            if recourse and len(request.numbers) != 1:
+                raise _bad(RequestError(
+                    "params.recourse", "bad_request", "params.recourse: applies to a request "
+                    f"of one application, got {len(request.numbers)}",
+                    value=len(request.numbers)))
         except MlflowException:
             _elide(model_input)
             raise
+        out = self._results(request, asked, asked.explain)
+        # What-if variants are not applications: the prediction log keeps applications only.
+        log = self.prediction_log if asked.variants is None or recourse else None
+        if isinstance(model_input, pd.DataFrame) and not recourse:
+            frame = pd.DataFrame(out)
+            if log is not None:  # a queue put: the writing happens in a thread
+                log.append(model_input, frame)
+            return frame
+        rows = _rows(out)
+        if log is not None:
+            log.append(model_input, pd.DataFrame(rows) if isinstance(model_input, pd.DataFrame)
+                       else rows)
+        if recourse and rows[0]["decision"] == "refused":
+            try:
+                variants = read_request(model_input, self.ranges, asked.variants)
+            except MlflowException:
+                _elide(model_input)
+                raise
+            rows = rows + _rows(self._results(variants, asked, "none"))  # the log holds rows
+        return pd.DataFrame(rows) if isinstance(model_input, pd.DataFrame) else rows
+
+    def _results(self, request: Request, asked: Params, explain: str,
+                 ) -> dict[str, np.ndarray | list]:
+        """The answer's columns for ``request``: probability, decision, threshold,
+        distance, the served version if known, and the reasons unless ``explain`` is none."""
         matrix = self.layout.matrix(request)
         # A request of a few rows on one thread: OpenMP's start and wait cost more than the
         # trees (up to 3x the CPU of a one-row pred_contrib without OMP_WAIT_POLICY=PASSIVE).
         threads = {"num_threads": 1} if len(matrix) <= ONE_THREAD_ROWS else {}
         proba = calibrated(self.booster.predict(matrix, raw_score=True, **threads),
                            self.calibration)
-        out = {"probability": proba,
-               "decision": np.where(proba >= threshold, "refused", "granted"),
-               "threshold": np.full(len(proba), threshold), "distance": proba - threshold}
+        out: dict[str, np.ndarray | list] = {
+            "probability": proba,
+            "decision": np.where(proba >= asked.threshold, "refused", "granted"),
+            "threshold": np.full(len(proba), asked.threshold),
+            "distance": proba - asked.threshold}
         if self.version:
             out["model_version"] = np.full(len(proba), self.version, dtype=object)
         if explain != "none":
@@ -427,21 +499,15 @@ class CreditScoringModel(mlflow.pyfunc.PythonModel):
             if isinstance(self.calibration, list):  # additive on the Platt log-odds
                 contrib = contrib * self.calibration[0]
             out["reasons"] = reasons(contrib, matrix, self.layout,
-                                     top_k if explain == "top-k" else None,
-                                     positive=explain == "positive")
-        # What-if variants are not applications: the prediction log keeps applications only.
-        log = self.prediction_log if variants is None else None
-        if isinstance(model_input, pd.DataFrame):
-            frame = pd.DataFrame(out)
-            if log is not None:  # a queue put: the writing happens in a thread
-                log.append(model_input, frame)
-            return frame
-        rows = [dict(zip(out, values, strict=True)) for values in zip(
-            *(v.tolist() if isinstance(v, np.ndarray) else v for v in out.values()),
-            strict=True)]
-        if log is not None:
-            log.append(model_input, rows)
-        return rows
+                                     asked.top_k if explain == "top-k" else None,
+                                     positive=explain == "positive", shape=asked.reasons_shape)
+        return out
+
+
+def _rows(out: dict[str, np.ndarray | list]) -> list[dict[str, Any]]:
+    """The answer's columns as one object per row."""
+    return [dict(zip(out, values, strict=True)) for values in zip(
+        *(v.tolist() if isinstance(v, np.ndarray) else v for v in out.values()), strict=True)]
 
 
 def _elide(model_input: Any) -> None:

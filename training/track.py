@@ -69,7 +69,8 @@ def log_figures(figures: dict[str, Any]) -> None:
 def input_example(rows: Any, threshold: float) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The logged model's input example: one application as an ``/invocations`` request holds
     it (``scoring.request.to_inputs``), and the params with their defaults (the threshold
-    default is the model's own; ``variants`` empty: no variants).
+    default is the model's own; ``variants`` empty: no variants; ``recourse`` off; reasons
+    as records).
 
     The model's signature comes from the type hint of its ``predict`` (a list of
     ``scoring.request.Application``: every field, its type, required or not); its params
@@ -79,7 +80,7 @@ def input_example(rows: Any, threshold: float) -> tuple[list[dict[str, Any]], di
     from scoring.request import to_inputs
 
     return to_inputs(rows), {"explain": "top-k", "top_k": 10, "threshold": float(threshold),
-                             "variants": ""}
+                             "variants": "", "recourse": False, "reasons_shape": "records"}
 
 
 def log_model(booster_file: Path, config_file: Path, example: Any):

@@ -216,7 +216,7 @@ def model_inputs_page() -> str:
     from scoring.features import HISTORY_DESCRIPTIONS
     from scoring.request import ERROR_CODES, HISTORY, Application
     from scoring.schema import APPLICATION_TEST
-    from serving.model import EXPLAIN
+    from serving.model import EXPLAIN, REASONS_SHAPES
     from training.track import input_example
 
     schema = Application.model_json_schema()
@@ -238,8 +238,9 @@ def model_inputs_page() -> str:
            "## Params", "", "| param | type | default |", "|---|---|---|"]
     for name, default in params.items():
         shown = ("the model's own threshold" if name == "threshold"
-                 else "empty (none)" if default == "" else f"`{default}`")
-        kind = {str: "string", int: "integer", float: "number"}[type(default)]
+                 else "empty (none)" if default == "" else f"`{json.dumps(default)}`"
+                 if isinstance(default, bool) else f"`{default}`")
+        kind = {str: "string", int: "integer", float: "number", bool: "boolean"}[type(default)]
         out.append(f"| `{name}` | {kind} | {shown} |")
     out += ["", "`explain` is one of " + ", ".join(f"`{e}`" for e in EXPLAIN) + ".", "",
             "`variants` is the JSON text of a list of changes to the request's one "
@@ -248,6 +249,15 @@ def model_inputs_page() -> str:
             "application with that change). A change names application fields only; each "
             "value is checked as the field is, and a refusal names "
             "`params.variants[i].FIELD`.", "",
+            "`recourse` (with `variants`): the answer starts with the application's own result "
+            "(with its reasons), followed by one result per change (without reasons) only "
+            "when the application is refused; the changes' values are then checked only when "
+            "they are scored. One request gives what a decision's recourse needs.", "",
+            "`reasons_shape` is one of " + ", ".join(f"`{e}`" for e in REASONS_SHAPES)
+            + ": `records` gives `reasons` as a list of `{feature, label, value, "
+            "contribution}`, `columns` as one object of those four keys holding lists "
+            "(about half the server's CPU to encode the answer), `json` as that object's "
+            "JSON text (one string: MLflow's encoder writes it in one call).", "",
             "## Error codes", "",
             "A refused request's JSON error carries one of these in `code`: "
             + ", ".join(f"`{c}`" for c in ERROR_CODES) + ".", "",

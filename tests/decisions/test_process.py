@@ -58,4 +58,5 @@ def test_one_process_counts_what_it_answered(system, model_server, scored_ids, t
     # the signed head of the chain is in the service's log too, not only in its file
     log = (tmp_path / "decisions.log").read_text()
     assert "decisions.checkpoint: checkpoint" in log and f'"head": "{head}"' in log
+    assert '"GET /clients/' not in log  # no uvicorn line per request (--no-access-log)
     assert [lib for lib in MODEL_LIBRARIES if lib in mapped] == []

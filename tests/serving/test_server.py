@@ -14,7 +14,14 @@ import requests
 
 from scoring.request import pack_history
 from scoring.store import client_ids, read_clients
-from serving.client import ScoringClient, ScoringError, parse_error, score_params, to_payload
+from serving.client import (
+    ScoringClient,
+    ScoringError,
+    from_response,
+    parse_error,
+    score_params,
+    to_payload,
+)
 
 JSON = {"Content-Type": "application/json"}
 
@@ -400,3 +407,42 @@ def test_variants_param_scores_each_change_as_rows_would(model_server, rows):
         assert resp.status_code == 400 and len(resp.content) < 2_000, resp.content[:300]
         assert (parse_error(resp.content)[1].field, parse_error(resp.content)[1].code) == (
             field, code)
+
+
+def test_recourse_param_answers_the_application_then_its_changes_when_refused(model_server,
+                                                                              rows):
+    """``params.recourse``: the application's own result first (as a score alone), then one
+    lean result per change only when it is refused (``threshold`` 0 refuses every
+    application, 1 grants every one); ``reasons_shape`` columns and json read back as the
+    records; a bad change is refused, naming it, when the changes are scored."""
+    client, one = ScoringClient(model_server), rows.head(1)
+    record = json.loads(to_payload(one))["inputs"][0]
+    changes = [{"AMT_CREDIT": record["AMT_CREDIT"] * f} for f in (0.9, 0.5)]
+
+    def ask(threshold: float, shape: str = "columns", variants=changes, inputs=(record,)):
+        params = score_params("positive", threshold=threshold, variants=variants,
+                              recourse=True, reasons_shape=shape)
+        return post(model_server, json.dumps({"inputs": list(inputs), "params": params}))
+
+    refused = from_response(ask(0.0).content)
+    alone = client.score(one, explain="positive", threshold=0.0)[0]
+    varied = client.post(json.dumps({"inputs": [record], "params": score_params(
+        "none", threshold=0.0, variants=changes)}))
+    assert len(refused) == 3 and refused[0].decision == "refused"
+    assert (refused[0].probability, refused[0].reasons) == (alone.probability, alone.reasons)
+    assert alone.reasons and all(r["label"] for r in alone.reasons)
+    assert [(s.probability, s.reasons) for s in refused[1:]] == [
+        (s.probability, []) for s in varied]
+    for shape in ("records", "json"):
+        assert from_response(ask(0.0, shape).content)[0].reasons == alone.reasons, shape
+    assert isinstance(ask(0.0, "json").json()["predictions"][0]["reasons"], str)
+    granted = ask(1.0).json()["predictions"]
+    assert len(granted) == 1 and granted[0]["decision"] == "granted"
+    assert set(granted[0]["reasons"]) == {"feature", "label", "value", "contribution"}
+    bad = [{"AMT_CREDIT": 1.0}, {"AMT_CREDIT": True}]
+    assert ask(1.0, variants=bad).status_code == 200  # not scored: not checked
+    for resp, field in [(ask(0.0, variants=bad), "params.variants[1].AMT_CREDIT"),
+                        (ask(0.0, inputs=(record, record)), "params.recourse"),
+                        (ask(0.0, shape="rows"), "params.reasons_shape")]:
+        assert resp.status_code == 400, resp.text[:300]
+        assert parse_error(resp.content)[1].field == field
