@@ -75,6 +75,21 @@ def hold_out_positions(y: np.ndarray, share: float, seed: int = 0,
     return np.sort(rest), np.sort(test)
 
 
+def release_memory() -> None:
+    """Give the system back what Arrow's and C's allocators keep after a large step frees
+    it. At 10x Kaggle the process stayed at 10.6 GiB after LightGBM's CV had freed its folds,
+    and the stability check's frames came on top of it (13.7 GiB)."""
+    import ctypes
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: its allocator keeps its own pace
+        pass
+
+
 def folds(y: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """The fold number (0 to k-1) of each client: stratified, shuffled with ``seed``.
 

@@ -157,22 +157,26 @@ def _summary(name: str, s: dict[str, float], kind: str = "OOF") -> str:
             f"refused {s['refusal_rate']:.1%}")
 
 
-def _stability(score: Callable[[pd.DataFrame], np.ndarray], train_X: pd.DataFrame,
-               store: Path, features: list[str], top: list[str], seed: int,
-               ) -> pd.DataFrame | None:
-    """PSI of the score (``score``: model frame -> probabilities) and CSI of the ``top``
-    features: training clients (``train_X``, at most ``STABILITY_SAMPLE`` of them) against
-    the store's test applications (None without any)."""
-    later = read_store(store_path(store), dataset="test", float32=True)
-    if later.empty:
+def _stability(score: Callable[[Any], np.ndarray], data: fit.Split, store: Path,
+               features: list[str], top: list[str], seed: int) -> pd.DataFrame | None:
+    """PSI of the score (``score``: model inputs -> probabilities) and CSI of the ``top``
+    features: training clients (``data``, at most ``STABILITY_SAMPLE`` of them, drawn with
+    ``seed``) against the store's test applications (None without any). Scored from the
+    float32 blocks: no float64 copy of either side."""
+    later_rows = read_store(store_path(store), dataset="test", float32=True)
+    if later_rows.empty:
         return None
-    if len(train_X) > STABILITY_SAMPLE:
-        train_X = train_X.sample(STABILITY_SAMPLE, random_state=seed)
-    frames = [train_X.reset_index(drop=True), dataset.model_inputs(later, features).X]
-    del later
-    scores = [score(frame) for frame in frames]
-    return stability_table(pd.DataFrame({"score": scores[0]}).join(frames[0][top]),
-                           pd.DataFrame({"score": scores[1]}).join(frames[1][top]))
+    later = dataset.model_inputs(later_rows, features)
+    del later_rows
+    rows = np.arange(len(data.y))
+    if len(rows) > STABILITY_SAMPLE:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, STABILITY_SAMPLE,
+                                                          replace=False))
+    before = data.X.iloc[rows][top].reset_index(drop=True)
+    return stability_table(
+        pd.DataFrame({"score": score(fit.model_rows(data, rows))}).join(before),
+        pd.DataFrame({"score": score(fit.model_rows(later, np.arange(len(later.y))))})
+        .join(later.X[top]))
 
 
 def prepare(config: TrainConfig, say: Say) -> Inputs:
@@ -289,8 +293,9 @@ def refit(config: TrainConfig, inputs: Inputs, lgbm: fit.CVResult, say: Say,
 
 
 def _probabilities(booster: lgb.Booster, calib: calibrator.Calibrator
-                   ) -> Callable[[pd.DataFrame], np.ndarray]:
-    """The served probability of a model frame: the booster's margin, calibrated."""
+                   ) -> Callable[[Any], np.ndarray]:
+    """The served probability of model inputs (a frame or ``fit.model_rows``): the booster's
+    margin, calibrated."""
     return lambda X: calib.predict(booster.predict(X, raw_score=True))
 
 
@@ -301,7 +306,7 @@ def score_test_part(config: TrainConfig, inputs: Inputs, booster: lgb.Booster, c
     if inputs.test_rows is None:
         return None
     data = dataset.model_inputs(inputs.test_rows, inputs.features)
-    proba = _probabilities(booster, chosen.calib)(data.X)
+    proba = _probabilities(booster, chosen.calib)(fit.model_rows(data, np.arange(len(data.y))))
     scores = scored(data.y, proba, cost, config.bootstrap, config.seed, chosen.threshold)
     track.log_metrics({f"test_{k}": v for k, v in scores.items()})
     track.log_table(inputs.test_rows[[KEY]], "test_ids.csv")
@@ -354,7 +359,7 @@ def assess(config: TrainConfig, inputs: Inputs, booster: lgb.Booster, chosen: Ch
     track.log_recipe({"features": inputs.features, "lgbm_params": chosen.lgbm.params,
                       "calibrate": config.calibrate, "fn_cost": cost.fn_cost,
                       "fp_cost": cost.fp_cost})
-    drift = _stability(_probabilities(booster, chosen.calib), inputs.data.X, config.store,
+    drift = _stability(_probabilities(booster, chosen.calib), inputs.data, config.store,
                        inputs.features, importance["feature"].head(10).tolist(), config.seed)
     if drift is not None:
         track.log_table(drift, "stability.csv")
@@ -420,8 +425,10 @@ def train(config: TrainConfig, say: Say = print) -> TrainResult:
             track.set_tags({"cluster_local_steps": cluster.LOCAL_STEPS})
         board = Board.empty(config, cost, inputs, say)
         lgbm = cross_validate(config, inputs, board, say, cv)
+        dataset.release_memory()
         chosen = calibrate_and_threshold(config, inputs, lgbm, board, cost, say)
         booster = refit(config, inputs, lgbm, say, refit_on)
+        dataset.release_memory()
         test = score_test_part(config, inputs, booster, chosen, cost, say)
         importance = explain(config, inputs, booster, chosen, test, board, cost, say)
         assessment, drift = assess(config, inputs, booster, chosen, test, importance, cost, say)
