@@ -80,14 +80,13 @@ def release_memory() -> None:
     it. At 10x Kaggle the process stayed at 10.6 GiB after LightGBM's CV had freed its folds,
     and the stability check's frames came on top of it (13.7 GiB)."""
     import ctypes
+    from contextlib import suppress
 
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
-    try:
+    with suppress(OSError, AttributeError):  # not glibc: its allocator keeps its own pace
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: its allocator keeps its own pace
-        pass
 
 
 def folds(y: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
