@@ -93,6 +93,12 @@ def inputs_digest(inputs: str, explain: str) -> str:
     return hashlib.sha256(_body(inputs, score_params(explain)).encode()).hexdigest()
 
 
+def _positive_unknown(err: Refused, explain: str) -> bool:
+    """Whether ``err`` is a model logged before ``explain=positive`` refusing it: the request
+    is then asked again with ``all`` (a superset the reasons read the same way)."""
+    return explain == "positive" and err.error is not None and err.error.field == "params.explain"
+
+
 @dataclass
 class Assessed:
     """A score with recourse: the application's score, its changes' scores when it is
@@ -172,7 +178,7 @@ class Gateway:
             return self._post(score_body(applications, explain),
                               [a.get(KEY) for a in applications])
         except Refused as err:
-            if explain != "positive" or err.error is None or err.error.field != "params.explain":
+            if not _positive_unknown(err, explain):
                 raise
         return self.score(applications, explain="all")
 
@@ -215,7 +221,7 @@ class Gateway:
         try:
             scores, _ = self._post(recourse_body(inputs, changes, explain), None)
         except Refused as err:
-            if explain != "positive" or err.error is None or err.error.field != "params.explain":
+            if not _positive_unknown(err, explain):
                 raise
             return self.score_with_recourse(application, changes, explain="all")
         for score in scores:
