@@ -6,7 +6,10 @@ the real samples and a champion (as ``bench_serving.py``), starts the model serv
 the route's p50 with recourse for refused clients against the p50 of the ``/invocations``
 calls it makes (replayed from here); the saturated route with ``wrk`` (``--clients``
 connections over a mix of granted and refused clients) against its ceiling, cores / CPU
-seconds of the in-process ``predict`` calls one route request needs; p99 and errors.
+seconds of the in-process ``predict`` calls one route request needs; p99 and errors. The
+service shares model requests between the scores asked at the same time (up to
+``DECISIONS_MODEL_BATCH`` applications, 8 by default): run with ``DECISIONS_MODEL_BATCH=1``
+for one request each.
 
 Otherwise targets a running service (``scoring up`` starts it on :5007, or uvicorn standalone):
 
@@ -270,6 +273,7 @@ def started(args) -> None:
     import wrk
     from bench_serving import CORES, REAL_DATA, prepare, server_cpu, server_input, timed
 
+    from decisions.config import Settings
     from decisions.recourse import load_rules
     from ops.models import NO_ACCESS_LOG
     from scoring.store import client_ids, read_clients
@@ -335,6 +339,7 @@ def started(args) -> None:
             model_cpu, service_cpu = (server_cpu(model_proc.pid) - cpu_before[0],
                                       server_cpu(proc.pid) - cpu_before[1])
     route_ms, calls_ms = statistics.median(route) * 1000, statistics.median(calls) * 1000
+    model_batch = int(os.environ.get("DECISIONS_MODEL_BATCH", Settings.model_batch))
     out.update({
         "refused_share": round(len(refused) / len(ids), 3),
         "route_with_recourse_p50_ms": round(route_ms, 1),
@@ -353,9 +358,10 @@ def started(args) -> None:
         "cpu_share_two_calls": round(out["route_cpu_in_process_two_calls_ms"] / 1000
                                      / ((model_cpu + service_cpu) / max(load.requests, 1)), 3),
         "errors": load.errors, "connections": args.clients, "workers": args.workers,
+        "model_batch": model_batch,
         "load_after": os.getloadavg()[0]})
     print(f"\nGET /clients/{{id}}/score; {CORES} cores, model server {args.workers} workers, "
-          f"load {out['load_before']:.1f}")
+          f"up to {model_batch} applications a model request, load {out['load_before']:.1f}")
     print(f"  refused, with recourse: p50 {route_ms:.1f} ms = "
           f"{out['route_vs_model_calls']:.2f}x the model calls it makes ({calls_ms:.1f} ms; "
           f"goal <= 2)")
@@ -473,7 +479,8 @@ def _record_route(out: dict) -> None:
     ]
     record("bench_decisions", rows, script=__file__,
            notes=f"`--start`: GET /clients/{{id}}/score with recourse; model server "
-                 f"{out['workers']} workers, the service one uvicorn process; both got "
+                 f"{out['workers']} workers, the service one uvicorn process sharing model "
+                 f"requests (DECISIONS_MODEL_BATCH={out['model_batch']}); both got "
                  f"{out['cores_used']} of {out['cores']} cores.")
 
 

@@ -17,7 +17,7 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from decisions.auth import Caller, allow, own_client
+from decisions.auth import Caller, admitted, allow, own_client
 from decisions.record import now
 from decisions.tables import access_log as A
 from scoring.rows import MAX_ID
@@ -107,12 +107,18 @@ def reads_client(what: str, *roles: str):
     and the read of ``client_id``'s ``what`` is noted in the access log."""
     async def dependency(client_id: int, request: Request,  # cheap: on the event loop
                          caller: Annotated[Caller, Depends(allow(*roles))]) -> Caller:
-        own_client(caller, client_id)
-        if not 0 <= client_id <= MAX_ID:  # names no client, and would not fit the log's column
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown client {client_id}")
-        request.app.state.access.add(now(), caller.name, caller.role, caller.via, client_id,
-                                     what)
-        return caller
+        return note_read(request, caller, client_id, what, roles)
 
     dependency.__name__ = f"reads_{what}"
     return dependency
+
+
+def note_read(request: Request, caller: Caller, client_id: int, what: str,
+              roles: tuple[str, ...]) -> Caller:
+    """``reads_client``'s checks and note, for a route that calls them itself."""
+    admitted(caller, roles)
+    own_client(caller, client_id)
+    if not 0 <= client_id <= MAX_ID:  # names no client, and would not fit the log's column
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown client {client_id}")
+    request.app.state.access.add(now(), caller.name, caller.role, caller.via, client_id, what)
+    return caller

@@ -40,7 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.checkpointer = Checkpointer(settings.key_path(), settings.checkpoint_path())
         app.state.access = AccessLog(app.state.engine)
         app.state.access.start()
+        app.state.services.gateway.start_sharing()
         yield
+        app.state.services.gateway.stop_sharing()
         app.state.access.stop()
         app.state.engine.dispose()
 

@@ -35,6 +35,10 @@ class Settings:
     #: Seconds to wait for the model server: under load it queues requests, it does not fail.
     model_timeout: float = 30.0
     db_timeout: float = 10.0
+    #: Applications at most in one model request when scores wait for the model servers
+    #: (``decisions.batching``; 1: one request each), and the threads sending them.
+    model_batch: int = 8
+    model_senders: int = 4
     #: The users file (``decisions.users``): people, their roles and passwords, API keys.
     users_file: str | None = None
     #: name -> key of systems (role system, ``X-API-Key``) given by DECISIONS_API_KEYS.
@@ -86,6 +90,8 @@ class Settings:
                 model_version=env.get("DECISIONS_MODEL_VERSION", ""),
                 model_timeout=_number(env, "DECISIONS_MODEL_TIMEOUT", 30.0),
                 db_timeout=_number(env, "DECISIONS_DB_TIMEOUT", 10.0),
+                model_batch=int(_number(env, "DECISIONS_MODEL_BATCH", 8)),
+                model_senders=int(_number(env, "DECISIONS_MODEL_SENDERS", 4)),
                 # DECISIONS_AUTH_FILE: the same file under its earlier name
                 users_file=env.get("DECISIONS_USERS_FILE") or env.get("DECISIONS_AUTH_FILE"),
                 login_failures_per_user=int(_number(env, "DECISIONS_LOGIN_FAILURES_PER_USER", 5)),

@@ -2,7 +2,8 @@
 
 The model runs only in the model servers; this module reads a client's stored row (one Arrow
 row lookup, ``scoring.rows.ClientRows``, shared with the dashboard), sends applications to
-``/invocations`` through ``serving.client`` and says which model answered.
+``/invocations`` through ``serving.client`` (scores asked at the same time share a request:
+``decisions.batching``) and says which model answered.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from decisions.batching import Batcher
 from decisions.config import Settings
 from scoring.features import NOT_INPUTS
 from scoring.request import RequestError, record_input
@@ -99,6 +101,14 @@ def _positive_unknown(err: Refused, explain: str) -> bool:
     return explain == "positive" and err.error is not None and err.error.field == "params.explain"
 
 
+def _outcome(assess: Any, *args: Any) -> Any:
+    """``assess(*args)``, or the exception it raised."""
+    try:
+        return assess(*args)
+    except Exception as err:  # noqa: BLE001 - the one application's own answer
+        return err
+
+
 @dataclass
 class Assessed:
     """A score with recourse: the application's score, its changes' scores when it is
@@ -116,11 +126,26 @@ class Gateway:
         self.settings = settings
         self._local = threading.local()
         self._version: tuple[float, str] | None = None
+        self._version_lock = threading.Lock()  # one lookup at a time, not one per thread
         self._rows: tuple[int, ClientRows] | None = None
         self._rows_lock = threading.Lock()
         self._cache: OrderedDict[int, dict[str, Any]] = OrderedDict()  # emptied with _rows
         #: Whether the last call to the model server got an answer (None: no call yet).
         self.model_answered: bool | None = None
+        self._batcher: Batcher[Assessed] | None = None
+
+    def start_sharing(self) -> None:
+        """Let concurrent scores share model requests (``decisions.batching``):
+        ``settings.model_senders`` threads, ``settings.model_batch`` applications at most a
+        request; ``stop_sharing`` ends them."""
+        if self.settings.model_batch > 1 and self._batcher is None:
+            self._batcher = Batcher(self.score_with_recourse, self._score_together,
+                                    self.settings.model_senders, self.settings.model_batch)
+
+    def stop_sharing(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close()
+            self._batcher = None
 
     @property
     def client(self) -> ScoringClient:
@@ -241,6 +266,42 @@ class Gateway:
                             f"results for one application and {n} changes")
         return Assessed(score, variants, inputs_digest(inputs, explain))
 
+    def assess(self, application: dict[str, Any], changes: list[dict[str, float]]) -> Assessed:
+        """``score_with_recourse``, in a model request shared with the scores asked at the
+        same time once ``start_sharing`` ran: a refused application then asks its changes'
+        scores after (``score_variants``)."""
+        if self._batcher is None:
+            return self.score_with_recourse(application, changes)
+        try:
+            assessed = self._batcher.submit(application, changes, 2 * self.settings.model_timeout)
+        except TimeoutError:
+            raise ModelDown("cannot score now: no answer from the model server in "
+                            f"{2 * self.settings.model_timeout:g} s") from None
+        if assessed.variants is None and changes and assessed.score.decision == "refused":
+            assessed.variants = self.score_variants(application, changes)[0]
+        return assessed
+
+    def _score_together(self, waiting: list[tuple[dict[str, Any], list[dict[str, float]]]],
+                        ) -> list[Assessed | Exception]:
+        """Several applications scored in one request (reasons toward default, as JSON
+        text), without their changes; the body's inputs are each application's
+        ``inputs_text``, so each keeps its own ``inputs_digest``. A refusal (one bad field,
+        or a model before ``explain=positive``) sends each application alone."""
+        inputs = [inputs_text([application]) for application, _ in waiting]
+        body = _body(f"[{', '.join(text[1:-1] for text in inputs)}]",
+                     score_params("positive", reasons_shape=REASONS_SHAPE))
+        try:
+            scores, _ = self._post(body, [application.get(KEY) for application, _ in waiting])
+        except Refused:
+            return [_outcome(self.score_with_recourse, application, changes)
+                    for application, changes in waiting]
+        if len(scores) != len(waiting):
+            self.model_answered = False
+            raise ModelDown(f"cannot score now: the model server answered {len(scores)} "
+                            f"results for {len(waiting)} applications")
+        return [Assessed(score, None, inputs_digest(text, "positive"))
+                for score, text in zip(scores, inputs, strict=True)]
+
     def _post(self, body: str, ids: list[Any] | None) -> tuple[list[Score], str]:
         try:
             scores = self.client.post(body, ids)
@@ -262,15 +323,16 @@ class Gateway:
         return ModelInfo(s.model_name, str(version), s.model_alias)
 
     def _registry_version(self) -> str:
-        now = time.monotonic()
-        if self._version and now - self._version[0] < _VERSION_TTL:
-            return self._version[1]
-        try:
-            from mlflow import MlflowClient
+        with self._version_lock:
+            now = time.monotonic()
+            if self._version and now - self._version[0] < _VERSION_TTL:
+                return self._version[1]
+            try:
+                from mlflow import MlflowClient
 
-            version = str(MlflowClient().get_model_version_by_alias(
-                self.settings.model_name, self.settings.model_alias).version)
-        except Exception:  # no registry reachable: say so in the record rather than fail
-            version = "unknown"
-        self._version = (now, version)
-        return version
+                version = str(MlflowClient().get_model_version_by_alias(
+                    self.settings.model_name, self.settings.model_alias).version)
+            except Exception:  # no registry reachable: say so in the record rather than fail
+                version = "unknown"
+            self._version = (now, version)
+            return version

@@ -42,6 +42,26 @@ def test_score_of_a_refused_client(service, scored_ids, system):
     assert all(r["en"] and r["fr"] for r in body["reasons"])
 
 
+def test_the_score_answer_is_a_score_out_and_documented(service, scored_ids):
+    """The score route writes its answer itself (no pydantic on the way out): it is what
+    ``ScoreOut`` gives, for granted and refused clients, and the OpenAPI page still says
+    how to call it (credentials, X-Acting-For)."""
+    from decisions.schemas import ScoreOut
+
+    for cid in [*scored_ids["refused"][:5], *scored_ids["granted"][:5]]:
+        answer = service.get(f"/clients/{cid}/score", headers=SYSTEM)
+        assert answer.headers["content-type"] == "application/json"
+        body = answer.json()
+        assert ScoreOut.model_validate(body).model_dump(mode="json") == body
+    paths = service.get("/openapi.json").json()["paths"]
+    score, profile = paths["/clients/{client_id}/score"]["get"], paths["/clients/{client_id}"][
+        "get"]
+    assert score["security"] == profile["security"]
+    assert {p["name"] for p in score["parameters"]} == {"client_id", "recourse", "X-Acting-For"}
+    assert score["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ScoreOut"}
+
+
 def test_recourse_proposals_are_granted_and_touch_only_amounts(service, scored_ids):
     """Each proposal, sent back as a new application, is granted by the model server."""
     from scoring.store import read_clients

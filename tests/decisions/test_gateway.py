@@ -117,3 +117,63 @@ def test_one_request_and_older_models_give_the_same_assessment(system, model_ser
                 (v.probability, v.decision) for v in expected.variants or []], name
     # the older models ignored what they did not know: the fallbacks were taken
     assert answered == {"before_recourse": "one per change", "before_variants": "one"}
+
+
+def _asked_together(gateway: Gateway, asked: dict, changes: dict) -> tuple[dict, list[int]]:
+    """Each application assessed from its own thread, all at once, through ``gateway``
+    sharing requests: {id: Assessed or Refused} and the sizes of the shared requests."""
+    from decisions.gateway import Refused
+
+    sizes: list[int] = []
+    together = gateway._score_together
+    gateway._score_together = lambda waiting: sizes.append(len(waiting)) or together(waiting)
+    gateway.start_sharing()
+    got: dict = {}
+    start = threading.Barrier(len(asked))
+
+    def ask(cid: int) -> None:
+        start.wait()
+        try:
+            got[cid] = gateway.assess(asked[cid], changes[cid])
+        except Refused as err:
+            got[cid] = err
+
+    threads = [threading.Thread(target=ask, args=(cid,)) for cid in asked]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    gateway.stop_sharing()
+    return got, sizes
+
+
+def test_concurrent_scores_share_requests_and_get_the_same_answers(system, model_server,
+                                                                   scored_ids, older_models,
+                                                                   tmp_path):
+    """Scores asked together go in shared model requests and get what each gets alone:
+    score, reasons, changes' scores (a refused one asks them after) and inputs hash; an
+    application the model refuses gets its own 4xx and leaves the others theirs; a model
+    before ``params.variants`` answers the same through the shared requests."""
+    from decisions.gateway import Refused
+
+    rules = load_rules()
+    alone = Gateway(service_settings(tmp_path / "d.db", model_server, system.store))
+    ids = [*scored_ids["refused"][:6], *scored_ids["granted"][:6]]
+    asked = {cid: alone.application(cid) for cid in ids}
+    asked[-1] = {**asked[ids[0]], "AMT_CREDIT": -5.0}  # refused by the model: a bad amount
+    changes = {cid: [c for _, _, c in candidates(a, rules)] for cid, a in asked.items()}
+    expected = {cid: alone.score_with_recourse(asked[cid], changes[cid]) for cid in ids}
+
+    for url in (model_server, older_models["before_variants"]):
+        shared = Gateway(service_settings(tmp_path / "d.db", url, system.store,
+                                          model_batch=8, model_senders=1))
+        got, sizes = _asked_together(shared, asked, changes)
+        assert sizes and max(sizes) > 1, url  # some went together
+        assert isinstance(got[-1], Refused) and "AMT_CREDIT" in str(got[-1]), url
+        for cid in ids:
+            want, have = expected[cid], got[cid]
+            assert have.inputs_hash == want.inputs_hash, (url, cid)
+            assert (have.score.client_id, have.score.probability, have.score.reasons) == (
+                cid, want.score.probability, want.score.reasons), (url, cid)
+            assert [(v.probability, v.decision) for v in have.variants or []] == [
+                (v.probability, v.decision) for v in want.variants or []], (url, cid)
