@@ -16,7 +16,7 @@ def assess(gateway: Gateway, catalogue: Catalogue, rules: Rules,
     fields).
 
     With ``recourse``, the application and its candidate changes go in one request; the
-    model scores the changes only when the application is refused (``Gateway.assess``:
+    model scores the changes only when the application is refused (``Gateway.score_shared``:
     under load, several applications share a request and a refused one asks its changes
     after).
 
@@ -27,7 +27,7 @@ def assess(gateway: Gateway, catalogue: Catalogue, rules: Rules,
         found = candidates(application, rules) if recourse else []
     except (TypeError, ValueError, ArithmeticError):  # a bad amount: the model names it
         found = []
-    assessed = gateway.assess(application, [c for _, _, c in found])
+    assessed = gateway.score_shared(application, [c for _, _, c in found])
     score, inputs_hash = assessed.score, assessed.inputs_hash
     out: dict[str, Any] = {
         "client_id": client_id, "probability": score.probability, "decision": score.decision,

@@ -266,7 +266,8 @@ class Gateway:
                             f"results for one application and {n} changes")
         return Assessed(score, variants, inputs_digest(inputs, explain))
 
-    def assess(self, application: dict[str, Any], changes: list[dict[str, float]]) -> Assessed:
+    def score_shared(self, application: dict[str, Any], changes: list[dict[str, float]],
+                     ) -> Assessed:
         """``score_with_recourse``, in a model request shared with the scores asked at the
         same time once ``start_sharing`` ran: a refused application then asks its changes'
         scores after (``score_variants``)."""

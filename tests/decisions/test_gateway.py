@@ -134,7 +134,7 @@ def _asked_together(gateway: Gateway, asked: dict, changes: dict) -> tuple[dict,
     def ask(cid: int) -> None:
         start.wait()
         try:
-            got[cid] = gateway.assess(asked[cid], changes[cid])
+            got[cid] = gateway.score_shared(asked[cid], changes[cid])
         except Refused as err:
             got[cid] = err
 
