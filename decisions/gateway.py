@@ -199,18 +199,19 @@ class Gateway:
         model logged before ``explain=positive`` existed refuses it: asked again with
         ``all`` (a superset the reasons read the same way).
         """
+        body = score_body(applications, explain)
         try:
-            return self._post(score_body(applications, explain),
-                              [a.get(KEY) for a in applications])
+            return (self._post(body, [a.get(KEY) for a in applications]),
+                    hashlib.sha256(body.encode()).hexdigest())
         except Refused as err:
             if not _positive_unknown(err, explain):
                 raise
         return self.score(applications, explain="all")
 
     def score_variants(self, application: dict[str, Any], changes: list[dict[str, float]],
-                       explain: str = "none") -> tuple[list[Score], str]:
+                       explain: str = "none") -> list[Score]:
         """Scores of ``application`` with each of ``changes`` ({field: new value}), in one
-        request (``variants_body``); as ``score``.
+        request (``variants_body``); raises as ``score``.
 
         A model logged before ``params.variants`` existed ignores it and answers for the
         application alone: the variants then go as rows.
@@ -218,11 +219,11 @@ class Gateway:
         key = application.get(KEY)
         if len(changes) > 1:
             # no ids given: an older model's one-row answer must not fail the parse
-            scores, digest = self._post(variants_body(application, changes, explain), None)
+            scores = self._post(variants_body(application, changes, explain), None)
             if len(scores) == len(changes):
                 for score in scores:
                     score.client_id = key
-                return scores, digest
+                return scores
         rows = [{**application, **change} for change in changes]
         return self._post(score_body(rows, explain), [key] * len(changes))
 
@@ -239,12 +240,11 @@ class Gateway:
         key, n = application.get(KEY), len(changes)
         if n < 2:  # an older model's answer to one change could not be told from a score
             scores, digest = self.score([application], explain)
-            variants = (self.score_variants(application, changes)[0]
-                        if changes and scores[0].decision == "refused" else None)
-            return Assessed(scores[0], variants, digest)
+            return Assessed(scores[0], self._recourse_after(scores[0], application, changes),
+                            digest)
         inputs = inputs_text([application])
         try:
-            scores, _ = self._post(recourse_body(inputs, changes, explain), None)
+            scores = self._post(recourse_body(inputs, changes, explain), None)
         except Refused as err:
             if not _positive_unknown(err, explain):
                 raise
@@ -254,9 +254,8 @@ class Gateway:
         if len(scores) == 1 + n:
             score, variants = scores[0], scores[1:]
         elif len(scores) == 1:  # granted, or a model before params.variants
-            score, variants = scores[0], None
-            if score.decision == "refused":
-                variants = self.score_variants(application, changes)[0]
+            score = scores[0]
+            variants = self._recourse_after(score, application, changes)
         elif len(scores) == n:  # a model before params.recourse: the changes only
             score = self.score([application], explain)[0][0]
             variants = scores if score.decision == "refused" else None
@@ -278,9 +277,16 @@ class Gateway:
         except TimeoutError:
             raise ModelDown("cannot score now: no answer from the model server in "
                             f"{2 * self.settings.model_timeout:g} s") from None
-        if assessed.variants is None and changes and assessed.score.decision == "refused":
-            assessed.variants = self.score_variants(application, changes)[0]
+        if assessed.variants is None:
+            assessed.variants = self._recourse_after(assessed.score, application, changes)
         return assessed
+
+    def _recourse_after(self, score: Score, application: dict[str, Any],
+                        changes: list[dict[str, float]]) -> list[Score] | None:
+        """The scores of ``changes`` asked apart when ``score`` refuses (else None)."""
+        if changes and score.decision == "refused":
+            return self.score_variants(application, changes)
+        return None
 
     def _score_together(self, waiting: list[tuple[dict[str, Any], list[dict[str, float]]]],
                         ) -> list[Assessed | Exception]:
@@ -292,7 +298,7 @@ class Gateway:
         body = _body(f"[{', '.join(text[1:-1] for text in inputs)}]",
                      score_params("positive", reasons_shape=REASONS_SHAPE))
         try:
-            scores, _ = self._post(body, [application.get(KEY) for application, _ in waiting])
+            scores = self._post(body, [application.get(KEY) for application, _ in waiting])
         except Refused:
             return [_outcome(self.score_with_recourse, application, changes)
                     for application, changes in waiting]
@@ -303,7 +309,7 @@ class Gateway:
         return [Assessed(score, None, inputs_digest(text, "positive"))
                 for score, text in zip(scores, inputs, strict=True)]
 
-    def _post(self, body: str, ids: list[Any] | None) -> tuple[list[Score], str]:
+    def _post(self, body: str, ids: list[Any] | None) -> list[Score]:
         try:
             scores = self.client.post(body, ids)
         except ScoringError as err:
@@ -313,7 +319,7 @@ class Gateway:
             self.model_answered = False
             raise ModelDown(f"cannot score now: {err}") from err
         self.model_answered = True
-        return scores, hashlib.sha256(body.encode()).hexdigest()
+        return scores
 
     def model(self, served: str | None = None) -> ModelInfo:
         """The model's name, version and alias. The version is the one the model server
